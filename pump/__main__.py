@@ -1,0 +1,5 @@
+import sys
+
+from pump.cli import main
+
+sys.exit(main())

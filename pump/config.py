@@ -1,0 +1,63 @@
+"""What a run is asked to do: one frozen value object, built by the CLI or by library callers."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+Format = Literal["auto", "csv", "jsonl"]
+ModeName = Literal["batch", "callback", "sync"]
+Compression = Literal["none", "gzip", "snappy", "lz4", "zstd"]
+Acks = Literal["0", "1", "all"]
+
+DEFAULT_BOOTSTRAP = "localhost:9092"
+EMBEDDED = "embedded"
+
+
+class ReplayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A replay: which files go to which topic, and how.
+
+    Durations are float seconds; ``linger`` becomes aiokafka's ``linger_ms`` only
+    where the producer is built.
+    """
+
+    paths: tuple[str, ...]
+    topic: str
+    bootstrap_servers: str = DEFAULT_BOOTSTRAP
+    format: Format = "auto"
+    key_field: str | None = None
+    schema: str | None = None
+    mode: ModeName = "batch"
+    workers: int = 2
+    queue_size: int = 8
+    chunk_bytes: int = 1 << 20
+    max_in_flight: int = 65536
+    linger: float = 0.005
+    batch_bytes: int = 1 << 20
+    compression: Compression = "none"
+    acks: Acks = "1"
+    producer_options: dict[str, str] = msgspec.field(default_factory=dict)
+    create_topic: bool = False
+    partitions: int = 1
+    replication_factor: int = 1
+    max_errors: int | None = None
+    request_timeout: float = 30.0
+    connect_timeout: float = 10.0
+    progress: bool = True
+    max_invalid_shown: int = 10
+
+    def __post_init__(self) -> None:
+        from pump.errors import UsageError
+
+        if not self.paths:
+            raise UsageError("no input files given")
+        if not self.topic:
+            raise UsageError("--topic must not be empty")
+        for name in ("workers", "queue_size", "chunk_bytes", "max_in_flight", "batch_bytes", "partitions", "replication_factor"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.linger < 0:
+            raise UsageError("--linger-ms must not be negative")
+        if self.max_errors is not None and self.max_errors < 0:
+            raise UsageError("--max-errors must not be negative")

@@ -1,0 +1,45 @@
+"""Errors pump raises, and what the command line does with them.
+
+    PumpError                      base of everything pump raises on purpose
+    +-- UsageError                 bad options or configuration            (exit 2)
+    +-- InputError                 a file cannot be opened or read         (exit 2)
+    +-- BrokerError                the cluster cannot be reached or used   (exit 2)
+        +-- TopicError             the topic is missing or cannot be made  (exit 2)
+
+Per-line problems (malformed JSON, a wrong type, a missing key) are not
+exceptions that escape: they are recorded as ``Invalid`` outcomes with file,
+line and reason, and the run goes on. Per-record delivery failures are
+recorded the same way by the send modes.
+"""
+
+from __future__ import annotations
+
+
+class PumpError(Exception):
+    """Base class of every error pump raises on purpose. ``str()`` is a one-line message."""
+
+    exit_code: int = 2
+
+
+class UsageError(PumpError):
+    """The options or the configuration do not make sense."""
+
+
+class InputError(PumpError):
+    """An input file cannot be opened or read. Names the file and, when known, the line."""
+
+    def __init__(self, path: str, message: str, line: int | None = None) -> None:
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{where}: {message}")
+        self.path = path
+        self.line = line
+
+
+class BrokerError(PumpError):
+    """The Kafka cluster cannot be reached, or refused what pump asked of it."""
+
+    retriable: bool = False
+
+
+class TopicError(BrokerError):
+    """The topic does not exist and was not created, or its creation failed."""

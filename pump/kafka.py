@@ -1,0 +1,158 @@
+"""The one module that owns the aiokafka producer.
+
+It starts and stops the producer (nothing else calls ``start()``/``stop()``),
+makes sure the topic exists, and translates aiokafka's errors into pump's at
+this boundary: connection problems become ``BrokerError``, and a failed
+delivery future becomes a reason from a small fixed set (``FAILURE_REASONS``)
+that reports and metric labels can use. No ``aiokafka.errors`` type escapes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Literal
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    MessageSizeTooLargeError,
+    RequestTimedOutError,
+    TopicAlreadyExistsError,
+)
+from aiokafka.producer.message_accumulator import BatchBuilder
+
+from pump.config import ReplayConfig
+from pump.errors import BrokerError, TopicError, UsageError
+
+FailureReason = Literal["timeout", "too_large", "connection", "broker", "other"]
+FAILURE_REASONS: tuple[FailureReason, ...] = ("timeout", "too_large", "connection", "broker", "other")
+
+log = logging.getLogger(__name__)
+
+
+def failure_reason(exc: BaseException) -> FailureReason:
+    """Classify a delivery failure. A timeout means the outcome is unknown, not that it was lost."""
+    if isinstance(exc, KafkaTimeoutError | RequestTimedOutError | asyncio.TimeoutError):
+        return "timeout"
+    if isinstance(exc, MessageSizeTooLargeError):
+        return "too_large"
+    if isinstance(exc, KafkaConnectionError):
+        return "connection"
+    if isinstance(exc, KafkaError):
+        return "broker"
+    return "other"
+
+
+def is_retriable(exc: BaseException) -> bool:
+    return bool(getattr(exc, "retriable", False))
+
+
+def _coerce(value: str) -> Any:
+    low = value.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for conv in (int, float):
+        try:
+            return conv(value)
+        except ValueError:
+            pass
+    return value
+
+
+def producer_kwargs(config: ReplayConfig, bootstrap: str) -> dict[str, Any]:
+    """aiokafka's arguments for a config: the only place seconds become ``_ms``."""
+    kwargs: dict[str, Any] = {
+        "bootstrap_servers": bootstrap.split(","),
+        "client_id": "pump",
+        "acks": "all" if config.acks == "all" else int(config.acks),
+        "linger_ms": int(config.linger * 1000),
+        "max_batch_size": config.batch_bytes,
+        "max_request_size": max(config.batch_bytes, 1 << 20),
+        "compression_type": None if config.compression == "none" else config.compression,
+        "request_timeout_ms": int(config.request_timeout * 1000),
+        "enable_idempotence": False,
+    }
+    kwargs.update({k: _coerce(v) for k, v in config.producer_options.items()})
+    return kwargs
+
+
+class Cluster:
+    """An open connection to the cluster for one topic: ``async with Cluster(...) as c``."""
+
+    def __init__(self, config: ReplayConfig, bootstrap: str) -> None:
+        self.config = config
+        self.bootstrap = bootstrap
+        self.topic = config.topic
+        self.partitions = 0
+        try:
+            self._producer = AIOKafkaProducer(**producer_kwargs(config, bootstrap))
+        except TypeError as exc:
+            raise UsageError(f"-X: not an aiokafka producer option ({exc})") from None
+        except (ValueError, AssertionError, KafkaError) as exc:
+            raise UsageError(f"producer settings rejected: {exc}") from None
+
+    async def __aenter__(self) -> Cluster:
+        try:
+            await asyncio.wait_for(self._producer.start(), self.config.connect_timeout)
+            self.partitions = await self._ensure_topic()
+        except BaseException as exc:
+            await self._producer.stop()
+            if isinstance(exc, KafkaError | OSError | asyncio.TimeoutError):
+                raise BrokerError(f"cannot use Kafka at {self.bootstrap}: {_describe(exc)}") from None
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._producer.stop()
+
+    async def _ensure_topic(self) -> int:
+        metadata = await self._producer.client.fetch_all_metadata()
+        parts = metadata.partitions_for_topic(self.topic)
+        if not parts:
+            if not self.config.create_topic:
+                raise TopicError(f"topic {self.topic!r} does not exist at {self.bootstrap} (add --create-topic)")
+            await self._create_topic()
+        parts = await asyncio.wait_for(self._producer.partitions_for(self.topic), self.config.connect_timeout)
+        return len(parts)
+
+    async def _create_topic(self) -> None:
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.bootstrap.split(","),
+            request_timeout_ms=int(self.config.request_timeout * 1000),
+            **{k: _coerce(v) for k, v in self.config.producer_options.items() if k.startswith(("security", "ssl", "sasl"))},
+        )
+        await admin.start()
+        try:
+            topic = NewTopic(self.topic, self.config.partitions, self.config.replication_factor)
+            response = await admin.create_topics([topic])
+            for _name, code, *rest in getattr(response, "topic_errors", []):
+                if code and code != TopicAlreadyExistsError.errno:
+                    raise TopicError(f"cannot create topic {self.topic!r}: error {code} {rest[-1] if rest else ''}".strip())
+        except TopicAlreadyExistsError:
+            pass
+        finally:
+            await admin.close()
+
+    def create_batch(self) -> BatchBuilder:
+        return self._producer.create_batch()
+
+    async def send_batch(self, batch: BatchBuilder, partition: int) -> asyncio.Future[Any]:
+        return await self._producer.send_batch(batch, self.topic, partition=partition)
+
+    async def send(self, key: bytes | None, value: bytes, partition: int) -> asyncio.Future[Any]:
+        return await self._producer.send(self.topic, value, key=key, partition=partition)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return "no answer (timed out)"
+    text = str(exc) or type(exc).__name__
+    return text.removeprefix("KafkaConnectionError: ")
+
+
+#: What a delivery future (or a sync send) can fail with; modes catch this, nothing wider.
+DELIVERY_ERRORS: tuple[type[BaseException], ...] = (KafkaError, asyncio.TimeoutError)

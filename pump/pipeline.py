@@ -1,0 +1,151 @@
+"""source -> bounded queue -> workers -> send mode, with accounting and shutdown.
+
+The reader task puts chunks on a bounded ``asyncio.Queue`` (it waits when the
+queue is full: that is the backpressure on input). Worker coroutines decode
+chunks; a ``Sequencer`` hands decoded chunks to the send mode strictly in
+input order, so per-key order holds with any number of workers. The send mode
+bounds records in flight. A reader failure (say a truncated gzip) stops input
+but lets everything read before it be delivered; the failure is then reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import msgspec
+
+from pump.broker import embedded_broker
+from pump.config import EMBEDDED, ReplayConfig
+from pump.decode import CsvDecoder, Decoded, JsonLinesDecoder, Record
+from pump.errors import PumpError
+from pump.flow import Sequencer
+from pump.kafka import Cluster
+from pump.ledger import Ledger
+from pump.modes import ByPartition, SendMode, make_mode
+from pump.partition import Partitioner
+from pump.progress import Progress
+from pump.report import Report, build_report
+from pump.schemas import load_schema
+from pump.source import Chunk, InputFile, check_inputs, read_chunks
+
+_DONE = None
+
+
+class _TooManyErrors(Exception):
+    pass
+
+
+@dataclass
+class _Stop:
+    """Why input stopped early, if it did."""
+
+    error: PumpError | None = None
+    aborted: str | None = None
+
+
+def group_by_partition(records: list[Record], partitioner: Partitioner) -> ByPartition:
+    """Assign partitions, keeping input order within each partition."""
+    by: ByPartition = {}
+    sticky: int | None = None
+    for_key = partitioner.for_key
+    for rec in records:
+        key = rec[0]
+        if key is None:
+            if sticky is None:
+                sticky = partitioner.sticky()
+            part = sticky
+        else:
+            part = for_key(key)
+        bucket = by.get(part)
+        if bucket is None:
+            by[part] = [rec]
+        else:
+            bucket.append(rec)
+    return by
+
+
+class Pipeline:
+    def __init__(self, config: ReplayConfig, files: list[InputFile], schema: type[msgspec.Struct] | None, ledger: Ledger) -> None:
+        self.config = config
+        self.files = files
+        self.ledger = ledger
+        self.decoders = {"csv": CsvDecoder(schema, config.key_field), "jsonl": JsonLinesDecoder(schema, config.key_field)}
+        self.queue: asyncio.Queue[Chunk | None] = asyncio.Queue(maxsize=config.queue_size)
+        self.sequencer = Sequencer()
+        self.stop = _Stop()
+
+    async def run(self, cluster: Cluster) -> SendMode:
+        cfg = self.config
+        mode = make_mode(cfg.mode, cluster, self.ledger, cfg.max_in_flight, cfg.linger)
+        partitioner = Partitioner(cluster.partitions)
+        reader = asyncio.create_task(self._read(), name="pump-reader")
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for i in range(cfg.workers):
+                    tg.create_task(self._work(mode, partitioner), name=f"pump-worker-{i}")
+        except* _TooManyErrors:
+            self.stop.aborted = f"stopped after more than {cfg.max_errors} invalid lines (--max-errors)"
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+        await mode.close()
+        return mode
+
+    async def _read(self) -> None:
+        seq = 0
+        try:
+            for f in self.files:
+                self.ledger.file_opened()
+                async for chunk in read_chunks(f.path, self.config.format, self.config.chunk_bytes):
+                    chunk.seq = seq
+                    seq += 1
+                    self.ledger.chunk_read(chunk)
+                    await self.queue.put(chunk)
+        except PumpError as exc:
+            self.stop.error = exc
+        finally:
+            for _ in range(self.config.workers):
+                await self.queue.put(_DONE)
+
+    async def _work(self, mode: SendMode, partitioner: Partitioner) -> None:
+        max_errors = self.config.max_errors
+        while (chunk := await self.queue.get()) is not _DONE:
+            result: Decoded = self.decoders[chunk.format].decode(chunk)
+            await self.sequencer.turn(chunk.seq)
+            try:
+                self.ledger.decoded(result)
+                if max_errors is not None and self.ledger.invalid > max_errors:
+                    raise _TooManyErrors
+                if result.records:
+                    await mode.send(group_by_partition(result.records, partitioner))
+            finally:
+                self.sequencer.done(chunk.seq)
+
+
+@contextlib.asynccontextmanager
+async def _bootstrap(config: ReplayConfig) -> AsyncIterator[tuple[str, ReplayConfig]]:
+    if config.bootstrap_servers != EMBEDDED:
+        yield config.bootstrap_servers, config
+        return
+    async with embedded_broker() as broker:
+        yield broker.bootstrap, msgspec.structs.replace(config, create_topic=True)
+
+
+async def replay(config: ReplayConfig, ledger: Ledger | None = None) -> Report:
+    """Replay ``config.paths`` into ``config.topic``. Raises ``PumpError`` for set-up problems."""
+    files = check_inputs(config.paths)
+    schema = load_schema(config.schema) if config.schema else None
+    ledger = ledger or Ledger(max_invalid_shown=config.max_invalid_shown)
+    pipeline = Pipeline(config, files, schema, ledger)
+    async with _bootstrap(config) as (bootstrap, cfg), Cluster(cfg, bootstrap) as cluster:
+        total = None if any(f.size is None for f in files) else sum(f.size or 0 for f in files)
+        async with Progress(ledger, total, enabled=config.progress):
+            ledger.started = time.perf_counter()
+            mode = await pipeline.run(cluster)
+        ledger.finish()
+        return build_report(config, ledger, cluster.partitions, mode, pipeline.stop.error, pipeline.stop.aborted)

@@ -1,0 +1,134 @@
+"""The end-of-run summary: a value object, its text form, and its JSON form."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from pump.config import ReplayConfig
+from pump.errors import PumpError
+from pump.ledger import Ledger
+
+if TYPE_CHECKING:
+    from pump.modes import SendMode
+
+
+class Latency(msgspec.Struct, frozen=True):
+    """Acknowledgement latency in milliseconds, per record (send -> broker ack)."""
+
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+
+
+class Report(msgspec.Struct, frozen=True, kw_only=True):
+    topic: str
+    mode: str
+    partitions: int
+    files: int
+    lines: int
+    bytes_read: int
+    records: int
+    blank_lines: int
+    invalid: int
+    invalid_by_reason: dict[str, int]
+    invalid_examples: list[str]
+    sent: int
+    acknowledged: int
+    failed: int
+    failed_by_reason: dict[str, int]
+    unsettled: int
+    bytes_acknowledged: int
+    duration_s: float
+    records_per_s: float
+    mb_per_s: float
+    latency: Latency
+    in_flight_blocked_s: float
+    error: str | None = None
+    aborted: str | None = None
+    exit_code: int = 0
+
+    def to_json(self) -> bytes:
+        return msgspec.json.format(msgspec.json.encode(self), indent=2) + b"\n"
+
+    def to_text(self) -> str:
+        lat = self.latency
+        lines = [
+            f"pump replay -> topic {self.topic!r} ({self.partitions} partitions), mode {self.mode}",
+            f"  input     {self.files} file(s), {self.lines:,} lines, {_mb(self.bytes_read)} MB",
+            f"  records   {self.records:,} decoded, {self.invalid:,} invalid, {self.blank_lines:,} blank",
+            f"  delivery  {self.sent:,} sent, {self.acknowledged:,} acknowledged, {self.failed:,} failed",
+            f"  speed     {self.records_per_s:,.1f} records/s ({self.mb_per_s:.2f} MB/s) over {self.duration_s:.2f} s",
+            f"  latency   {lat.p50_ms:.1f} ms p50, {lat.p95_ms:.1f} ms p95, {lat.p99_ms:.1f} ms p99, {lat.max_ms:.1f} ms max",
+        ]
+        if self.invalid_by_reason:
+            lines.append("  invalid   " + ", ".join(f"{k}: {v:,}" for k, v in sorted(self.invalid_by_reason.items())))
+            lines.extend(f"    {example}" for example in self.invalid_examples)
+            if self.invalid > len(self.invalid_examples):
+                lines.append(f"    ... and {self.invalid - len(self.invalid_examples):,} more")
+        if self.failed_by_reason:
+            lines.append("  failed    " + ", ".join(f"{k}: {v:,}" for k, v in sorted(self.failed_by_reason.items())))
+            if "timeout" in self.failed_by_reason:
+                lines.append("    (a timeout means the outcome is unknown: those records may have been written)")
+        if self.unsettled:
+            lines.append(f"  UNSETTLED {self.unsettled:,} records have no outcome")
+        if self.aborted:
+            lines.append(f"  aborted   {self.aborted}")
+        if self.error:
+            lines.append(f"  error     {self.error}")
+        lines.append(f"  result    {_verdict(self)}")
+        return "\n".join(lines)
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:,.1f}"
+
+
+def _verdict(r: Report) -> str:
+    if r.exit_code == 0:
+        return "OK: every record acknowledged"
+    if r.exit_code == 2:
+        return "FAILED: the run stopped on an error (everything read before it is accounted above)"
+    return "INCOMPLETE: some lines were invalid or not delivered (see above)"
+
+
+def build_report(
+    config: ReplayConfig,
+    ledger: Ledger,
+    partitions: int,
+    mode: SendMode,
+    error: PumpError | None = None,
+    aborted: str | None = None,
+) -> Report:
+    duration = max(ledger.duration, 1e-9)
+    h = ledger.latency
+    exit_code = 2 if error else 1 if (ledger.invalid or ledger.failed or ledger.unsettled or aborted) else 0
+    return Report(
+        topic=config.topic,
+        mode=config.mode,
+        partitions=partitions,
+        files=ledger.files,
+        lines=ledger.lines,
+        bytes_read=ledger.bytes_read,
+        records=ledger.records,
+        blank_lines=ledger.blank,
+        invalid=ledger.invalid,
+        invalid_by_reason=dict(ledger.invalid_by_reason),
+        invalid_examples=[str(i) for i in ledger.invalid_examples],
+        sent=ledger.sent,
+        acknowledged=ledger.acked,
+        failed=ledger.failed,
+        failed_by_reason=dict(ledger.failed_by_reason),
+        unsettled=ledger.unsettled,
+        bytes_acknowledged=ledger.bytes_acked,
+        duration_s=round(duration, 4),
+        records_per_s=round(ledger.acked / duration, 1),
+        mb_per_s=round(ledger.bytes_acked / duration / 1e6, 3),
+        latency=Latency(*(round(h.quantile(q) * 1000, 3) for q in (0.5, 0.95, 0.99)), round(h.max * 1000, 3)),
+        in_flight_blocked_s=round(mode.inflight.blocked_seconds, 4),
+        error=str(error) if error else None,
+        aborted=aborted,
+        exit_code=exit_code,
+    )
