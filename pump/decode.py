@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any, Literal
@@ -120,6 +121,7 @@ class JsonLinesDecoder:
         lines = chunk.data.split(b"\n")
         if lines and not lines[-1]:
             lines.pop()
+        check_utf8 = not _valid_utf8(chunk.data)  # msgspec does not check the fields it skips
         for raw in lines:
             line += 1
             if raw[-1:] == b"\r":
@@ -128,8 +130,10 @@ class JsonLinesDecoder:
                 out.blank += 1
                 continue
             try:
+                if check_utf8:
+                    raw.decode("utf-8")
                 obj = decode(raw)
-            except msgspec.DecodeError as exc:
+            except (msgspec.DecodeError, UnicodeDecodeError) as exc:
                 out.invalid.append(_json_invalid(chunk.path, line, offsets.of(line), raw, exc))
                 continue
             if key_attr is None:
@@ -144,9 +148,19 @@ class JsonLinesDecoder:
         return out
 
 
-def _json_invalid(path: str, line: int, offset: int, raw: bytes, exc: msgspec.DecodeError) -> Invalid:
+def _valid_utf8(data: bytes) -> bool:
+    if data.isascii():
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _json_invalid(path: str, line: int, offset: int, raw: bytes, exc: Exception) -> Invalid:
     text = str(exc)
-    if text.startswith(("JSON is malformed", "Input data was truncated")):
+    if isinstance(exc, UnicodeDecodeError) or text.startswith(("JSON is malformed", "Input data was truncated")):
         try:
             raw.decode("utf-8")
         except UnicodeDecodeError as bad:
@@ -161,13 +175,34 @@ _AT_INDEX = re.compile(r"`\$\[(\d+)\]")
 
 
 class _Fixer:
-    """Per column: how to retry a CSV cell that msgspec's lax parsing refused."""
+    """Per column: how to retry a CSV cell that msgspec's lax parsing refused.
+
+    ``patch`` is the cheap pass (``.73`` -> ``0.73``, ``1.`` -> ``1.0``, empty
+    optional cell -> None) on typed columns only; ``fix`` converts typed cells
+    with Python's own ``float``/``int`` as the last resort.
+    """
 
     def __init__(self, schema: type[msgspec.Struct], columns: tuple[str, ...]) -> None:
-        kinds = {}
-        for f in mi.type_info(schema).fields:  # type: ignore[union-attr]
-            kinds[f.encode_name] = _kind(f.type)
+        kinds = {f.encode_name: _kind(f.type) for f in mi.type_info(schema).fields}  # type: ignore[union-attr]
         self.plan = [kinds.get(c, ("other", False)) for c in columns]
+        self.floats = [i for i, (kind, _) in enumerate(self.plan) if kind == "float"]
+        self.nullable = [i for i, (kind, null) in enumerate(self.plan) if null and kind != "str"]
+
+    def patch(self, row: list[str]) -> list[Any]:
+        out: list[Any] = list(row)
+        for i in self.nullable:
+            if not out[i]:
+                out[i] = None
+        for i in self.floats:
+            v = out[i]
+            if v:
+                if v[0] == ".":
+                    out[i] = "0" + v
+                elif v[-1] == ".":
+                    out[i] = v + "0"
+                elif v[:2] == "-.":
+                    out[i] = "-0" + v[1:]
+        return out
 
     def fix(self, row: list[str]) -> list[Any]:
         out: list[Any] = []
@@ -247,14 +282,20 @@ class _CsvPlan:
             try:
                 obj = msgspec.convert(row, self.row_type, strict=False)
             except msgspec.ValidationError:
-                obj = msgspec.convert(self.fixer.fix(row), self.row_type, strict=False)
+                obj = self._retry(row, self.row_type, lambda r: r)
             return obj, self.encode(self.out_type(*astuple(obj)))
         assert self.schema is not None
         try:
             obj = msgspec.convert(dict(zip(self.header, row, strict=True)), self.schema, strict=False)
         except msgspec.ValidationError:
-            obj = msgspec.convert(dict(zip(self.header, self.fixer.fix(row), strict=True)), self.schema, strict=False)
+            obj = self._retry(row, self.schema, lambda r: dict(zip(self.header, r, strict=True)))
         return obj, self.encode(obj)
+
+    def _retry(self, row: list[str], target: type, shape: Callable[[list[Any]], Any]) -> Any:
+        try:
+            return msgspec.convert(shape(self.fixer.patch(row)), target, strict=False)
+        except msgspec.ValidationError:
+            return msgspec.convert(shape(self.fixer.fix(row)), target, strict=False)
 
     def explain(self, exc: msgspec.ValidationError) -> str:
         return _AT_INDEX.sub(lambda m: f"`$.{self.header[int(m.group(1))]}", str(exc))

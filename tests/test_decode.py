@@ -1,0 +1,138 @@
+"""Decoders: valid lines become (key, value, line); everything else an Invalid with file, line and reason."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import msgspec
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pump.decode import CsvDecoder, JsonLinesDecoder
+from pump.errors import InputError, UsageError
+from pump.schemas import Ride
+from pump.source import Chunk
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def jchunk(data: bytes, first_line: int = 1) -> Chunk:
+    return Chunk("in.jsonl", "jsonl", None, first_line, 0, data, len(data))
+
+
+def cchunk(header: tuple[str, ...], body: str, first_line: int = 2) -> Chunk:
+    data = body.encode()
+    return Chunk("in.csv", "csv", header, first_line, 10, data, len(data))
+
+
+class Point(msgspec.Struct):
+    id: int
+    name: str
+
+
+def test_json_line_is_sent_as_its_original_bytes() -> None:
+    out = JsonLinesDecoder(None, "id").decode(jchunk(b'{"id": 7, "x":[1, 2]}\r\n\n  \n{"id":"a"}'))
+    assert out.records == [(b"7", b'{"id": 7, "x":[1, 2]}', 1), (b"a", b'{"id":"a"}', 4)]
+    assert out.blank == 2 and not out.invalid
+
+
+@pytest.mark.parametrize(
+    ("line", "reason", "needle"),
+    [
+        (b'{"id": 1,', "json", "truncated"),
+        (b"[1, 2]", "not_object", "expected a JSON object"),
+        (b'{"id": "x", "name": "n"}', "schema", "Expected `int`"),
+        (b'{"name": "n"}', "schema", "missing required field `id`"),
+        (b'{"id": 1, "name": "\xff"}', "encoding", "invalid UTF-8"),
+        (b'{"id": 1, "name": "a\x00"}', "json", "invalid character"),
+        (b'{"id": 1, "name": "n", "skipped": "\xc3"}', "encoding", "invalid UTF-8"),
+    ],
+)
+def test_invalid_json_lines_are_reported_with_line_and_reason(line: bytes, reason: str, needle: str) -> None:
+    out = JsonLinesDecoder(Point, "id").decode(jchunk(b'{"id":1,"name":"ok"}\n' + line + b"\n", first_line=40))
+    assert [r[2] for r in out.records] == [40]
+    [bad] = out.invalid
+    assert (bad.line, bad.reason) == (41, reason)
+    assert needle in bad.message
+    assert str(bad).startswith("in.jsonl:41: ")
+
+
+def test_missing_or_null_key_is_invalid() -> None:
+    out = JsonLinesDecoder(None, "k").decode(jchunk(b'{"k": null}\n{"j": 1}\n{"k": 0}\n'))
+    assert [i.reason for i in out.invalid] == ["key", "key"]
+    assert out.records == [(b"0", b'{"k": 0}', 3)]
+
+
+def test_key_field_must_exist_in_schema() -> None:
+    with pytest.raises(UsageError, match="not a field of schema Point"):
+        JsonLinesDecoder(Point, "nope")
+
+
+def test_rides_sample_decodes_every_row_typed() -> None:
+    text = (EXAMPLES / "rides.csv").read_text()
+    header, body = text.split("\n", 1)
+    out = CsvDecoder(Ride, "PULocationID").decode(cchunk(tuple(header.split(",")), body))
+    assert len(out.records) == 266 and not out.invalid
+    first = msgspec.json.decode(out.records[0][1])
+    assert first["trip_distance"] == 1.5 and first["PULocationID"] == 238 and out.records[0][0] == b"238"
+    assert first["tpep_pickup_datetime"] == "2020-07-01T00:25:32"
+    # the TLC writes distances under a mile as ".73": they must come out as numbers
+    short = [msgspec.json.decode(v) for _, v, _ in out.records]
+    assert any(0 < r["trip_distance"] < 1 for r in short)
+
+
+def test_csv_lax_numbers_and_empty_optional_cells() -> None:
+    header = tuple(f.encode_name for f in msgspec.structs.fields(Ride))
+    row = ",2020-07-01 00:25:32,2020-07-01 00:33:39,,.73,,,238,75,,8.,0.5,0.5,-.5,0,0.3,9.3,"
+    out = CsvDecoder(Ride, "PULocationID").decode(cchunk(header, row + "\n"))
+    assert not out.invalid
+    rec = msgspec.json.decode(out.records[0][1])
+    assert rec["VendorID"] is None and rec["trip_distance"] == 0.73 and rec["fare_amount"] == 8.0 and rec["tip_amount"] == -0.5
+
+
+def test_csv_errors_name_line_column_and_reason() -> None:
+    header = ("id", "name")
+    body = '1,a\nx,b\n3\n"4,unterminated\n'
+    out = CsvDecoder(Point, "id").decode(cchunk(header, body, first_line=2))
+    assert [(r[0], r[2]) for r in out.records] == [(b"1", 2)]
+    got = [(i.line, i.reason) for i in out.invalid]
+    assert got == [(3, "schema"), (4, "csv"), (5, "csv")]
+    assert "`$.id`" in out.invalid[0].message
+    assert "expected 2 columns" in out.invalid[1].message
+    assert out.invalid[1].offset == 10 + len("1,a\nx,b\n")
+
+
+def test_csv_header_without_schema_fields_is_a_clear_error() -> None:
+    with pytest.raises(InputError, match=r"in.csv:1: CSV header lacks column\(s\) name"):
+        CsvDecoder(Point, None).decode(cchunk(("id",), "1\n"))
+
+
+def test_csv_invalid_utf8_row_is_reported_not_mangled() -> None:
+    chunk = Chunk("in.csv", "csv", ("a",), 2, 0, b"ok\n\xff\xfe\nfine\n", 0)
+    out = CsvDecoder(None, None).decode(chunk)
+    assert [r[1] for r in out.records] == [b'{"a":"ok"}', b'{"a":"fine"}']
+    assert [(i.line, i.reason) for i in out.invalid] == [(3, "encoding")]
+
+
+cells = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
+
+
+@given(st.lists(st.tuples(cells, cells, cells), max_size=20))
+def test_csv_without_schema_round_trips_any_text(rows: list[tuple[str, str, str]]) -> None:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerows(rows)
+    out = CsvDecoder(None, None).decode(cchunk(("a", "b", "c"), buf.getvalue()))
+    # a row of empty cells is written as ",," and is a record, not a blank line
+    assert not out.invalid
+    assert [msgspec.json.decode(v) for _, v, _ in out.records] == [dict(zip("abc", r, strict=True)) for r in rows]
+
+
+@given(st.lists(st.builds(Point, id=st.integers(-(2**63), 2**63 - 1), name=st.text()), max_size=20))
+def test_jsonl_with_schema_round_trips(points: list[Point]) -> None:
+    data = b"\n".join(msgspec.json.encode(p) for p in points)
+    out = JsonLinesDecoder(Point, "id").decode(jchunk(data))
+    assert [msgspec.json.decode(v, type=Point) for _, v, _ in out.records] == points
+    assert [k for k, _, _ in out.records] == [str(p.id).encode() for p in points]

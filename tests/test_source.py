@@ -1,0 +1,129 @@
+"""The reader: whole records per chunk, right line numbers and offsets, whatever the chunk size."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import zlib
+from pathlib import Path
+
+import pytest
+import zstandard
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pump.errors import InputError
+from pump.source import Chunk, check_inputs, read_chunks
+
+
+async def chunks_of(path: Path, chunk_bytes: int = 7, fmt: str = "auto") -> list[Chunk]:
+    return [c async for c in read_chunks(str(path), fmt, chunk_bytes)]
+
+
+def lines_with_numbers(chunks: list[Chunk]) -> list[tuple[int, bytes]]:
+    out = []
+    for c in chunks:
+        parts = c.data.split(b"\n")
+        if parts and parts[-1] == b"":
+            parts.pop()
+        out.extend((c.first_line + i, p) for i, p in enumerate(parts))
+    return out
+
+
+line_text = st.binary(max_size=40).filter(lambda b: b"\n" not in b and b'"' not in b)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(line_text, max_size=30), chunk=st.integers(1, 50), final_newline=st.booleans())
+def test_chunks_hold_whole_lines_with_their_numbers_and_offsets(tmp_path: Path, lines: list[bytes], chunk: int, final_newline: bool) -> None:
+    import asyncio
+
+    body = b"\n".join(lines) + (b"\n" if final_newline and lines else b"")
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(body)
+    chunks = asyncio.run(chunks_of(path, chunk, "jsonl"))
+    assert b"".join(c.data for c in chunks) == body
+    for c in chunks:
+        assert body[c.offset : c.offset + len(c.data)] == c.data
+        assert c.data.endswith(b"\n") or c is chunks[-1]
+        assert c.first_line == 1 + body[: c.offset].count(b"\n")
+
+
+async def test_bom_is_stripped_and_offsets_count_it(tmp_path: Path) -> None:
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"a":1}\r\n{"a":2}')
+    chunks = await chunks_of(path, 4)
+    assert b"".join(c.data for c in chunks) == b'{"a":1}\r\n{"a":2}'
+    assert chunks[0].offset == 3
+
+
+async def test_line_longer_than_a_chunk_stays_whole(tmp_path: Path) -> None:
+    long = b'{"k":"' + b"x" * 5000 + b'"}'
+    path = tmp_path / "long.jsonl"
+    path.write_bytes(b'{"k":1}\n' + long + b"\n{}\n")
+    got = lines_with_numbers(await chunks_of(path, 100))
+    assert got == [(1, b'{"k":1}'), (2, long), (3, b"{}")]
+
+
+@pytest.mark.parametrize("compress", ["gzip", "gzip-multi", "zstd", "zstd-multi"])
+async def test_compressed_input_is_found_by_magic_bytes(tmp_path: Path, compress: str) -> None:
+    body = b"".join(b'{"n":%d}\n' % i for i in range(2000))
+    half = len(body) // 2
+    if compress == "gzip":
+        blob = gzip.compress(body)
+    elif compress == "gzip-multi":
+        blob = gzip.compress(body[:half]) + gzip.compress(body[half:])
+    elif compress == "zstd":
+        blob = zstandard.ZstdCompressor().compress(body)
+    else:
+        c = zstandard.ZstdCompressor()
+        blob = c.compress(body[:half]) + c.compress(body[half:])
+    path = tmp_path / "data.bin"  # no telling extension: detection is by content
+    path.write_bytes(blob)
+    chunks = await chunks_of(path, 1000)
+    assert b"".join(c.data for c in chunks) == body
+    assert {c.format for c in chunks} == {"jsonl"}
+
+
+async def test_truncated_gzip_delivers_what_came_before_then_fails_naming_the_file(tmp_path: Path) -> None:
+    body = b"".join(b'{"n":%d}\n' % i for i in range(20000))
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(gzip.compress(body)[:-5000])
+    got: list[Chunk] = []
+    with pytest.raises(InputError, match=r"cut\.jsonl\.gz:\d+: cannot decompress: truncated gzip"):
+        async for c in read_chunks(str(path), "auto", 4096):
+            got.append(c)
+    data = b"".join(c.data for c in got)
+    assert data and body.startswith(data)
+
+
+async def test_csv_quoted_newlines_never_split_a_record(tmp_path: Path) -> None:
+    rows = [["id", "text"]] + [[str(i), f'line one\nline "two" {i}'] for i in range(300)]
+    buf = io.StringIO()
+    import csv
+
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    path = tmp_path / "q.csv"
+    path.write_text(buf.getvalue())
+    chunks = await chunks_of(path, 37)
+    assert all(c.header == ("id", "text") for c in chunks)
+    parsed = [r for c in chunks for r in csv.reader(io.StringIO(c.data.decode(), newline=""))]
+    assert parsed == rows[1:]
+    assert chunks[0].first_line == 2
+
+
+async def test_header_only_csv_gives_no_chunks(tmp_path: Path) -> None:
+    path = tmp_path / "h.csv"
+    path.write_text("a,b,c")
+    assert await chunks_of(path) == []
+
+
+def test_missing_directory_and_unreadable_inputs_are_named(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="nope.csv: no such file"):
+        check_inputs((str(tmp_path / "nope.csv"),))
+    with pytest.raises(InputError, match="is a directory"):
+        check_inputs((str(tmp_path),))
+
+
+def test_zlib_is_what_gzip_uses() -> None:  # guards the wbits=31 assumption
+    assert zlib.decompressobj(wbits=31).decompress(gzip.compress(b"x")) == b"x"
