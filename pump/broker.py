@@ -81,7 +81,7 @@ class Broker:
                 raise BrokerError(f"embedded broker not ready on {self.bootstrap} after {timeout:.0f}s")
             time.sleep(0.01)
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 2.0) -> None:
         proc, self.process = self.process, None
         if proc is None or proc.poll() is not None:
             return

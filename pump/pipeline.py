@@ -119,10 +119,10 @@ class Pipeline:
             await self.sequencer.turn(chunk.seq)
             try:
                 self.ledger.decoded(result)
+                if result.records:  # valid lines already read are delivered even when we then stop
+                    await mode.send(group_by_partition(result.records, partitioner))
                 if max_errors is not None and self.ledger.invalid > max_errors:
                     raise _TooManyErrors
-                if result.records:
-                    await mode.send(group_by_partition(result.records, partitioner))
             finally:
                 self.sequencer.done(chunk.seq)
 

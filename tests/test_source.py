@@ -35,7 +35,9 @@ line_text = st.binary(max_size=40).filter(lambda b: b"\n" not in b and b'"' not 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=st.lists(line_text, max_size=30), chunk=st.integers(1, 50), final_newline=st.booleans())
-def test_chunks_hold_whole_lines_with_their_numbers_and_offsets(tmp_path: Path, lines: list[bytes], chunk: int, final_newline: bool) -> None:
+def test_chunks_hold_whole_lines_with_their_numbers_and_offsets(
+    tmp_path: Path, lines: list[bytes], chunk: int, final_newline: bool
+) -> None:
     import asyncio
 
     body = b"\n".join(lines) + (b"\n" if final_newline and lines else b"")
