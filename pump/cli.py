@@ -43,6 +43,12 @@ def _replay_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=["batch", "callback", "sync"], default="batch")
     p.add_argument("--workers", type=int, default=2, help="decoding coroutines (default %(default)s)")
     p.add_argument(
+        "--decode-processes",
+        type=int,
+        metavar="N",
+        help="decode in N worker processes to use more cores (default: 2 for inputs over 32 MiB or stdin, else 0)",
+    )
+    p.add_argument(
         "--queue-size", type=int, default=8, help="chunks (~1 MiB each) between reader and workers (default %(default)s)"
     )
     p.add_argument("--max-in-flight", type=int, default=65536, help="records sent but not yet acknowledged (default %(default)s)")
@@ -95,6 +101,7 @@ def config_from_args(args: argparse.Namespace) -> ReplayConfig:
         schema=args.schema,
         mode=args.mode,
         workers=args.workers,
+        decode_processes=args.decode_processes,
         queue_size=args.queue_size,
         max_in_flight=args.max_in_flight,
         linger=args.linger_ms / 1000,

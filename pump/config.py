@@ -30,6 +30,7 @@ class ReplayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     schema: str | None = None
     mode: ModeName = "batch"
     workers: int = 2
+    decode_processes: int | None = None  # None: auto (see pipeline.decode_processes_for)
     queue_size: int = 8
     chunk_bytes: int = 1 << 20
     max_in_flight: int = 65536
@@ -57,6 +58,8 @@ class ReplayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         for name in ("workers", "queue_size", "chunk_bytes", "max_in_flight", "batch_bytes", "partitions", "replication_factor"):
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.decode_processes is not None and self.decode_processes < 0:
+            raise UsageError("--decode-processes must not be negative")
         if self.linger < 0:
             raise UsageError("--linger-ms must not be negative")
         if self.max_errors is not None and self.max_errors < 0:

@@ -55,6 +55,11 @@ class Decoded:
     records: list[Record] = field(default_factory=list)
     invalid: list[Invalid] = field(default_factory=list)
     blank: int = 0
+    keyed: int = 0  # records decoded elsewhere and handed on grouped, not in ``records``
+
+    @property
+    def record_count(self) -> int:
+        return len(self.records) + self.keyed
 
 
 def key_bytes(value: Any) -> bytes | None:

@@ -33,6 +33,10 @@ class InputError(PumpError):
         super().__init__(f"{where}: {message}")
         self.path = path
         self.line = line
+        self.message = message
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, int | None]]:  # crosses process boundaries intact
+        return (type(self), (self.path, self.message, self.line))
 
 
 class BrokerError(PumpError):

@@ -69,7 +69,8 @@ def producer_kwargs(config: ReplayConfig, bootstrap: str) -> dict[str, Any]:
         "bootstrap_servers": bootstrap.split(","),
         "client_id": "pump",
         "acks": "all" if config.acks == "all" else int(config.acks),
-        "linger_ms": int(config.linger * 1000),
+        # sync waits for each ack before the next send: lingering would only add latency
+        "linger_ms": 0 if config.mode == "sync" else int(config.linger * 1000),
         "max_batch_size": config.batch_bytes,
         "max_request_size": max(config.batch_bytes, 1 << 20),
         "compression_type": None if config.compression == "none" else config.compression,

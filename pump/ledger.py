@@ -83,9 +83,10 @@ class Ledger:
 
     def decoded(self, result: Decoded) -> None:
         n_invalid = len(result.invalid)
-        self.records += len(result.records)
+        n_records = result.record_count
+        self.records += n_records
         self.blank += result.blank
-        self.rows += len(result.records) + n_invalid + result.blank
+        self.rows += n_records + n_invalid + result.blank
         if n_invalid:
             self.invalid += n_invalid
             self.invalid_by_reason.update(i.reason for i in result.invalid)

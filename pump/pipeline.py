@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,12 +21,13 @@ import msgspec
 
 from pump.broker import embedded_broker
 from pump.config import EMBEDDED, ReplayConfig
-from pump.decode import CsvDecoder, Decoded, JsonLinesDecoder, Record
+from pump.decode import CsvDecoder, JsonLinesDecoder, Record
 from pump.errors import PumpError
 from pump.flow import Sequencer
 from pump.kafka import Cluster
 from pump.ledger import Ledger
 from pump.modes import ByPartition, SendMode, make_mode
+from pump.offload import DecodePool
 from pump.partition import Partitioner
 from pump.progress import Progress
 from pump.report import Report, build_report
@@ -47,9 +49,9 @@ class _Stop:
     aborted: str | None = None
 
 
-def group_by_partition(records: list[Record], partitioner: Partitioner) -> ByPartition:
+def group_by_partition(records: list[Record], partitioner: Partitioner, into: ByPartition | None = None) -> ByPartition:
     """Assign partitions, keeping input order within each partition."""
-    by: ByPartition = {}
+    by: ByPartition = {} if into is None else into
     sticky: int | None = None
     for_key = partitioner.for_key
     for rec in records:
@@ -68,6 +70,18 @@ def group_by_partition(records: list[Record], partitioner: Partitioner) -> ByPar
     return by
 
 
+AUTO_OFFLOAD_BYTES = 32 << 20
+
+
+def decode_processes_for(config: ReplayConfig, files: list[InputFile]) -> int:
+    """Decoding processes to use: as asked, or by default 2 on a multi-core machine for big or unsized input."""
+    if config.decode_processes is not None:
+        return config.decode_processes
+    cores = os.cpu_count() or 1
+    big = any(f.size is None for f in files) or sum(f.size or 0 for f in files) >= AUTO_OFFLOAD_BYTES
+    return min(2, cores) if big and cores > 1 else 0
+
+
 class Pipeline:
     def __init__(self, config: ReplayConfig, files: list[InputFile], schema: type[msgspec.Struct] | None, ledger: Ledger) -> None:
         self.config = config
@@ -77,6 +91,9 @@ class Pipeline:
         self.queue: asyncio.Queue[Chunk | None] = asyncio.Queue(maxsize=config.queue_size)
         self.sequencer = Sequencer()
         self.stop = _Stop()
+        processes = decode_processes_for(config, files)
+        self.workers = max(config.workers, processes + 2)  # enough chunks in hand to keep the processes busy
+        self.pool = DecodePool(processes, config.schema, config.key_field) if processes else None
 
     async def run(self, cluster: Cluster) -> SendMode:
         cfg = self.config
@@ -85,7 +102,7 @@ class Pipeline:
         reader = asyncio.create_task(self._read(), name="pump-reader")
         try:
             async with asyncio.TaskGroup() as tg:
-                for i in range(cfg.workers):
+                for i in range(self.workers):
                     tg.create_task(self._work(mode, partitioner), name=f"pump-worker-{i}")
         except* _TooManyErrors:
             self.stop.aborted = f"stopped after more than {cfg.max_errors} invalid lines (--max-errors)"
@@ -93,6 +110,8 @@ class Pipeline:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
+            if self.pool is not None:
+                self.pool.close()
         await mode.close()
         return mode
 
@@ -109,18 +128,22 @@ class Pipeline:
         except PumpError as exc:
             self.stop.error = exc
         finally:
-            for _ in range(self.config.workers):
+            for _ in range(self.workers):
                 await self.queue.put(_DONE)
 
     async def _work(self, mode: SendMode, partitioner: Partitioner) -> None:
         max_errors = self.config.max_errors
         while (chunk := await self.queue.get()) is not _DONE:
-            result: Decoded = self.decoders[chunk.format].decode(chunk)
+            grouped: ByPartition | None = None
+            if self.pool is not None:  # keyed records come back already grouped by partition
+                result, grouped = await self.pool.decode(chunk, partitioner.num_partitions)
+            else:
+                result = self.decoders[chunk.format].decode(chunk)
             await self.sequencer.turn(chunk.seq)
             try:
                 self.ledger.decoded(result)
-                if result.records:  # valid lines already read are delivered even when we then stop
-                    await mode.send(group_by_partition(result.records, partitioner))
+                if result.records or grouped:  # valid lines already read are delivered even when we then stop
+                    await mode.send(group_by_partition(result.records, partitioner, into=grouped))
                 if max_errors is not None and self.ledger.invalid > max_errors:
                     raise _TooManyErrors
             finally:

@@ -42,13 +42,13 @@ async def create_topic(bootstrap: str, name: str, partitions: int) -> None:
         await admin.close()
 
 
-async def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 30.0, settle: float = 1.0) -> list[Message]:
+async def consume_all(bootstrap: str, topic: str, expected: int, within: float = 30.0, settle: float = 1.0) -> list[Message]:
     """Read the topic from the beginning until ``expected`` messages arrived and nothing more came for ``settle`` s."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     out: list[Message] = []
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     quiet_since = loop.time()
     try:
         while loop.time() < deadline:

@@ -66,6 +66,31 @@ async def test_every_mode_delivers_exact_records_on_java_partitions_in_key_order
     assert report.bytes_acknowledged == sum(len(x) for x in lines)
 
 
+@pytest.mark.parametrize("keyed", [True, False])
+async def test_decoding_in_processes_delivers_the_same_records_in_key_order(
+    broker: Broker, topic_name: str, tmp_path: Path, keyed: bool
+) -> None:
+    lines = write_keyed_jsonl(tmp_path / "in.jsonl", 4000)
+    await create_topic(broker.bootstrap, topic_name, PARTITIONS)
+    config = ReplayConfig(
+        paths=(str(tmp_path / "in.jsonl"),),
+        topic=topic_name,
+        bootstrap_servers=broker.bootstrap,
+        key_field="user" if keyed else None,
+        decode_processes=2,
+        chunk_bytes=8192,
+        progress=False,
+    )
+    report = await replay(config)
+    got = await consume_all(broker.bootstrap, topic_name, len(lines))
+    assert collections.Counter(m.value for m in got) == collections.Counter(lines)
+    assert (report.records, report.acknowledged, report.exit_code) == (4000, 4000, 0)
+    if keyed:
+        check_partitions_and_order(got)
+    else:
+        assert len({m.partition for m in got}) == PARTITIONS  # unkeyed records spread over every partition
+
+
 @pytest.mark.parametrize("mode", MODES)
 async def test_rides_sample_round_trips_with_the_rides_schema(broker: Broker, topic_name: str, mode: str) -> None:
     config = ReplayConfig(
@@ -84,8 +109,7 @@ async def test_rides_sample_round_trips_with_the_rides_schema(broker: Broker, to
     assert report.acknowledged == len(got) == 266 and report.exit_code == 0
     import csv
 
-    with open(EXAMPLES / "rides.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = list(csv.DictReader((EXAMPLES / "rides.csv").read_text().splitlines()))
     values = [msgspec.json.decode(m.value) for m in got]
     assert sorted((v["tpep_pickup_datetime"], v["PULocationID"], v["total_amount"]) for v in values) == sorted(
         (r["tpep_pickup_datetime"].replace(" ", "T"), int(r["PULocationID"]), float(r["total_amount"])) for r in rows
@@ -151,7 +175,7 @@ async def test_max_errors_stops_the_run_cleanly(broker: Broker, topic_name: str,
 async def test_missing_topic_without_create_topic_is_a_clear_error(broker: Broker, topic_name: str, tmp_path: Path) -> None:
     path = tmp_path / "one.jsonl"
     path.write_bytes(b"{}\n")
-    with pytest.raises(TopicError, match="does not exist.*--create-topic"):
+    with pytest.raises(TopicError, match=r"does not exist.*--create-topic"):
         await replay(ReplayConfig(paths=(str(path),), topic=topic_name, bootstrap_servers=broker.bootstrap, progress=False))
 
 

@@ -121,9 +121,9 @@ async def test_header_only_csv_gives_no_chunks(tmp_path: Path) -> None:
 
 
 def test_missing_directory_and_unreadable_inputs_are_named(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="nope.csv: no such file"):
+    with pytest.raises(InputError, match=r"nope\.csv: no such file"):
         check_inputs((str(tmp_path / "nope.csv"),))
-    with pytest.raises(InputError, match="is a directory"):
+    with pytest.raises(InputError, match=r"is a directory"):
         check_inputs((str(tmp_path),))
 
 

@@ -1,0 +1,77 @@
+"""`make bench`: pump's send modes against a librdkafka reference, side by side in one run.
+
+Each contender runs in its own subprocess against its own fresh embedded broker
+and prints one JSON line; this script then prints a table with ratios to the
+reference. The reference is what a user would otherwise write: a confluent-kafka
+(librdkafka) producer with the same linger and batch size and
+``partitioner=murmur2_random``, reading the same file line by line and
+validating each line against the same ``rides`` schema to find its key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / ".data"
+
+
+def ensure(rows: int, fmt: str) -> Path:
+    from pump.synth import write_file
+
+    DATA.mkdir(exist_ok=True)
+    path = DATA / f"rides-{rows}.{fmt}"
+    if not path.exists():
+        print(f"generating {path.name} ...", file=sys.stderr, flush=True)
+        write_file(str(path), rows, fmt=fmt)
+    return path
+
+
+def run(name: str, *args: str) -> dict:
+    proc = subprocess.run([sys.executable, str(HERE / "contender.py"), name, *args], capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        raise SystemExit(f"contender {name} failed:\n{proc.stderr}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def table(results: list[dict], ref: dict) -> str:
+    head = f"{'contender':<34}{'rows':>10}{'records/s':>12}{'MB/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'RSS MB':>8}{'vs ref':>8}"
+    lines = [head, "-" * len(head)]
+    for r in results:
+        ratio = r["records_per_s"] / ref["records_per_s"]
+        lines.append(
+            f"{r['name']:<34}{r['rows']:>10,}{r['records_per_s']:>12,.0f}{r['mb_per_s']:>8.1f}"
+            f"{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['peak_rss_mb']:>8.0f}{ratio:>7.2f}x"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--sync-rows", type=int, default=20_000)
+    ap.add_argument("--callback-rows", type=int, default=200_000)
+    ap.add_argument("--big-rows", type=int, default=0, help="also run batch mode on this many rows (RSS flatness), e.g. 5000000")
+    ap.add_argument("--metrics", action="store_true", help="also run batch mode with metrics on")
+    a = ap.parse_args()
+    jsonl = ensure(a.rows, "jsonl")
+    csv = ensure(a.rows, "csv")
+    results = [run("librdkafka-reference", str(jsonl))]
+    results.append(run("pump-batch", str(jsonl)))
+    results.append(run("pump-batch-csv", str(csv)))
+    results.append(run("pump-callback", str(ensure(a.callback_rows, "jsonl"))))
+    results.append(run("pump-sync", str(ensure(a.sync_rows, "jsonl"))))
+    if a.big_rows:
+        results.append(run("pump-batch-csv", str(ensure(a.big_rows, "csv"))))
+    print()
+    print(table(results, results[0]))
+
+
+if __name__ == "__main__":
+    main()
