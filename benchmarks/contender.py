@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import resource
 import sys
 import time
-
-from pump.broker import Broker
 
 TOPIC = "bench"
 PARTITIONS = 8
@@ -16,8 +13,9 @@ LINGER_MS = 5
 BATCH_BYTES = 1 << 20
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    """Peak RSS of this process, or of its largest child (the decode processes; the broker is not ours)."""
+    return resource.getrusage(who).ru_maxrss / 1024
 
 
 def pump_run(bootstrap: str, path: str, mode: str) -> dict:
@@ -75,7 +73,14 @@ def reference_run(bootstrap: str, path: str) -> dict:
             t0 = time.perf_counter()
             while True:
                 try:
-                    producer.produce(TOPIC, value, key, on_delivery=lambda e, m, t0=t0: latencies.append(time.perf_counter() - t0) if e is None else delivered(e, m))
+                    producer.produce(
+                        TOPIC,
+                        value,
+                        key,
+                        on_delivery=lambda e, m, t0=t0: (
+                            latencies.append(time.perf_counter() - t0) if e is None else delivered(e, m)
+                        ),
+                    )
                     break
                 except BufferError:
                     producer.poll(0.005)
@@ -98,17 +103,18 @@ def reference_run(bootstrap: str, path: str) -> dict:
 
 
 def main() -> None:
-    name, path = sys.argv[1], sys.argv[2]
-    with Broker() as broker:
-        if name == "librdkafka-reference":
-            result = reference_run(broker.bootstrap, path)
-        else:
-            mode = {"pump-batch": "batch", "pump-batch-csv": "batch", "pump-callback": "callback", "pump-sync": "sync"}[name]
-            result = pump_run(broker.bootstrap, path, mode)
-    result.update(name=name, file=path.rsplit("/", 1)[-1], peak_rss_mb=round(peak_rss_mb(), 1))
+    name, path, bootstrap = sys.argv[1], sys.argv[2], sys.argv[3]
+    if name == "librdkafka-reference":
+        result = reference_run(bootstrap, path)
+    else:
+        mode = {"pump-batch": "batch", "pump-batch-csv": "batch", "pump-callback": "callback", "pump-sync": "sync"}[name]
+        result = pump_run(bootstrap, path, mode)
+    children = peak_rss_mb(resource.RUSAGE_CHILDREN)
+    result.update(
+        name=name, file=path.rsplit("/", 1)[-1], peak_rss_mb=round(peak_rss_mb(), 1), child_peak_rss_mb=round(children, 1)
+    )
     print(json.dumps(result))
 
 
 if __name__ == "__main__":
-    asyncio.set_event_loop_policy(None)
     main()

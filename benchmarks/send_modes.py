@@ -31,8 +31,13 @@ def ensure(rows: int, fmt: str) -> Path:
     return path
 
 
-def run(name: str, *args: str) -> dict:
-    proc = subprocess.run([sys.executable, str(HERE / "contender.py"), name, *args], capture_output=True, text=True, timeout=1800)
+def run(name: str, path: str) -> dict:
+    """One contender, in its own process, against its own fresh broker (started here, so its memory is not counted)."""
+    from pump.broker import Broker
+
+    with Broker() as broker:
+        cmd = [sys.executable, str(HERE / "contender.py"), name, path, broker.bootstrap]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0:
         raise SystemExit(f"contender {name} failed:\n{proc.stderr}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -41,13 +46,16 @@ def run(name: str, *args: str) -> dict:
 
 
 def table(results: list[dict], ref: dict) -> str:
-    head = f"{'contender':<34}{'rows':>10}{'records/s':>12}{'MB/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'RSS MB':>8}{'vs ref':>8}"
+    head = (
+        f"{'contender':<24}{'rows':>10}{'records/s':>12}{'MB/s':>8}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'RSS MB':>8}{'+child MB':>10}{'vs ref':>8}"
+    )
     lines = [head, "-" * len(head)]
     for r in results:
         ratio = r["records_per_s"] / ref["records_per_s"]
         lines.append(
-            f"{r['name']:<34}{r['rows']:>10,}{r['records_per_s']:>12,.0f}{r['mb_per_s']:>8.1f}"
-            f"{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['peak_rss_mb']:>8.0f}{ratio:>7.2f}x"
+            f"{r['name']:<24}{r['rows']:>10,}{r['records_per_s']:>12,.0f}{r['mb_per_s']:>8.1f}"
+            f"{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['peak_rss_mb']:>8.0f}{r['child_peak_rss_mb']:>10.0f}{ratio:>7.2f}x"
         )
     return "\n".join(lines)
 

@@ -46,7 +46,7 @@ def _replay_args(p: argparse.ArgumentParser) -> None:
         "--decode-processes",
         type=int,
         metavar="N",
-        help="decode in N worker processes to use more cores (default: 2 for inputs over 32 MiB or stdin, else 0)",
+        help="decode in N worker processes to use more cores (default: 2 for CSV input over 32 MiB, else 0)",
     )
     p.add_argument(
         "--queue-size", type=int, default=8, help="chunks (~1 MiB each) between reader and workers (default %(default)s)"

@@ -32,7 +32,7 @@ from pump.partition import Partitioner
 from pump.progress import Progress
 from pump.report import Report, build_report
 from pump.schemas import load_schema
-from pump.source import Chunk, InputFile, check_inputs, read_chunks
+from pump.source import Chunk, InputFile, check_inputs, format_by_name, read_chunks
 
 _DONE = None
 
@@ -74,12 +74,18 @@ AUTO_OFFLOAD_BYTES = 32 << 20
 
 
 def decode_processes_for(config: ReplayConfig, files: list[InputFile]) -> int:
-    """Decoding processes to use: as asked, or by default 2 on a multi-core machine for big or unsized input."""
+    """Decoding processes: as asked, or by default 2 for big CSV input on a multi-core machine.
+
+    CSV rows cost several microseconds each to parse and type, so a second core
+    pays for the pickling; JSON lines are validated faster than they could be
+    shipped to another process, so they stay inline.
+    """
     if config.decode_processes is not None:
         return config.decode_processes
     cores = os.cpu_count() or 1
-    big = any(f.size is None for f in files) or sum(f.size or 0 for f in files) >= AUTO_OFFLOAD_BYTES
-    return min(2, cores) if big and cores > 1 else 0
+    csv = config.format == "csv" or (config.format == "auto" and any(format_by_name(f.path) == "csv" for f in files))
+    big = sum(f.size or 0 for f in files) >= AUTO_OFFLOAD_BYTES or any(f.size is None for f in files)
+    return min(2, cores) if csv and big and cores > 1 else 0
 
 
 class Pipeline:
