@@ -14,7 +14,7 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
 from pump.decode import CsvDecoder, Decoded, Invalid, JsonLinesDecoder, Record
-from pump.partition import Partitioner
+from pump.partition import Partitioner, group_keyed
 from pump.schemas import load_schema
 from pump.source import Chunk
 
@@ -34,19 +34,7 @@ def _decode(chunk: Chunk, partitions: int) -> tuple[dict[int, list[Record]], lis
     """Decode, and group keyed records by partition here, off the sending core."""
     out = _decoders[chunk.format].decode(chunk)
     partitioner = _partitioners.get(partitions) or _partitioners.setdefault(partitions, Partitioner(partitions))
-    for_key = partitioner.for_key
-    grouped: dict[int, list[Record]] = {}
-    unkeyed: list[Record] = []
-    for rec in out.records:
-        if rec[0] is None:
-            unkeyed.append(rec)
-            continue
-        part = for_key(rec[0])
-        bucket = grouped.get(part)
-        if bucket is None:
-            grouped[part] = [rec]
-        else:
-            bucket.append(rec)
+    grouped, unkeyed = group_keyed(out.records, partitioner)
     return grouped, unkeyed, out.invalid, out.blank, len(out.records)
 
 

@@ -9,6 +9,11 @@ chunk of input goes to the next partition, as Kafka's sticky partitioner
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TypeVar
+
+R = TypeVar("R", bound=Sequence[object])  # a record tuple whose first item is its key (bytes or None)
+
 _SEED = 0x9747B28C
 _M = 0x5BD1E995
 _MASK = 0xFFFFFFFF
@@ -71,3 +76,22 @@ class Partitioner:
         part = self._next
         self._next = (part + 1) % self.num_partitions
         return part
+
+
+def group_keyed(records: list[R], partitioner: Partitioner) -> tuple[dict[int, list[R]], list[R]]:
+    """Keyed records grouped by partition, input order kept in each; unkeyed records set apart."""
+    grouped: dict[int, list[R]] = {}
+    unkeyed: list[R] = []
+    for_key = partitioner.for_key
+    for rec in records:
+        key = rec[0]
+        if key is None:
+            unkeyed.append(rec)
+            continue
+        part = for_key(key)  # type: ignore[arg-type]
+        bucket = grouped.get(part)
+        if bucket is None:
+            grouped[part] = [rec]
+        else:
+            bucket.append(rec)
+    return grouped, unkeyed

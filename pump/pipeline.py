@@ -28,7 +28,7 @@ from pump.kafka import Cluster
 from pump.ledger import Ledger
 from pump.modes import ByPartition, SendMode, make_mode
 from pump.offload import DecodePool
-from pump.partition import Partitioner
+from pump.partition import Partitioner, group_keyed
 from pump.progress import Progress
 from pump.report import Report, build_report
 from pump.schemas import load_schema
@@ -49,25 +49,17 @@ class _Stop:
     aborted: str | None = None
 
 
-def group_by_partition(records: list[Record], partitioner: Partitioner, into: ByPartition | None = None) -> ByPartition:
-    """Assign partitions, keeping input order within each partition."""
-    by: ByPartition = {} if into is None else into
-    sticky: int | None = None
-    for_key = partitioner.for_key
-    for rec in records:
-        key = rec[0]
-        if key is None:
-            if sticky is None:
-                sticky = partitioner.sticky()
-            part = sticky
-        else:
-            part = for_key(key)
-        bucket = by.get(part)
-        if bucket is None:
-            by[part] = [rec]
-        else:
-            bucket.append(rec)
-    return by
+def group_by_partition(records: list[Record], partitioner: Partitioner, grouped: ByPartition | None = None) -> ByPartition:
+    """Assign partitions, keeping input order within each; a chunk's unkeyed records share one sticky partition."""
+    keyed, unkeyed = group_keyed(records, partitioner)
+    if grouped is None:
+        grouped = keyed
+    else:
+        for part, recs in keyed.items():
+            grouped.setdefault(part, []).extend(recs)
+    if unkeyed:
+        grouped.setdefault(partitioner.sticky(), []).extend(unkeyed)
+    return grouped
 
 
 AUTO_OFFLOAD_BYTES = 32 << 20
@@ -149,7 +141,7 @@ class Pipeline:
             try:
                 self.ledger.decoded(result)
                 if result.records or grouped:  # valid lines already read are delivered even when we then stop
-                    await mode.send(group_by_partition(result.records, partitioner, into=grouped))
+                    await mode.send(group_by_partition(result.records, partitioner, grouped))
                 if max_errors is not None and self.ledger.invalid > max_errors:
                     raise _TooManyErrors
             finally:

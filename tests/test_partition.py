@@ -40,3 +40,15 @@ def test_cached_partitioner_agrees_with_direct_computation(key: bytes, n: int) -
 def test_sticky_round_robin_covers_every_partition() -> None:
     p = Partitioner(4)
     assert [p.sticky() for _ in range(9)] == [0, 1, 2, 3, 0, 1, 2, 3, 0]
+
+
+def test_grouping_keeps_input_order_per_partition_and_puts_a_chunks_unkeyed_records_together() -> None:
+    from pump.pipeline import group_by_partition
+
+    records = [(b"a", b"1", 1), (None, b"2", 2), (b"b", b"3", 3), (b"a", b"4", 4), (None, b"5", 5)]
+    p = Partitioner(3)
+    grouped = group_by_partition(records, p)
+    assert [r for r in grouped[java_partition(b"a", 3)] if r[0] == b"a"] == [(b"a", b"1", 1), (b"a", b"4", 4)]
+    assert [r for r in grouped[0] if r[0] is None] == [(None, b"2", 2), (None, b"5", 5)]  # the first sticky partition
+    assert sorted(r[2] for recs in grouped.values() for r in recs) == [1, 2, 3, 4, 5]
+    assert list(group_by_partition([(None, b"6", 6)], p)) == [1]  # the next chunk's unkeyed records move on
