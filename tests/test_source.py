@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from pump.errors import InputError
-from pump.source import BOM, Chunk, check_inputs, read_chunks
+from pump.source import BOM, GZIP_MAGIC, ZSTD_MAGIC, Chunk, check_inputs, read_chunks
 
 
 async def chunks_of(path: Path, chunk_bytes: int = 7, fmt: str = "auto") -> list[Chunk]:
@@ -42,6 +42,8 @@ def test_chunks_hold_whole_lines_with_their_numbers_and_offsets(
 
     body = b"\n".join(lines) + (b"\n" if final_newline and lines else b"")
     assume(not body.startswith(BOM))  # a leading BOM is stripped on purpose (its own test below)
+    # input is recognised as gzip/zstd by its first bytes; no UTF-8 text can start with them
+    assume(not body.startswith((GZIP_MAGIC, ZSTD_MAGIC)))
     path = tmp_path / "in.jsonl"
     path.write_bytes(body)
     chunks = asyncio.run(chunks_of(path, chunk, "jsonl"))
