@@ -104,6 +104,8 @@ class Pipeline:
                     tg.create_task(self._work(mode, partitioner), name=f"pump-worker-{i}")
         except* _TooManyErrors:
             self.stop.aborted = f"stopped after more than {cfg.max_errors} invalid lines (--max-errors)"
+        except* PumpError as group:  # a worker met a user mistake (e.g. a CSV header the schema does not fit)
+            raise group.exceptions[0] from None
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -118,11 +120,13 @@ class Pipeline:
         try:
             for f in self.files:
                 self.ledger.file_opened()
-                async for chunk in read_chunks(f.path, self.config.format, self.config.chunk_bytes):
-                    chunk.seq = seq
-                    seq += 1
-                    self.ledger.chunk_read(chunk)
-                    await self.queue.put(chunk)
+                # aclosing: a cancelled reader still closes its file, not the garbage collector
+                async with contextlib.aclosing(read_chunks(f.path, self.config.format, self.config.chunk_bytes)) as chunks:
+                    async for chunk in chunks:
+                        chunk.seq = seq
+                        seq += 1
+                        self.ledger.chunk_read(chunk)
+                        await self.queue.put(chunk)
         except PumpError as exc:
             self.stop.error = exc
         finally:
