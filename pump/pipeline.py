@@ -89,6 +89,7 @@ class Pipeline:
         self.queue: asyncio.Queue[Chunk | None] = asyncio.Queue(maxsize=config.queue_size)
         self.sequencer = Sequencer()
         self.stop = _Stop()
+        self._stopping = False
         processes = decode_processes_for(config, files)
         self.workers = max(config.workers, processes + 2)  # enough chunks in hand to keep the processes busy
         self.pool = DecodePool(processes, config.schema, config.key_field) if processes else None
@@ -107,13 +108,22 @@ class Pipeline:
         except* PumpError as group:  # a worker met a user mistake (e.g. a CSV header the schema does not fit)
             raise group.exceptions[0] from None
         finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
+            await self._stop_reader(reader)
             if self.pool is not None:
                 self.pool.close()
         await mode.close()
         return mode
+
+    async def _stop_reader(self, reader: asyncio.Task[None]) -> None:
+        """Stop input without cancelling the reader mid file-operation (that would leak its file):
+        ask it to stop and empty the queue under it until it has closed its file and returned."""
+        self._stopping = True
+        while not reader.done():
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            await asyncio.wait({reader}, timeout=0.01)
+        if not reader.cancelled() and reader.exception() is not None:
+            raise reader.exception()  # type: ignore[misc]
 
     async def _read(self) -> None:
         seq = 0
@@ -127,10 +137,14 @@ class Pipeline:
                         seq += 1
                         self.ledger.chunk_read(chunk)
                         await self.queue.put(chunk)
+                        if self._stopping:
+                            return
         except PumpError as exc:
             self.stop.error = exc
         finally:
             for _ in range(self.workers):
+                if self._stopping:
+                    break
                 await self.queue.put(_DONE)
 
     async def _work(self, mode: SendMode, partitioner: Partitioner) -> None:
