@@ -151,7 +151,7 @@ def _broker(args: argparse.Namespace) -> int:
     broker.wait_ready()
     print(f"embedded broker (Tansu, memory only) listening; bootstrap servers: {broker.bootstrap}", flush=True)
     try:
-        signal.sigwait({signal.SIGINT, signal.SIGTERM}) if hasattr(signal, "sigwait") else broker.process.wait()  # type: ignore[union-attr]
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
     except KeyboardInterrupt:
         pass
     finally:

@@ -79,7 +79,7 @@ class Ledger:
     def chunk_read(self, chunk: Chunk) -> None:
         self.bytes_read += len(chunk.data)
         self.raw_bytes_read += chunk.raw_bytes
-        self.lines += chunk.data.count(b"\n") + (0 if chunk.data.endswith(b"\n") else 1)
+        self.lines += chunk.lines
 
     def decoded(self, result: Decoded) -> None:
         n_invalid = len(result.invalid)

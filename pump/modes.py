@@ -53,7 +53,7 @@ def _settle(ledger: Ledger, inflight: InFlight, n: int, nbytes: int, started: fl
 class SyncMode:
     name = "sync"
 
-    def __init__(self, cluster: Cluster, ledger: Ledger, max_in_flight: int = 1) -> None:
+    def __init__(self, cluster: Cluster, ledger: Ledger) -> None:
         self.cluster = cluster
         self.ledger = ledger
         self.inflight = InFlight(1)

@@ -115,15 +115,15 @@ class Pipeline:
         return mode
 
     async def _stop_reader(self, reader: asyncio.Task[None]) -> None:
-        """Stop input without cancelling the reader mid file-operation (that would leak its file):
-        ask it to stop and empty the queue under it until it has closed its file and returned."""
+        """Stop input without cancelling the reader mid file-operation (that would leak its file).
+
+        The reader checks ``_stopping`` around every ``put``; emptying the queue once
+        frees a ``put`` it may be blocked in, after which it closes its file and returns.
+        """
         self._stopping = True
-        while not reader.done():
-            while not self.queue.empty():
-                self.queue.get_nowait()
-            await asyncio.wait({reader}, timeout=0.01)
-        if not reader.cancelled() and reader.exception() is not None:
-            raise reader.exception()  # type: ignore[misc]
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        await reader
 
     async def _read(self) -> None:
         seq = 0
@@ -133,6 +133,8 @@ class Pipeline:
                 # aclosing: a cancelled reader still closes its file, not the garbage collector
                 async with contextlib.aclosing(read_chunks(f.path, self.config.format, self.config.chunk_bytes)) as chunks:
                     async for chunk in chunks:
+                        if self._stopping:
+                            return
                         chunk.seq = seq
                         seq += 1
                         self.ledger.chunk_read(chunk)

@@ -44,6 +44,7 @@ class Chunk:
     offset: int
     data: bytes
     raw_bytes: int
+    lines: int = 0  # physical lines in ``data``, counted once here
     seq: int = 0
 
 
@@ -196,7 +197,7 @@ async def _cut(f: aiofiles.threadpool.binary.AsyncBufferedReader, path: str, fmt
                 inflater.finish()
         except (zlib.error, zstandard.ZstdError, ValueError) as exc:
             if carry:  # deliver what came before the damage, then fail the run
-                yield Chunk(path, record_format or "jsonl", header, line, offset, carry, raw_pending)
+                yield _chunk(path, record_format, header, line, offset, carry, raw_pending)
             raise InputError(path, f"cannot decompress: {exc}", line=line + carry.count(b"\n")) from None
         buf = carry + data if carry else data
         if not started:
@@ -228,10 +229,19 @@ async def _cut(f: aiofiles.threadpool.binary.AsyncBufferedReader, path: str, fmt
             continue
         body, carry = (buf, b"") if cut == len(buf) else (buf[:cut], buf[cut:])
         if body:
-            yield Chunk(path, record_format or "jsonl", header, line, offset, body, raw_pending)
+            chunk = _chunk(path, record_format, header, line, offset, body, raw_pending)
+            yield chunk
             raw_pending = 0
-            line += body.count(b"\n")
+            line += chunk.lines  # only a file's last chunk can end without a newline
             offset += len(body)
+
+
+def _chunk(
+    path: str, fmt: RecordFormat | None, header: tuple[str, ...] | None, line: int, offset: int, data: bytes, raw: int
+) -> Chunk:
+    newlines = data.count(b"\n")
+    lines = newlines + (0 if data.endswith(b"\n") else 1)
+    return Chunk(path, fmt or "jsonl", header, line, offset, data, raw, lines)
 
 
 def _first_record_end(buf: bytes, eof: bool) -> int:
