@@ -65,6 +65,13 @@ def _replay_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--report-json", metavar="FILE", help="write the end-of-run report as JSON")
     p.add_argument("--max-errors", type=int, metavar="N", help="stop after N invalid lines (default: no limit)")
     p.add_argument("--request-timeout", type=float, default=30.0, metavar="SECONDS")
+    p.add_argument(
+        "--metrics-addr", metavar="HOST:PORT", help="serve Prometheus metrics there, e.g. 127.0.0.1:9464 (off by default)"
+    )
+    p.add_argument(
+        "--metrics-linger", type=float, default=0.0, metavar="SECONDS", help="keep serving metrics this long after the run"
+    )
+    p.add_argument("--pushgateway", metavar="URL", help="push the final metrics to this Prometheus Pushgateway")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     p.add_argument("-v", "--verbose", action="store_true", help="show aiokafka's log")
@@ -115,6 +122,9 @@ def config_from_args(args: argparse.Namespace) -> ReplayConfig:
         max_errors=args.max_errors,
         request_timeout=args.request_timeout,
         progress=not args.no_progress,
+        metrics_addr=args.metrics_addr,
+        metrics_linger=args.metrics_linger,
+        pushgateway=args.pushgateway,
     )
 
 
@@ -128,18 +138,22 @@ def _run_loop(coro: object, loop_name: str) -> object:
 
 def _replay(args: argparse.Namespace) -> int:
     from pump.pipeline import replay
+    from pump.report import Report
 
-    config = config_from_args(args)
-    report = _run_loop(replay(config), args.loop)
-    print(report.to_text())  # type: ignore[attr-defined]
-    if args.report_json:
-        try:
-            with open(args.report_json, "wb") as f:
-                f.write(report.to_json())  # type: ignore[attr-defined]
-        except OSError as exc:
-            raise UsageError(f"--report-json {args.report_json}: {exc.strerror}") from None
-    if report.error:  # type: ignore[attr-defined]
-        print(f"pump: {report.error}", file=sys.stderr)  # type: ignore[attr-defined]
+    def show(report: Report) -> None:
+        print(report.to_text(), flush=True)
+        if args.report_json:
+            try:
+                with open(args.report_json, "wb") as f:
+                    f.write(report.to_json())
+            except OSError as exc:
+                print(f"pump: --report-json {args.report_json}: {exc.strerror}", file=sys.stderr)
+        if report.error:
+            print(f"pump: {report.error}", file=sys.stderr)
+
+    report = _run_loop(replay(config_from_args(args), on_report=show), args.loop)
+    for warning in report.warnings:  # type: ignore[attr-defined]
+        print(f"pump: warning: {warning}", file=sys.stderr)
     return int(report.exit_code)  # type: ignore[attr-defined]
 
 

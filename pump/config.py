@@ -45,6 +45,9 @@ class ReplayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     max_errors: int | None = None
     request_timeout: float = 30.0
     connect_timeout: float = 10.0
+    metrics_addr: str | None = None
+    metrics_linger: float = 0.0
+    pushgateway: str | None = None
     progress: bool = True
     max_invalid_shown: int = 10
 
@@ -60,6 +63,8 @@ class ReplayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
         if self.decode_processes is not None and self.decode_processes < 0:
             raise UsageError("--decode-processes must not be negative")
+        if self.metrics_linger < 0:
+            raise UsageError("--metrics-linger must not be negative")
         if self.linger < 0:
             raise UsageError("--linger-ms must not be negative")
         if self.max_errors is not None and self.max_errors < 0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 
 
 class InFlight:
@@ -15,10 +16,11 @@ class InFlight:
     waiting is kept in ``blocked_seconds`` so backpressure is observable.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, on_blocked: Callable[[float], None] | None = None) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         self.limit = limit
+        self._on_blocked = on_blocked
         self.used = 0
         self.blocked_seconds = 0.0
         self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
@@ -42,7 +44,10 @@ class InFlight:
                 self.release(n)  # granted just as we were cancelled: give it back
             raise
         finally:
-            self.blocked_seconds += time.perf_counter() - start
+            waited = time.perf_counter() - start
+            self.blocked_seconds += waited
+            if self._on_blocked is not None:
+                self._on_blocked(waited)
 
     def release(self, n: int) -> None:
         self.used -= min(n, self.limit)

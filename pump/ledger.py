@@ -1,8 +1,8 @@
 """Where every line's fate is counted: read, decoded, invalid, sent, acknowledged, failed.
 
 The pipeline and the send modes call these methods and nothing else keeps
-counts, so the report (and later the metrics) have one source of truth.
-Counting is per chunk or per batch, never per record.
+counts, so the report and the Prometheus metrics have one source of truth.
+Counting is per chunk or per batch (per record only in the per-record modes).
 """
 
 from __future__ import annotations
@@ -11,9 +11,13 @@ import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pump.decode import Decoded, Invalid
 from pump.source import Chunk
+
+if TYPE_CHECKING:
+    from pump.metrics import Metrics
 
 
 class LatencyHistogram:
@@ -70,8 +74,10 @@ class Ledger:
     failed_by_reason: Counter[str] = field(default_factory=Counter)
     bytes_acked: int = 0
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    blocked_seconds: Counter[str] = field(default_factory=Counter)
     started: float = field(default_factory=time.perf_counter)
     finished: float | None = None
+    metrics: Metrics | None = None
 
     def file_opened(self) -> None:
         self.files += 1
@@ -80,6 +86,9 @@ class Ledger:
         self.bytes_read += len(chunk.data)
         self.raw_bytes_read += chunk.raw_bytes
         self.lines += chunk.lines
+        if self.metrics is not None:
+            self.metrics.lines[chunk.format].inc(chunk.lines)
+            self.metrics.bytes_read.inc(chunk.raw_bytes)
 
     def decoded(self, result: Decoded) -> None:
         n_invalid = len(result.invalid)
@@ -87,24 +96,47 @@ class Ledger:
         self.records += n_records
         self.blank += result.blank
         self.rows += n_records + n_invalid + result.blank
+        if self.metrics is not None:
+            self.metrics.decoded[result.chunk.format].inc(n_records)
         if n_invalid:
             self.invalid += n_invalid
-            self.invalid_by_reason.update(i.reason for i in result.invalid)
+            reasons = Counter(i.reason for i in result.invalid)
+            self.invalid_by_reason.update(reasons)
+            if self.metrics is not None:
+                for reason, n in reasons.items():
+                    self.metrics.invalid[reason].inc(n)
             room = self.max_invalid_shown - len(self.invalid_examples)
             if room > 0:
                 self.invalid_examples.extend(result.invalid[:room])
 
     def records_sent(self, n: int) -> None:
         self.sent += n
+        if self.metrics is not None:
+            self.metrics.sent.inc(n)
+            self.metrics.batch_records.observe(n)
 
     def records_acked(self, n: int, nbytes: int, latency: float) -> None:
         self.acked += n
         self.bytes_acked += nbytes
         self.latency.record(latency, n)
+        if self.metrics is not None:
+            self.metrics.acked.inc(n)
+            self.metrics.bytes_acked.inc(nbytes)
+            self.metrics.ack_latency.observe(latency)
 
     def records_failed(self, n: int, reason: str) -> None:
         self.failed += n
         self.failed_by_reason[reason] += n
+        if self.metrics is not None:
+            self.metrics.failed[reason].inc(n)  # type: ignore[index]
+            if reason == "timeout":
+                self.metrics.timeouts.inc(n)
+
+    def blocked(self, stage: str, seconds: float) -> None:
+        """Time spent waiting on backpressure: ``queue`` (reader) or ``in_flight`` (sender)."""
+        self.blocked_seconds[stage] += seconds
+        if self.metrics is not None:
+            self.metrics.blocked[stage].inc(seconds)
 
     def finish(self) -> None:
         self.finished = time.perf_counter()

@@ -56,7 +56,7 @@ class SyncMode:
     def __init__(self, cluster: Cluster, ledger: Ledger) -> None:
         self.cluster = cluster
         self.ledger = ledger
-        self.inflight = InFlight(1)
+        self.inflight = InFlight(1, partial(ledger.blocked, "in_flight"))
 
     async def send(self, records: ByPartition) -> None:
         ledger = self.ledger
@@ -82,7 +82,7 @@ class CallbackMode:
     def __init__(self, cluster: Cluster, ledger: Ledger, max_in_flight: int) -> None:
         self.cluster = cluster
         self.ledger = ledger
-        self.inflight = InFlight(max_in_flight)
+        self.inflight = InFlight(max_in_flight, partial(ledger.blocked, "in_flight"))
 
     async def send(self, records: ByPartition) -> None:
         ledger, inflight, send = self.ledger, self.inflight, self.cluster.send
@@ -118,7 +118,7 @@ class BatchMode:
     def __init__(self, cluster: Cluster, ledger: Ledger, max_in_flight: int, linger: float) -> None:
         self.cluster = cluster
         self.ledger = ledger
-        self.inflight = InFlight(max_in_flight)
+        self.inflight = InFlight(max_in_flight, partial(ledger.blocked, "in_flight"))
         self.linger = linger
         self._open: dict[int, _OpenBatch] = {}
         self._lock = asyncio.Lock()

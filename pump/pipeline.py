@@ -14,18 +14,21 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import msgspec
+from prometheus_client import CollectorRegistry
 
 from pump.broker import embedded_broker
 from pump.config import EMBEDDED, ReplayConfig
 from pump.decode import CsvDecoder, JsonLinesDecoder, Record
 from pump.errors import PumpError
+from pump.exporter import Exporter
 from pump.flow import Sequencer
 from pump.kafka import Cluster
 from pump.ledger import Ledger
+from pump.metrics import Metrics
 from pump.modes import ByPartition, SendMode, make_mode
 from pump.offload import DecodePool
 from pump.partition import Partitioner, group_keyed
@@ -97,6 +100,8 @@ class Pipeline:
     async def run(self, cluster: Cluster) -> SendMode:
         cfg = self.config
         mode = make_mode(cfg.mode, cluster, self.ledger, cfg.max_in_flight, cfg.linger)
+        if self.ledger.metrics is not None:
+            self.ledger.metrics.watch_in_flight(mode.inflight.limit, lambda: mode.inflight.used)
         partitioner = Partitioner(cluster.partitions)
         reader = asyncio.create_task(self._read(), name="pump-reader")
         try:
@@ -138,7 +143,12 @@ class Pipeline:
                         chunk.seq = seq
                         seq += 1
                         self.ledger.chunk_read(chunk)
-                        await self.queue.put(chunk)
+                        if self.queue.full():
+                            waited = time.perf_counter()
+                            await self.queue.put(chunk)
+                            self.ledger.blocked("queue", time.perf_counter() - waited)
+                        else:
+                            self.queue.put_nowait(chunk)
                         if self._stopping:
                             return
         except PumpError as exc:
@@ -177,16 +187,46 @@ async def _bootstrap(config: ReplayConfig) -> AsyncIterator[tuple[str, ReplayCon
         yield broker.bootstrap, msgspec.structs.replace(config, create_topic=True)
 
 
-async def replay(config: ReplayConfig, ledger: Ledger | None = None) -> Report:
-    """Replay ``config.paths`` into ``config.topic``. Raises ``PumpError`` for set-up problems."""
+async def replay(
+    config: ReplayConfig,
+    ledger: Ledger | None = None,
+    registry: CollectorRegistry | None = None,
+    on_report: Callable[[Report], None] | None = None,
+) -> Report:
+    """Replay ``config.paths`` into ``config.topic``. Raises ``PumpError`` for set-up problems.
+
+    Metrics are kept only when asked for: served at ``config.metrics_addr``,
+    pushed to ``config.pushgateway``, or collected into ``registry``.
+    ``on_report`` sees the report before the metrics linger.
+    """
     files = check_inputs(config.paths)
     schema = load_schema(config.schema) if config.schema else None
+    if registry is None and (config.metrics_addr or config.pushgateway):
+        registry = CollectorRegistry()
+    metrics = Metrics(registry, config.topic, config.mode, config.request_timeout) if registry is not None else None
     ledger = ledger or Ledger(max_invalid_shown=config.max_invalid_shown)
+    ledger.metrics = metrics
     pipeline = Pipeline(config, files, schema, ledger)
-    async with _bootstrap(config) as (bootstrap, cfg), Cluster(cfg, bootstrap) as cluster:
-        total = None if any(f.size is None for f in files) else sum(f.size or 0 for f in files)
-        async with Progress(ledger, total, enabled=config.progress):
-            ledger.started = time.perf_counter()
-            mode = await pipeline.run(cluster)
-        ledger.finish()
-        return build_report(config, ledger, cluster.partitions, mode, pipeline.stop.error, pipeline.stop.aborted)
+    exporter = Exporter(registry, config.metrics_addr, config.pushgateway, config.topic) if registry is not None else None
+    total = None if any(f.size is None for f in files) else sum(f.size or 0 for f in files)
+    if metrics is not None and exporter is not None:
+        metrics.begin(total, config.queue_size, pipeline.queue.qsize)
+        exporter.start()
+    try:
+        async with _bootstrap(config) as (bootstrap, cfg), Cluster(cfg, bootstrap) as cluster:
+            async with Progress(ledger, total, enabled=config.progress):
+                ledger.started = time.perf_counter()
+                mode = await pipeline.run(cluster)
+            ledger.finish()
+            if metrics is not None:
+                metrics.finish()
+            report = build_report(config, ledger, cluster.partitions, mode, pipeline.stop.error, pipeline.stop.aborted)
+        if on_report is not None:
+            on_report(report)
+        warning = await exporter.finish(config.metrics_linger) if exporter is not None else None
+        if warning:
+            report = msgspec.structs.replace(report, warnings=[*report.warnings, warning])
+        return report
+    finally:
+        if exporter is not None:
+            exporter.stop()

@@ -48,6 +48,7 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     in_flight_blocked_s: float
     error: str | None = None
     aborted: str | None = None
+    warnings: list[str] = msgspec.field(default_factory=list)
     exit_code: int = 0
 
     def to_json(self) -> bytes:
@@ -78,6 +79,7 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
             lines.append(f"  aborted   {self.aborted}")
         if self.error:
             lines.append(f"  error     {self.error}")
+        lines.extend(f"  warning   {w}" for w in self.warnings)
         lines.append(f"  result    {_verdict(self)}")
         return "\n".join(lines)
 

