@@ -24,8 +24,8 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/send_modes.py
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check pump tests benchmarks examples
-	$(BIN)/ruff format --check pump tests benchmarks examples
+	$(BIN)/ruff check pump tests benchmarks examples grafana
+	$(BIN)/ruff format --check pump tests benchmarks examples grafana
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

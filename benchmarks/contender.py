@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import resource
 import sys
+import threading
 import time
+import urllib.request
 
 TOPIC = "bench"
 PARTITIONS = 8
@@ -18,16 +20,36 @@ def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
-def pump_run(bootstrap: str, path: str, mode: str) -> dict:
+def scrape_every_second(url: str, stop: threading.Event) -> None:
+    """What Prometheus does to a pump with metrics on (at a 1 s interval, stricter than the usual 5 s)."""
+    while not stop.wait(1.0):
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                r.read()
+        except OSError:
+            pass
+
+
+def pump_run(bootstrap: str, path: str, mode: str, metrics: bool = False) -> dict:
     import uvloop
 
     from pump import ReplayConfig, replay
+    from pump.broker import free_port
+
+    addr = f"127.0.0.1:{free_port()}" if metrics else None
+    stop = threading.Event()
+    if addr:
+        threading.Thread(target=scrape_every_second, args=(f"http://{addr}/metrics", stop), daemon=True).start()
 
     config = ReplayConfig(
         paths=(path,), topic=TOPIC, bootstrap_servers=bootstrap, schema="rides", key_field="PULocationID", mode=mode,
         create_topic=True, partitions=PARTITIONS, linger=LINGER_MS / 1000, batch_bytes=BATCH_BYTES, progress=False,
+        metrics_addr=addr,
     )  # fmt: skip
-    report = uvloop.run(replay(config))
+    try:
+        report = uvloop.run(replay(config))
+    finally:
+        stop.set()
     assert report.exit_code == 0 and report.acknowledged == report.records, report.to_text()
     return {
         "rows": report.acknowledged,
@@ -107,8 +129,9 @@ def main() -> None:
     if name == "librdkafka-reference":
         result = reference_run(bootstrap, path)
     else:
-        mode = {"pump-batch": "batch", "pump-batch-csv": "batch", "pump-callback": "callback", "pump-sync": "sync"}[name]
-        result = pump_run(bootstrap, path, mode)
+        modes = {"pump-batch": "batch", "pump-batch-metrics": "batch", "pump-batch-csv": "batch", "pump-callback": "callback",
+                 "pump-sync": "sync"}  # fmt: skip
+        result = pump_run(bootstrap, path, modes[name], metrics=name.endswith("-metrics"))
     children = peak_rss_mb(resource.RUSAGE_CHILDREN)
     result.update(
         name=name, file=path.rsplit("/", 1)[-1], peak_rss_mb=round(peak_rss_mb(), 1), child_peak_rss_mb=round(children, 1)

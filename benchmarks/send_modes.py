@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -66,7 +67,7 @@ def main() -> None:
     ap.add_argument("--sync-rows", type=int, default=20_000)
     ap.add_argument("--callback-rows", type=int, default=200_000)
     ap.add_argument("--big-rows", type=int, default=0, help="also run batch mode on this many rows (RSS flatness), e.g. 5000000")
-    ap.add_argument("--metrics", action="store_true", help="also run batch mode with metrics on")
+    ap.add_argument("--pairs", type=int, default=3, help="interleaved metrics-off/on runs of batch mode (medians compared)")
     a = ap.parse_args()
     jsonl = ensure(a.rows, "jsonl")
     csv = ensure(a.rows, "csv")
@@ -77,8 +78,18 @@ def main() -> None:
     results.append(run("pump-sync", str(ensure(a.sync_rows, "jsonl"))))
     if a.big_rows:
         results.append(run("pump-batch-csv", str(ensure(a.big_rows, "csv"))))
+    off, on = [results[1]["records_per_s"]], []
+    for i in range(a.pairs):
+        on.append(run("pump-batch-metrics", str(jsonl))["records_per_s"])
+        if i < a.pairs - 1:
+            off.append(run("pump-batch", str(jsonl))["records_per_s"])
     print()
     print(table(results, results[0]))
+    off_m, on_m = statistics.median(off), statistics.median(on)
+    print(
+        f"\nmetrics overhead, batch mode, median of {len(off)} off / {len(on)} on (served, scraped every 1 s): "
+        f"{off_m:,.0f} -> {on_m:,.0f} records/s ({(on_m - off_m) / off_m:+.1%})"
+    )
 
 
 if __name__ == "__main__":

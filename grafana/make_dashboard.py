@@ -18,7 +18,9 @@ RI = "$__rate_interval"
 # (row title, [(panel title, panel type, unit, [(expr, legend), ...]), ...])
 ROWS: list[tuple[str, list[tuple[str, str, str, list[tuple[str, str]]]]]] = [
     ("Input", [
-        ("Lines read /s", "timeseries", "short", [(f"sum by (format) (rate(pump_input_lines_total{{{SEL}}}[{RI}]))", "{{format}}")]),
+        ("Lines read /s", "timeseries", "short", [
+            (f"sum by (format) (rate(pump_input_lines_total{{{SEL}}}[{RI}]))", "{{format}}"),
+        ]),
         ("Input read", "timeseries", "Bps", [(f"sum(rate(pump_input_read_bytes_total{{{SEL}}}[{RI}]))", "bytes/s")]),
         ("Input done", "gauge", "percent", [
             (f"100 * sum(pump_input_read_bytes_total{{{SEL}}}) / sum(pump_input_size_bytes{{{SEL}}})", "done"),
@@ -88,7 +90,8 @@ def build() -> dict:
     next_id = 1
     y = 0
     for row_title, row_panels in ROWS:
-        panels.append({"id": next_id, "type": "row", "title": row_title, "collapsed": False, "gridPos": {"h": 1, "w": 24, "x": 0, "y": y}})
+        row_pos = {"h": 1, "w": 24, "x": 0, "y": y}
+        panels.append({"id": next_id, "type": "row", "title": row_title, "collapsed": False, "gridPos": row_pos})
         next_id += 1
         y += 1
         width = 24 // len(row_panels)
