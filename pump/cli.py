@@ -54,6 +54,9 @@ def _replay_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-in-flight", type=int, default=65536, help="records sent but not yet acknowledged (default %(default)s)")
     p.add_argument("--linger-ms", type=float, default=5.0)
     p.add_argument("--batch-bytes", type=int, default=1 << 20)
+    p.add_argument(
+        "--max-message-bytes", type=int, default=1 << 20, help="larger records fail as too_large (default 1 MiB, as Kafka)"
+    )
     p.add_argument("--compression", choices=["none", "gzip", "snappy", "lz4", "zstd"], default="none")
     p.add_argument("--acks", choices=["0", "1", "all"], default="1")
     p.add_argument(
@@ -64,6 +67,11 @@ def _replay_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--replication-factor", type=int, default=1, help="replication for --create-topic (default %(default)s)")
     p.add_argument("--report-json", metavar="FILE", help="write the end-of-run report as JSON")
     p.add_argument("--max-errors", type=int, metavar="N", help="stop after N invalid lines (default: no limit)")
+    p.add_argument(
+        "--dead-letter",
+        metavar="PATH|topic:NAME",
+        help="where invalid lines and undeliverable records go, raw, with the reason",
+    )
     p.add_argument("--request-timeout", type=float, default=30.0, metavar="SECONDS")
     p.add_argument(
         "--metrics-addr", metavar="HOST:PORT", help="serve Prometheus metrics there, e.g. 127.0.0.1:9464 (off by default)"
@@ -113,6 +121,7 @@ def config_from_args(args: argparse.Namespace) -> ReplayConfig:
         max_in_flight=args.max_in_flight,
         linger=args.linger_ms / 1000,
         batch_bytes=args.batch_bytes,
+        max_message_bytes=args.max_message_bytes,
         compression=args.compression,
         acks=args.acks,
         producer_options=_options(args.options),
@@ -120,6 +129,7 @@ def config_from_args(args: argparse.Namespace) -> ReplayConfig:
         partitions=args.partitions,
         replication_factor=args.replication_factor,
         max_errors=args.max_errors,
+        dead_letter=args.dead_letter,
         request_timeout=args.request_timeout,
         progress=not args.no_progress,
         metrics_addr=args.metrics_addr,

@@ -36,6 +36,7 @@ class ReplayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     max_in_flight: int = 65536
     linger: float = 0.005
     batch_bytes: int = 1 << 20
+    max_message_bytes: int = 1 << 20  # Kafka's default message.max.bytes is about this
     compression: Compression = "none"
     acks: Acks = "1"
     producer_options: dict[str, str] = msgspec.field(default_factory=dict)
@@ -43,6 +44,7 @@ class ReplayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     partitions: int = 1
     replication_factor: int = 1
     max_errors: int | None = None
+    dead_letter: str | None = None  # PATH (JSON lines) or topic:NAME
     request_timeout: float = 30.0
     connect_timeout: float = 10.0
     metrics_addr: str | None = None
@@ -58,11 +60,22 @@ class ReplayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             raise UsageError("no input files given")
         if not self.topic:
             raise UsageError("--topic must not be empty")
-        for name in ("workers", "queue_size", "chunk_bytes", "max_in_flight", "batch_bytes", "partitions", "replication_factor"):
+        for name in (
+            "workers",
+            "queue_size",
+            "chunk_bytes",
+            "max_in_flight",
+            "batch_bytes",
+            "max_message_bytes",
+            "partitions",
+            "replication_factor",
+        ):
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
         if self.decode_processes is not None and self.decode_processes < 0:
             raise UsageError("--decode-processes must not be negative")
+        if self.dead_letter is not None and self.dead_letter in ("", "topic:"):
+            raise UsageError("--dead-letter needs a PATH or topic:NAME")
         if self.metrics_linger < 0:
             raise UsageError("--metrics-linger must not be negative")
         if self.linger < 0:

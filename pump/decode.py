@@ -78,8 +78,8 @@ def key_bytes(value: Any) -> bytes | None:
     return str(value).encode()
 
 
-class _LineOffsets:
-    """Byte offsets of a chunk's lines, computed only when an error needs one."""
+class LineIndex:
+    """Byte offsets and raw text of a chunk's physical lines, computed only when an error needs one."""
 
     __slots__ = ("_chunk", "_starts")
 
@@ -87,12 +87,22 @@ class _LineOffsets:
         self._chunk = chunk
         self._starts: list[int] | None = None
 
-    def of(self, line: int) -> int:
+    def _index(self, line: int) -> tuple[list[int], int]:
         if self._starts is None:
             lengths = (len(x) + 1 for x in self._chunk.data.split(b"\n"))
             self._starts = [0, *accumulate(lengths)]
-        index = line - self._chunk.first_line
-        return self._chunk.offset + self._starts[min(index, len(self._starts) - 1)]
+        return self._starts, min(max(line - self._chunk.first_line, 0), len(self._starts) - 1)
+
+    def of(self, line: int) -> int:
+        """Byte offset (in the uncompressed file) where ``line`` starts."""
+        starts, i = self._index(line)
+        return self._chunk.offset + starts[i]
+
+    def raw(self, line: int) -> bytes:
+        """The physical line, without its line ending."""
+        starts, i = self._index(line)
+        end = starts[i + 1] - 1 if i + 1 < len(starts) else len(self._chunk.data)
+        return self._chunk.data[starts[i] : end].removesuffix(b"\r")
 
 
 def _field_attr(schema: type[msgspec.Struct], key_field: str) -> str:
@@ -121,7 +131,7 @@ class JsonLinesDecoder:
         records = out.records
         decode = self._decoder.decode
         key_attr = self._key_attr
-        offsets = _LineOffsets(chunk)
+        offsets = LineIndex(chunk)
         line = chunk.first_line - 1
         lines = chunk.data.split(b"\n")
         if lines and not lines[-1]:
@@ -324,7 +334,7 @@ class CsvDecoder:
         assert chunk.header is not None
         out = Decoded(chunk)
         plan = self.plan_for(chunk.header, chunk.path)
-        offsets = _LineOffsets(chunk)
+        offsets = LineIndex(chunk)
         text = chunk.data.decode("utf-8", errors="surrogateescape")
         damaged = not text.isascii() and _has_surrogates(text)
         reader = csv.reader(io.StringIO(text, newline=""), strict=True)

@@ -72,7 +72,7 @@ def producer_kwargs(config: ReplayConfig, bootstrap: str) -> dict[str, Any]:
         # sync waits for each ack before the next send: lingering would only add latency
         "linger_ms": 0 if config.mode == "sync" else int(config.linger * 1000),
         "max_batch_size": config.batch_bytes,
-        "max_request_size": max(config.batch_bytes, 1 << 20),
+        "max_request_size": max(config.batch_bytes, config.max_message_bytes),
         "compression_type": None if config.compression == "none" else config.compression,
         "request_timeout_ms": int(config.request_timeout * 1000),
         "enable_idempotence": False,
@@ -111,16 +111,23 @@ class Cluster:
         await self._producer.stop()
 
     async def _ensure_topic(self) -> int:
-        metadata = await self._producer.client.fetch_all_metadata()
-        parts = metadata.partitions_for_topic(self.topic)
-        if not parts:
-            if not self.config.create_topic:
-                raise TopicError(f"topic {self.topic!r} does not exist at {self.bootstrap} (add --create-topic)")
-            await self._create_topic()
-        parts = await asyncio.wait_for(self._producer.partitions_for(self.topic), self.config.connect_timeout)
+        return await self.ensure_topic(self.topic, self.config.partitions)
+
+    async def ensure_topic(self, topic: str, partitions: int) -> int:
+        """The topic's partition count; creates it first if it is missing and --create-topic was given."""
+        try:
+            metadata = await self._producer.client.fetch_all_metadata()
+            parts = metadata.partitions_for_topic(topic)
+            if not parts:
+                if not self.config.create_topic:
+                    raise TopicError(f"topic {topic!r} does not exist at {self.bootstrap} (add --create-topic)")
+                await self._create_topic(topic, partitions)
+            parts = await asyncio.wait_for(self._producer.partitions_for(topic), self.config.connect_timeout)
+        except (TimeoutError, KafkaError) as exc:
+            raise BrokerError(f"cannot use topic {topic!r} at {self.bootstrap}: {_describe(exc)}") from None
         return len(parts)
 
-    async def _create_topic(self) -> None:
+    async def _create_topic(self, topic_name: str, partitions: int) -> None:
         admin = AIOKafkaAdminClient(
             bootstrap_servers=self.bootstrap.split(","),
             request_timeout_ms=int(self.config.request_timeout * 1000),
@@ -128,11 +135,11 @@ class Cluster:
         )
         await admin.start()
         try:
-            topic = NewTopic(self.topic, self.config.partitions, self.config.replication_factor)
+            topic = NewTopic(topic_name, partitions, self.config.replication_factor)
             response = await admin.create_topics([topic])
             for _name, code, *rest in getattr(response, "topic_errors", []):
                 if code and code != TopicAlreadyExistsError.errno:
-                    raise TopicError(f"cannot create topic {self.topic!r}: error {code} {rest[-1] if rest else ''}".strip())
+                    raise TopicError(f"cannot create topic {topic_name!r}: error {code} {rest[-1] if rest else ''}".strip())
         except TopicAlreadyExistsError:
             pass
         finally:
@@ -146,6 +153,10 @@ class Cluster:
 
     async def send(self, key: bytes | None, value: bytes, partition: int) -> asyncio.Future[Any]:
         return await self._producer.send(self.topic, value, key=key, partition=partition)
+
+    async def send_to(self, topic: str, key: bytes | None, value: bytes) -> asyncio.Future[Any]:
+        """A send to another topic (dead letters), partitioned by aiokafka."""
+        return await self._producer.send(topic, value, key=key)
 
 
 def _describe(exc: BaseException) -> str:

@@ -73,6 +73,8 @@ class Ledger:
     failed: int = 0
     failed_by_reason: Counter[str] = field(default_factory=Counter)
     bytes_acked: int = 0
+    dead_lettered: int = 0
+    dead_letter_failures: int = 0
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
     blocked_seconds: Counter[str] = field(default_factory=Counter)
     started: float = field(default_factory=time.perf_counter)

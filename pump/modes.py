@@ -6,8 +6,9 @@
   (``create_batch``/``send_batch``), shipped when full or after the linger time.
 
 All three take records already assigned to partitions, in input order per
-partition, and report every outcome to the ``Ledger``; none of them decides
-partitions, so all three put the same records on the same partitions.
+partition, together with the chunk they came from, and report every outcome to
+``Outcomes`` as segments ``(chunk, records)``. None of them decides partitions,
+so all three put the same records on the same partitions.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
 from functools import partial
 from typing import Any, Protocol
 
 from pump.decode import Record
 from pump.flow import InFlight
 from pump.kafka import DELIVERY_ERRORS, Cluster, failure_reason
-from pump.ledger import Ledger
+from pump.outcomes import Outcomes, Segment
+from pump.source import Chunk
 
 ByPartition = dict[int, list[Record]]
 
@@ -31,46 +32,52 @@ class SendMode(Protocol):
     name: str
     inflight: InFlight
 
-    async def send(self, records: ByPartition) -> None:
+    async def send(self, records: ByPartition, chunk: Chunk) -> None:
         """Hand records on; returns once they are accepted (may wait on backpressure)."""
 
     async def close(self) -> None:
         """Ship anything buffered and wait until every record is settled."""
 
 
-def _settle(ledger: Ledger, inflight: InFlight, n: int, nbytes: int, started: float, fut: asyncio.Future[Any]) -> None:
+def _describe(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+def _settle(
+    outcomes: Outcomes, inflight: InFlight, segments: list[Segment], n: int, nbytes: int, started: float, fut: Any
+) -> None:
     inflight.release(n)
     if fut.cancelled():
-        ledger.records_failed(n, "other")
+        outcomes.failed(segments, "other", "send cancelled")
         return
     exc = fut.exception()
     if exc is None:
-        ledger.records_acked(n, nbytes, time.perf_counter() - started)
+        outcomes.acked(segments, nbytes, time.perf_counter() - started)
     else:
-        ledger.records_failed(n, failure_reason(exc))
+        outcomes.failed(segments, failure_reason(exc), _describe(exc))
 
 
 class SyncMode:
     name = "sync"
 
-    def __init__(self, cluster: Cluster, ledger: Ledger) -> None:
+    def __init__(self, cluster: Cluster, outcomes: Outcomes) -> None:
         self.cluster = cluster
-        self.ledger = ledger
-        self.inflight = InFlight(1, partial(ledger.blocked, "in_flight"))
+        self.outcomes = outcomes
+        self.inflight = InFlight(1, partial(outcomes.blocked, "in_flight"))
 
-    async def send(self, records: ByPartition) -> None:
-        ledger = self.ledger
+    async def send(self, records: ByPartition, chunk: Chunk) -> None:
+        outcomes = self.outcomes
         for partition, recs in records.items():
-            for key, value, _line in recs:
+            for rec in recs:
                 started = time.perf_counter()
-                ledger.records_sent(1)
+                outcomes.sent(1)
                 try:
-                    fut = await self.cluster.send(key, value, partition)
+                    fut = await self.cluster.send(rec[0], rec[1], partition)
                     await fut
                 except DELIVERY_ERRORS as exc:
-                    ledger.records_failed(1, failure_reason(exc))
+                    outcomes.failed([(chunk, [rec])], failure_reason(exc), _describe(exc))
                 else:
-                    ledger.records_acked(1, len(value), time.perf_counter() - started)
+                    outcomes.acked([(chunk, [rec])], len(rec[1]), time.perf_counter() - started)
 
     async def close(self) -> None:
         return None
@@ -79,46 +86,54 @@ class SyncMode:
 class CallbackMode:
     name = "callback"
 
-    def __init__(self, cluster: Cluster, ledger: Ledger, max_in_flight: int) -> None:
+    def __init__(self, cluster: Cluster, outcomes: Outcomes, max_in_flight: int) -> None:
         self.cluster = cluster
-        self.ledger = ledger
-        self.inflight = InFlight(max_in_flight, partial(ledger.blocked, "in_flight"))
+        self.outcomes = outcomes
+        self.inflight = InFlight(max_in_flight, partial(outcomes.blocked, "in_flight"))
 
-    async def send(self, records: ByPartition) -> None:
-        ledger, inflight, send = self.ledger, self.inflight, self.cluster.send
+    async def send(self, records: ByPartition, chunk: Chunk) -> None:
+        outcomes, inflight, send = self.outcomes, self.inflight, self.cluster.send
         for partition, recs in records.items():
-            for key, value, _line in recs:
+            for rec in recs:
                 await inflight.acquire(1)
                 started = time.perf_counter()
+                outcomes.sent(1)
                 try:
-                    fut = await send(key, value, partition)
+                    fut = await send(rec[0], rec[1], partition)
+                except DELIVERY_ERRORS as exc:  # e.g. over max_request_size: fails this record only
+                    inflight.release(1)
+                    outcomes.failed([(chunk, [rec])], failure_reason(exc), _describe(exc))
+                    continue
                 except BaseException:
                     inflight.release(1)
                     raise
-                ledger.records_sent(1)
-                fut.add_done_callback(partial(_settle, ledger, inflight, 1, len(value), started))
+                fut.add_done_callback(partial(_settle, outcomes, inflight, [(chunk, [rec])], 1, len(rec[1]), started))
 
     async def close(self) -> None:
         await self.inflight.wait_idle()
 
 
 class _OpenBatch:
-    __slots__ = ("builder", "count", "nbytes", "started")
+    __slots__ = ("builder", "count", "nbytes", "segments", "started")
 
     def __init__(self, builder: Any) -> None:
         self.builder = builder
         self.count = 0
         self.nbytes = 0
+        self.segments: list[Segment] = []
         self.started = time.perf_counter()
 
 
 class BatchMode:
     name = "batch"
 
-    def __init__(self, cluster: Cluster, ledger: Ledger, max_in_flight: int, linger: float) -> None:
+    def __init__(
+        self, cluster: Cluster, outcomes: Outcomes, max_in_flight: int, linger: float, max_message: int = 1 << 20
+    ) -> None:
         self.cluster = cluster
-        self.ledger = ledger
-        self.inflight = InFlight(max_in_flight, partial(ledger.blocked, "in_flight"))
+        self.outcomes = outcomes
+        self.max_message = max_message  # aiokafka's builder takes any size into an empty batch: check here
+        self.inflight = InFlight(max_in_flight, partial(outcomes.blocked, "in_flight"))
         self.linger = linger
         self._open: dict[int, _OpenBatch] = {}
         self._lock = asyncio.Lock()
@@ -129,11 +144,11 @@ class BatchMode:
         if self._failure is not None:
             raise self._failure
 
-    async def send(self, records: ByPartition) -> None:
+    async def send(self, records: ByPartition, chunk: Chunk) -> None:
         self._check()
         async with self._lock:
             for partition, recs in records.items():
-                await self._append(partition, recs)
+                await self._append(partition, recs, chunk)
             await self._ship_aged()
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush_idle(), name="pump-batch-flusher")
@@ -143,38 +158,55 @@ class BatchMode:
         if not task.cancelled() and task.exception() is not None:
             self._failure = task.exception()
 
-    async def _append(self, partition: int, recs: list[Record]) -> None:
-        batch = self._open.get(partition)
-        new_batch: Callable[[], _OpenBatch] = lambda: _OpenBatch(self.cluster.create_batch())  # noqa: E731
-        if batch is None:
-            batch = new_batch()
-        for key, value, _line in recs:
+    def _new(self) -> _OpenBatch:
+        return _OpenBatch(self.cluster.create_batch())
+
+    async def _append(self, partition: int, recs: list[Record], chunk: Chunk) -> None:
+        batch = self._open.get(partition) or self._new()
+        start = 0  # recs[start:i] are in ``batch`` from this call
+        limit = self.max_message
+        for i, (key, value, _line) in enumerate(recs):
+            if len(value) > limit:
+                if i > start:
+                    batch.segments.append((chunk, recs[start:i]))
+                start = i + 1
+                self.outcomes.sent(1)
+                message = f"a record of {len(value):,} bytes is over --max-message-bytes {limit:,}"
+                self.outcomes.failed([(chunk, [recs[i]])], "too_large", message)
+                continue
             if batch.builder.append(key=key, value=value, timestamp=None) is None:
+                if i > start:
+                    batch.segments.append((chunk, recs[start:i]))
                 if batch.count:
                     await self._ship(partition, batch)
-                batch = new_batch()
+                batch, start = self._new(), i
                 if batch.builder.append(key=key, value=value, timestamp=None) is None:
-                    self.ledger.records_sent(1)
-                    self.ledger.records_failed(1, "too_large")
+                    self.outcomes.sent(1)
+                    message = f"a record of {len(value):,} bytes does not fit in a batch (--batch-bytes)"
+                    self.outcomes.failed([(chunk, [recs[i]])], "too_large", message)
+                    start = i + 1
                     continue
             batch.count += 1
             batch.nbytes += len(value)
+        if len(recs) > start:
+            batch.segments.append((chunk, recs[start:]))
         self._open[partition] = batch
 
     async def _ship(self, partition: int, batch: _OpenBatch) -> None:
         await self.inflight.acquire(batch.count)
+        self.outcomes.sent(batch.count)
         try:
             fut = await self.cluster.send_batch(batch.builder, partition)
         except DELIVERY_ERRORS as exc:
             self.inflight.release(batch.count)
-            self.ledger.records_sent(batch.count)
-            self.ledger.records_failed(batch.count, failure_reason(exc))
+            self.outcomes.failed(batch.segments, failure_reason(exc), _describe(exc))
             return
         except BaseException:
             self.inflight.release(batch.count)
             raise
-        self.ledger.records_sent(batch.count)
-        fut.add_done_callback(partial(_settle, self.ledger, self.inflight, batch.count, batch.nbytes, batch.started))
+        fut.add_done_callback(
+            partial(_settle, self.outcomes, self.inflight, batch.segments, batch.count, batch.nbytes, batch.started)
+        )
 
     async def _ship_aged(self, everything: bool = False) -> None:
         now = time.perf_counter()
@@ -203,9 +235,11 @@ class BatchMode:
         await self.inflight.wait_idle()
 
 
-def make_mode(name: str, cluster: Cluster, ledger: Ledger, max_in_flight: int, linger: float) -> SendMode:
+def make_mode(
+    name: str, cluster: Cluster, outcomes: Outcomes, max_in_flight: int, linger: float, max_message: int = 1 << 20
+) -> SendMode:
     if name == "sync":
-        return SyncMode(cluster, ledger)
+        return SyncMode(cluster, outcomes)
     if name == "callback":
-        return CallbackMode(cluster, ledger, max_in_flight)
-    return BatchMode(cluster, ledger, max_in_flight, linger)
+        return CallbackMode(cluster, outcomes, max_in_flight)
+    return BatchMode(cluster, outcomes, max_in_flight, linger, max_message)

@@ -21,7 +21,9 @@ import msgspec
 from prometheus_client import CollectorRegistry
 
 from pump.broker import embedded_broker
+from pump.completion import Completion
 from pump.config import EMBEDDED, ReplayConfig
+from pump.deadletter import DeadLetters, FileDeadLetters, TopicDeadLetters
 from pump.decode import CsvDecoder, JsonLinesDecoder, Record
 from pump.errors import PumpError
 from pump.exporter import Exporter
@@ -31,6 +33,7 @@ from pump.ledger import Ledger
 from pump.metrics import Metrics
 from pump.modes import ByPartition, SendMode, make_mode
 from pump.offload import DecodePool
+from pump.outcomes import Outcomes
 from pump.partition import Partitioner, group_keyed
 from pump.progress import Progress
 from pump.report import Report, build_report
@@ -84,10 +87,14 @@ def decode_processes_for(config: ReplayConfig, files: list[InputFile]) -> int:
 
 
 class Pipeline:
-    def __init__(self, config: ReplayConfig, files: list[InputFile], schema: type[msgspec.Struct] | None, ledger: Ledger) -> None:
+    def __init__(
+        self, config: ReplayConfig, files: list[InputFile], schema: type[msgspec.Struct] | None, outcomes: Outcomes
+    ) -> None:
         self.config = config
         self.files = files
-        self.ledger = ledger
+        self.outcomes = outcomes
+        self.ledger = outcomes.ledger
+        self.completion = outcomes.completion
         self.decoders = {"csv": CsvDecoder(schema, config.key_field), "jsonl": JsonLinesDecoder(schema, config.key_field)}
         self.queue: asyncio.Queue[Chunk | None] = asyncio.Queue(maxsize=config.queue_size)
         self.sequencer = Sequencer()
@@ -99,7 +106,7 @@ class Pipeline:
 
     async def run(self, cluster: Cluster) -> SendMode:
         cfg = self.config
-        mode = make_mode(cfg.mode, cluster, self.ledger, cfg.max_in_flight, cfg.linger)
+        mode = make_mode(cfg.mode, cluster, self.outcomes, cfg.max_in_flight, cfg.linger, cfg.max_message_bytes)
         if self.ledger.metrics is not None:
             self.ledger.metrics.watch_in_flight(mode.inflight.limit, lambda: mode.inflight.used)
         partitioner = Partitioner(cluster.partitions)
@@ -117,6 +124,7 @@ class Pipeline:
             if self.pool is not None:
                 self.pool.close()
         await mode.close()
+        await self.outcomes.drain()
         return mode
 
     async def _stop_reader(self, reader: asyncio.Task[None]) -> None:
@@ -143,6 +151,7 @@ class Pipeline:
                         chunk.seq = seq
                         seq += 1
                         self.ledger.chunk_read(chunk)
+                        self.completion.read(chunk)
                         if self.queue.full():
                             waited = time.perf_counter()
                             await self.queue.put(chunk)
@@ -151,6 +160,7 @@ class Pipeline:
                             self.queue.put_nowait(chunk)
                         if self._stopping:
                             return
+                self.completion.file_done(f.path)
         except PumpError as exc:
             self.stop.error = exc
         finally:
@@ -169,9 +179,9 @@ class Pipeline:
                 result = self.decoders[chunk.format].decode(chunk)
             await self.sequencer.turn(chunk.seq)
             try:
-                self.ledger.decoded(result)
+                await self.outcomes.decoded(result)
                 if result.records or grouped:  # valid lines already read are delivered even when we then stop
-                    await mode.send(group_by_partition(result.records, partitioner, grouped))
+                    await mode.send(group_by_partition(result.records, partitioner, grouped), chunk)
                 if max_errors is not None and self.ledger.invalid > max_errors:
                     raise _TooManyErrors
             finally:
@@ -206,7 +216,11 @@ async def replay(
     metrics = Metrics(registry, config.topic, config.mode, config.request_timeout) if registry is not None else None
     ledger = ledger or Ledger(max_invalid_shown=config.max_invalid_shown)
     ledger.metrics = metrics
-    pipeline = Pipeline(config, files, schema, ledger)
+    dead_letters: DeadLetters | None = None
+    if config.dead_letter and not config.dead_letter.startswith("topic:"):
+        dead_letters = FileDeadLetters(config.dead_letter)
+    outcomes = Outcomes(ledger, Completion(), dead_letters)
+    pipeline = Pipeline(config, files, schema, outcomes)
     exporter = Exporter(registry, config.metrics_addr, config.pushgateway, config.topic) if registry is not None else None
     total = None if any(f.size is None for f in files) else sum(f.size or 0 for f in files)
     if metrics is not None and exporter is not None:
@@ -214,6 +228,10 @@ async def replay(
         exporter.start()
     try:
         async with _bootstrap(config) as (bootstrap, cfg), Cluster(cfg, bootstrap) as cluster:
+            if cfg.dead_letter and cfg.dead_letter.startswith("topic:"):
+                dl_topic = cfg.dead_letter.removeprefix("topic:")
+                await cluster.ensure_topic(dl_topic, partitions=1)
+                outcomes.dead_letters = TopicDeadLetters(dl_topic, cluster.send_to)
             async with Progress(ledger, total, enabled=config.progress):
                 ledger.started = time.perf_counter()
                 mode = await pipeline.run(cluster)
@@ -228,5 +246,7 @@ async def replay(
             report = msgspec.structs.replace(report, warnings=[*report.warnings, warning])
         return report
     finally:
+        if dead_letters is not None:
+            dead_letters.close()
         if exporter is not None:
             exporter.stop()

@@ -39,6 +39,8 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     acknowledged: int
     failed: int
     failed_by_reason: dict[str, int]
+    dead_lettered: int
+    dead_letter_target: str | None
     unsettled: int
     bytes_acknowledged: int
     duration_s: float
@@ -73,6 +75,8 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
             lines.append("  failed    " + ", ".join(f"{k}: {v:,}" for k, v in sorted(self.failed_by_reason.items())))
             if "timeout" in self.failed_by_reason:
                 lines.append("    (a timeout means the outcome is unknown: those records may have been written)")
+        if self.dead_lettered:
+            lines.append(f"  dead      {self.dead_lettered:,} lines dead-lettered to {self.dead_letter_target}")
         if self.unsettled:
             lines.append(f"  UNSETTLED {self.unsettled:,} records have no outcome")
         if self.aborted:
@@ -90,7 +94,7 @@ def _mb(n: int) -> str:
 
 def _verdict(r: Report) -> str:
     if r.exit_code == 0:
-        return "OK: every record acknowledged"
+        return "OK: every line handled (acknowledged or dead-lettered)" if r.dead_lettered else "OK: every record acknowledged"
     if r.exit_code == 2:
         return "FAILED: the run stopped on an error (everything read before it is accounted above)"
     return "INCOMPLETE: some lines were invalid or not delivered (see above)"
@@ -106,7 +110,8 @@ def build_report(
 ) -> Report:
     duration = max(ledger.duration, 1e-9)
     h = ledger.latency
-    exit_code = 2 if error else 1 if (ledger.invalid or ledger.failed or ledger.unsettled or aborted) else 0
+    unhandled = ledger.invalid + ledger.failed - ledger.dead_lettered  # a dead-lettered line counts as handled
+    exit_code = 2 if error else 1 if (unhandled or ledger.unsettled or aborted) else 0
     return Report(
         topic=config.topic,
         mode=config.mode,
@@ -123,6 +128,8 @@ def build_report(
         acknowledged=ledger.acked,
         failed=ledger.failed,
         failed_by_reason=dict(ledger.failed_by_reason),
+        dead_lettered=ledger.dead_lettered,
+        dead_letter_target=config.dead_letter,
         unsettled=ledger.unsettled,
         bytes_acknowledged=ledger.bytes_acked,
         duration_s=round(duration, 4),
