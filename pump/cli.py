@@ -72,6 +72,9 @@ def _replay_args(p: argparse.ArgumentParser) -> None:
         metavar="PATH|topic:NAME",
         help="where invalid lines and undeliverable records go, raw, with the reason",
     )
+    p.add_argument("--checkpoint", metavar="FILE", help="record progress there, and resume from it when it exists")
+    p.add_argument("--checkpoint-interval", type=float, default=5.0, metavar="SECONDS")
+    p.add_argument("--restart", action="store_true", help="ignore the checkpoint's positions (e.g. for a changed file)")
     p.add_argument("--request-timeout", type=float, default=30.0, metavar="SECONDS")
     p.add_argument(
         "--metrics-addr", metavar="HOST:PORT", help="serve Prometheus metrics there, e.g. 127.0.0.1:9464 (off by default)"
@@ -130,6 +133,9 @@ def config_from_args(args: argparse.Namespace) -> ReplayConfig:
         replication_factor=args.replication_factor,
         max_errors=args.max_errors,
         dead_letter=args.dead_letter,
+        checkpoint=args.checkpoint,
+        checkpoint_interval=args.checkpoint_interval,
+        restart=args.restart,
         request_timeout=args.request_timeout,
         progress=not args.no_progress,
         metrics_addr=args.metrics_addr,

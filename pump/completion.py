@@ -37,6 +37,10 @@ class Completion:
         self._by_seq: dict[int, _Entry] = {}
         self.positions: dict[str, Position] = {}
 
+    def resume(self, path: str, position: Position) -> None:
+        """Where a resumed file starts: handled before this run."""
+        self.positions[path] = position
+
     def read(self, chunk: Chunk) -> None:
         entry = _Entry(chunk.path, Position(chunk.offset + len(chunk.data), chunk.first_line + chunk.lines), None, chunk.seq)
         self._entries.append(entry)

@@ -45,6 +45,9 @@ class ReplayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     replication_factor: int = 1
     max_errors: int | None = None
     dead_letter: str | None = None  # PATH (JSON lines) or topic:NAME
+    checkpoint: str | None = None
+    checkpoint_interval: float = 5.0
+    restart: bool = False
     request_timeout: float = 30.0
     connect_timeout: float = 10.0
     metrics_addr: str | None = None
@@ -76,6 +79,8 @@ class ReplayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             raise UsageError("--decode-processes must not be negative")
         if self.dead_letter is not None and self.dead_letter in ("", "topic:"):
             raise UsageError("--dead-letter needs a PATH or topic:NAME")
+        if self.checkpoint_interval <= 0:
+            raise UsageError("--checkpoint-interval must be positive")
         if self.metrics_linger < 0:
             raise UsageError("--metrics-linger must not be negative")
         if self.linger < 0:

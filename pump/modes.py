@@ -114,7 +114,7 @@ class CallbackMode:
 
 
 class _OpenBatch:
-    __slots__ = ("builder", "count", "nbytes", "segments", "started")
+    __slots__ = ("builder", "count", "nbytes", "segments", "shipped", "started")
 
     def __init__(self, builder: Any) -> None:
         self.builder = builder
@@ -122,6 +122,7 @@ class _OpenBatch:
         self.nbytes = 0
         self.segments: list[Segment] = []
         self.started = time.perf_counter()
+        self.shipped = False
 
 
 class BatchMode:
@@ -193,17 +194,21 @@ class BatchMode:
         self._open[partition] = batch
 
     async def _ship(self, partition: int, batch: _OpenBatch) -> None:
+        """Hand a batch to the producer. Cancelled before that, the batch stays unshipped (``shipped`` False)."""
         await self.inflight.acquire(batch.count)
-        self.outcomes.sent(batch.count)
         try:
             fut = await self.cluster.send_batch(batch.builder, partition)
         except DELIVERY_ERRORS as exc:
             self.inflight.release(batch.count)
+            batch.shipped = True
+            self.outcomes.sent(batch.count)
             self.outcomes.failed(batch.segments, failure_reason(exc), _describe(exc))
             return
         except BaseException:
             self.inflight.release(batch.count)
             raise
+        batch.shipped = True
+        self.outcomes.sent(batch.count)
         fut.add_done_callback(
             partial(_settle, self.outcomes, self.inflight, batch.segments, batch.count, batch.nbytes, batch.started)
         )
@@ -213,7 +218,12 @@ class BatchMode:
         for partition, batch in list(self._open.items()):
             if batch.count and (everything or now - batch.started >= self.linger):
                 del self._open[partition]
-                await self._ship(partition, batch)
+                try:
+                    await self._ship(partition, batch)
+                except asyncio.CancelledError:
+                    if not batch.shipped:  # cancelled while waiting for room: the batch is still ours
+                        self._open[partition] = batch
+                    raise
 
     async def _flush_idle(self) -> None:
         """Ships batches that linger while input is slow (a pipe, stdin)."""
@@ -225,7 +235,8 @@ class BatchMode:
 
     async def close(self) -> None:
         if self._flusher is not None:
-            self._flusher.cancel()
+            async with self._lock:  # so the flusher is cancelled only while idle, never mid-ship
+                self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
             self._flusher = None

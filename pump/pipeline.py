@@ -21,7 +21,8 @@ import msgspec
 from prometheus_client import CollectorRegistry
 
 from pump.broker import embedded_broker
-from pump.completion import Completion
+from pump.checkpoint import Checkpoint
+from pump.completion import Completion, Position
 from pump.config import EMBEDDED, ReplayConfig
 from pump.deadletter import DeadLetters, FileDeadLetters, TopicDeadLetters
 from pump.decode import CsvDecoder, JsonLinesDecoder, Record
@@ -95,6 +96,7 @@ class Pipeline:
         self.outcomes = outcomes
         self.ledger = outcomes.ledger
         self.completion = outcomes.completion
+        self.resume: dict[str, Position] = {}
         self.decoders = {"csv": CsvDecoder(schema, config.key_field), "jsonl": JsonLinesDecoder(schema, config.key_field)}
         self.queue: asyncio.Queue[Chunk | None] = asyncio.Queue(maxsize=config.queue_size)
         self.sequencer = Sequencer()
@@ -143,8 +145,14 @@ class Pipeline:
         try:
             for f in self.files:
                 self.ledger.file_opened()
+                start = self.resume.get(f.path, Position(0, 1))
+                if start.offset or start.done:
+                    self.completion.resume(f.path, start)
+                if start.done:
+                    continue
+                chunks_of = read_chunks(f.path, self.config.format, self.config.chunk_bytes, start.offset, start.line)
                 # aclosing: a cancelled reader still closes its file, not the garbage collector
-                async with contextlib.aclosing(read_chunks(f.path, self.config.format, self.config.chunk_bytes)) as chunks:
+                async with contextlib.aclosing(chunks_of) as chunks:
                     async for chunk in chunks:
                         if self._stopping:
                             return
@@ -197,6 +205,34 @@ async def _bootstrap(config: ReplayConfig) -> AsyncIterator[tuple[str, ReplayCon
         yield broker.bootstrap, msgspec.structs.replace(config, create_topic=True)
 
 
+def _save(checkpoint: Checkpoint, outcomes: Outcomes) -> None:
+    if outcomes.dead_letters is not None:
+        outcomes.dead_letters.sync()  # a dead letter must be durable before the checkpoint counts it
+    checkpoint.save(outcomes.completion.positions)
+
+
+@contextlib.asynccontextmanager
+async def _checkpointing(checkpoint: Checkpoint | None, outcomes: Outcomes, config: ReplayConfig) -> AsyncIterator[None]:
+    """Writes the checkpoint every ``checkpoint_interval`` seconds and once more on the way out, whatever happened."""
+    if checkpoint is None:
+        yield
+        return
+
+    async def every() -> None:
+        while True:
+            await asyncio.sleep(config.checkpoint_interval)
+            _save(checkpoint, outcomes)
+
+    task = asyncio.create_task(every(), name="pump-checkpoint")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        _save(checkpoint, outcomes)
+
+
 async def replay(
     config: ReplayConfig,
     ledger: Ledger | None = None,
@@ -221,6 +257,9 @@ async def replay(
         dead_letters = FileDeadLetters(config.dead_letter)
     outcomes = Outcomes(ledger, Completion(), dead_letters)
     pipeline = Pipeline(config, files, schema, outcomes)
+    checkpoint = Checkpoint(config.checkpoint, config.topic, config.restart) if config.checkpoint else None
+    if checkpoint is not None:
+        pipeline.resume = checkpoint.resume_points(files)
     exporter = Exporter(registry, config.metrics_addr, config.pushgateway, config.topic) if registry is not None else None
     total = None if any(f.size is None for f in files) else sum(f.size or 0 for f in files)
     if metrics is not None and exporter is not None:
@@ -232,7 +271,7 @@ async def replay(
                 dl_topic = cfg.dead_letter.removeprefix("topic:")
                 await cluster.ensure_topic(dl_topic, partitions=1)
                 outcomes.dead_letters = TopicDeadLetters(dl_topic, cluster.send_to)
-            async with Progress(ledger, total, enabled=config.progress):
+            async with Progress(ledger, total, enabled=config.progress), _checkpointing(checkpoint, outcomes, config):
                 ledger.started = time.perf_counter()
                 mode = await pipeline.run(cluster)
             ledger.finish()

@@ -159,20 +159,29 @@ def parse_header(raw: bytes, path: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in rows[0])
 
 
-async def read_chunks(path: str, fmt: str = "auto", chunk_bytes: int = 1 << 20) -> AsyncIterator[Chunk]:
-    """Yield ``path`` as chunks of whole records. ``-`` reads stdin."""
+async def read_chunks(
+    path: str, fmt: str = "auto", chunk_bytes: int = 1 << 20, skip_to: int = 0, skip_line: int = 1
+) -> AsyncIterator[Chunk]:
+    """Yield ``path`` as chunks of whole records. ``-`` reads stdin.
+
+    ``skip_to``/``skip_line`` resume after a checkpoint: an uncompressed byte offset at a
+    record boundary and the number of the line there. Plain files seek; compressed ones
+    are re-read and the bytes before ``skip_to`` dropped. A CSV header is always read.
+    """
     try:
         f = await (aiofiles.open(0, "rb", closefd=False) if path == STDIN else aiofiles.open(path, "rb"))
     except OSError as exc:
         raise InputError(path, exc.strerror or str(exc)) from None
     try:
-        async for chunk in _cut(f, path, fmt, chunk_bytes):
+        async for chunk in _cut(f, path, fmt, chunk_bytes, skip_to, skip_line):
             yield chunk
     finally:
         await f.close()
 
 
-async def _cut(f: aiofiles.threadpool.binary.AsyncBufferedReader, path: str, fmt: str, chunk_bytes: int) -> AsyncIterator[Chunk]:
+async def _cut(
+    f: aiofiles.threadpool.binary.AsyncBufferedReader, path: str, fmt: str, chunk_bytes: int, skip_to: int = 0, skip_line: int = 1
+) -> AsyncIterator[Chunk]:
     inflater: _Inflater | None = None
     record_format: RecordFormat | None = None if fmt == "auto" else fmt  # type: ignore[assignment]
     header: tuple[str, ...] | None = None
@@ -221,6 +230,10 @@ async def _cut(f: aiofiles.threadpool.binary.AsyncBufferedReader, path: str, fmt
             line += buf.count(b"\n", 0, end)
             offset += end
             buf = buf[end:]
+        if skip_to > offset and inflater.kind is None:  # resume a plain file: seek past what is handled
+            await f.seek(skip_to)
+            offset, line, carry, skip_to = skip_to, skip_line, b"", 0
+            continue
         cut = len(buf) if eof else _boundary(buf, is_csv)
         if cut == 0:
             carry = buf
@@ -228,6 +241,11 @@ async def _cut(f: aiofiles.threadpool.binary.AsyncBufferedReader, path: str, fmt
                 raise InputError(path, "a record is longer than 64 MiB", line=line)
             continue
         body, carry = (buf, b"") if cut == len(buf) else (buf[:cut], buf[cut:])
+        if skip_to > offset:  # resume a compressed file: drop what was handled before
+            drop = min(skip_to - offset, len(body))
+            line += body.count(b"\n", 0, drop)
+            offset += drop
+            body = body[drop:]
         if body:
             chunk = _chunk(path, record_format, header, line, offset, body, raw_pending)
             yield chunk
