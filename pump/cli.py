@@ -77,6 +77,9 @@ def _replay_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--restart", action="store_true", help="ignore the checkpoint's positions (e.g. for a changed file)")
     p.add_argument("--request-timeout", type=float, default=30.0, metavar="SECONDS")
     p.add_argument(
+        "--shutdown-timeout", type=float, default=30.0, metavar="SECONDS", help="on SIGINT/SIGTERM, wait this long for in-flight"
+    )
+    p.add_argument(
         "--metrics-addr", metavar="HOST:PORT", help="serve Prometheus metrics there, e.g. 127.0.0.1:9464 (off by default)"
     )
     p.add_argument(
@@ -136,6 +139,7 @@ def config_from_args(args: argparse.Namespace) -> ReplayConfig:
         checkpoint=args.checkpoint,
         checkpoint_interval=args.checkpoint_interval,
         restart=args.restart,
+        shutdown_timeout=args.shutdown_timeout,
         request_timeout=args.request_timeout,
         progress=not args.no_progress,
         metrics_addr=args.metrics_addr,
@@ -167,7 +171,7 @@ def _replay(args: argparse.Namespace) -> int:
         if report.error:
             print(f"pump: {report.error}", file=sys.stderr)
 
-    report = _run_loop(replay(config_from_args(args), on_report=show), args.loop)
+    report = _run_loop(replay(config_from_args(args), on_report=show, handle_signals=True), args.loop)
     for warning in report.warnings:  # type: ignore[attr-defined]
         print(f"pump: warning: {warning}", file=sys.stderr)
     return int(report.exit_code)  # type: ignore[attr-defined]

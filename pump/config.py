@@ -48,6 +48,7 @@ class ReplayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     checkpoint: str | None = None
     checkpoint_interval: float = 5.0
     restart: bool = False
+    shutdown_timeout: float = 30.0
     request_timeout: float = 30.0
     connect_timeout: float = 10.0
     metrics_addr: str | None = None

@@ -4,7 +4,8 @@
     +-- UsageError                 bad options or configuration            (exit 2)
     +-- InputError                 a file cannot be opened or read         (exit 2)
     +-- BrokerError                the cluster cannot be reached or used   (exit 2)
-        +-- TopicError             the topic is missing or cannot be made  (exit 2)
+    |   +-- TopicError             the topic is missing or cannot be made  (exit 2)
+    +-- Interrupted                a second SIGINT/SIGTERM aborted the run (exit 128 + signal)
 
 Per-line problems (malformed JSON, a wrong type, a missing key) are not
 exceptions that escape: they are recorded as ``Invalid`` outcomes with file,
@@ -13,6 +14,8 @@ recorded the same way by the send modes.
 """
 
 from __future__ import annotations
+
+import signal
 
 
 class PumpError(Exception):
@@ -47,3 +50,13 @@ class BrokerError(PumpError):
 
 class TopicError(BrokerError):
     """The topic does not exist and was not created, or its creation failed."""
+
+
+class Interrupted(PumpError):
+    """A second SIGINT/SIGTERM aborted the run; the checkpoint (if any) was still written."""
+
+    def __init__(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        super().__init__(f"aborted by a second {name}; the checkpoint, if any, holds only what was handled")
+        self.signum = signum
+        self.exit_code = 128 + signum

@@ -10,6 +10,7 @@ that reports and metric labels can use. No ``aiokafka.errors`` type escapes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any, Literal
 
@@ -89,6 +90,7 @@ class Cluster:
         self.bootstrap = bootstrap
         self.topic = config.topic
         self.partitions = 0
+        self.stop_timeout: float | None = None  # set on shutdown: do not wait forever on a dead broker
         try:
             self._producer = AIOKafkaProducer(**producer_kwargs(config, bootstrap))
         except TypeError as exc:
@@ -108,7 +110,11 @@ class Cluster:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self._producer.stop()
+        if self.stop_timeout is None:
+            await self._producer.stop()
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._producer.stop(), self.stop_timeout)
 
     async def _ensure_topic(self) -> int:
         return await self.ensure_topic(self.topic, self.config.partitions)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from pump.completion import Completion, Position
 from pump.config import EMBEDDED, ReplayConfig
 from pump.deadletter import DeadLetters, FileDeadLetters, TopicDeadLetters
 from pump.decode import CsvDecoder, JsonLinesDecoder, Record
-from pump.errors import PumpError
+from pump.errors import Interrupted, PumpError
 from pump.exporter import Exporter
 from pump.flow import Sequencer
 from pump.kafka import Cluster
@@ -97,6 +98,8 @@ class Pipeline:
         self.ledger = outcomes.ledger
         self.completion = outcomes.completion
         self.resume: dict[str, Position] = {}
+        self.interrupted: int | None = None
+        self._interrupt = asyncio.Event()
         self.decoders = {"csv": CsvDecoder(schema, config.key_field), "jsonl": JsonLinesDecoder(schema, config.key_field)}
         self.queue: asyncio.Queue[Chunk | None] = asyncio.Queue(maxsize=config.queue_size)
         self.sequencer = Sequencer()
@@ -113,21 +116,45 @@ class Pipeline:
             self.ledger.metrics.watch_in_flight(mode.inflight.limit, lambda: mode.inflight.used)
         partitioner = Partitioner(cluster.partitions)
         reader = asyncio.create_task(self._read(), name="pump-reader")
+        work = asyncio.create_task(self._workers(mode, partitioner), name="pump-workers")
+        interrupt = asyncio.create_task(self._interrupt.wait(), name="pump-interrupt")
+        try:
+            await asyncio.wait({work, interrupt}, return_when=asyncio.FIRST_COMPLETED)
+            if work.done():
+                work.result()  # re-raise what stopped the workers
+            else:  # a signal: stop taking chunks; what was sent is finished below
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await work
+        finally:
+            interrupt.cancel()
+            await self._stop_reader(reader)
+            if self.pool is not None:
+                self.pool.close()
+        if self.interrupted is None:
+            await mode.close()
+        else:
+            try:
+                await asyncio.wait_for(mode.close(), cfg.shutdown_timeout)
+            except TimeoutError:
+                self.stop.aborted = f"in-flight records still unsettled after --shutdown-timeout {cfg.shutdown_timeout:g}s"
+        await self.outcomes.drain()
+        return mode
+
+    def interrupt(self, signum: int) -> None:
+        """First SIGINT/SIGTERM: stop reading, finish what is in flight, then report and checkpoint."""
+        self.interrupted = signum
+        self._interrupt.set()
+
+    async def _workers(self, mode: SendMode, partitioner: Partitioner) -> None:
         try:
             async with asyncio.TaskGroup() as tg:
                 for i in range(self.workers):
                     tg.create_task(self._work(mode, partitioner), name=f"pump-worker-{i}")
         except* _TooManyErrors:
-            self.stop.aborted = f"stopped after more than {cfg.max_errors} invalid lines (--max-errors)"
+            self.stop.aborted = f"stopped after more than {self.config.max_errors} invalid lines (--max-errors)"
         except* PumpError as group:  # a worker met a user mistake (e.g. a CSV header the schema does not fit)
             raise group.exceptions[0] from None
-        finally:
-            await self._stop_reader(reader)
-            if self.pool is not None:
-                self.pool.close()
-        await mode.close()
-        await self.outcomes.drain()
-        return mode
 
     async def _stop_reader(self, reader: asyncio.Task[None]) -> None:
         """Stop input without cancelling the reader mid file-operation (that would leak its file).
@@ -233,17 +260,53 @@ async def _checkpointing(checkpoint: Checkpoint | None, outcomes: Outcomes, conf
         _save(checkpoint, outcomes)
 
 
+class _Signals:
+    """SIGINT/SIGTERM while a replay runs: the first stops it cleanly, a second aborts at once."""
+
+    def __init__(self, pipeline: Pipeline, cluster: Cluster, enabled: bool) -> None:
+        self.pipeline = pipeline
+        self.cluster = cluster
+        self.enabled = enabled
+        self.aborted_by: int | None = None
+        self._task = asyncio.current_task()
+
+    def _on_signal(self, signum: int) -> None:
+        if self.pipeline.interrupted is None:
+            self.cluster.stop_timeout = self.pipeline.config.shutdown_timeout
+            self.pipeline.interrupt(signum)
+        elif self.aborted_by is None and self._task is not None:
+            self.aborted_by = signum
+            self.cluster.stop_timeout = 1.0
+            self._task.cancel()
+
+    def __enter__(self) -> _Signals:
+        if self.enabled:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self._on_signal, sig)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.enabled:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+
 async def replay(
     config: ReplayConfig,
     ledger: Ledger | None = None,
     registry: CollectorRegistry | None = None,
     on_report: Callable[[Report], None] | None = None,
+    handle_signals: bool = False,
 ) -> Report:
     """Replay ``config.paths`` into ``config.topic``. Raises ``PumpError`` for set-up problems.
 
     Metrics are kept only when asked for: served at ``config.metrics_addr``,
     pushed to ``config.pushgateway``, or collected into ``registry``.
-    ``on_report`` sees the report before the metrics linger.
+    ``on_report`` sees the report before the metrics linger. With ``handle_signals``
+    (the CLI's choice), SIGINT/SIGTERM stop the run cleanly, and a second one aborts it
+    with ``Interrupted``; the checkpoint is written either way.
     """
     files = check_inputs(config.paths)
     schema = load_schema(config.schema) if config.schema else None
@@ -271,13 +334,22 @@ async def replay(
                 dl_topic = cfg.dead_letter.removeprefix("topic:")
                 await cluster.ensure_topic(dl_topic, partitions=1)
                 outcomes.dead_letters = TopicDeadLetters(dl_topic, cluster.send_to)
-            async with Progress(ledger, total, enabled=config.progress), _checkpointing(checkpoint, outcomes, config):
-                ledger.started = time.perf_counter()
-                mode = await pipeline.run(cluster)
+            with _Signals(pipeline, cluster, handle_signals) as signals:
+                try:
+                    async with Progress(ledger, total, enabled=config.progress), _checkpointing(checkpoint, outcomes, config):
+                        ledger.started = time.perf_counter()
+                        mode = await pipeline.run(cluster)
+                except asyncio.CancelledError:
+                    if signals.aborted_by is None:
+                        raise
+                    asyncio.current_task().uncancel()  # type: ignore[union-attr]
+                    raise Interrupted(signals.aborted_by) from None
             ledger.finish()
             if metrics is not None:
                 metrics.finish()
-            report = build_report(config, ledger, cluster.partitions, mode, pipeline.stop.error, pipeline.stop.aborted)
+            report = build_report(
+                config, ledger, cluster.partitions, mode, pipeline.stop.error, pipeline.stop.aborted, pipeline.interrupted
+            )
         if on_report is not None:
             on_report(report)
         warning = await exporter.finish(config.metrics_linger) if exporter is not None else None

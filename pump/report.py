@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -50,6 +51,7 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     in_flight_blocked_s: float
     error: str | None = None
     aborted: str | None = None
+    interrupted: str | None = None
     warnings: list[str] = msgspec.field(default_factory=list)
     exit_code: int = 0
 
@@ -79,6 +81,8 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
             lines.append(f"  dead      {self.dead_lettered:,} lines dead-lettered to {self.dead_letter_target}")
         if self.unsettled:
             lines.append(f"  UNSETTLED {self.unsettled:,} records have no outcome")
+        if self.interrupted:
+            lines.append(f"  stopped   by {self.interrupted}: reading stopped, what was in flight was finished")
         if self.aborted:
             lines.append(f"  aborted   {self.aborted}")
         if self.error:
@@ -95,6 +99,8 @@ def _mb(n: int) -> str:
 def _verdict(r: Report) -> str:
     if r.exit_code == 0:
         return "OK: every line handled (acknowledged or dead-lettered)" if r.dead_lettered else "OK: every record acknowledged"
+    if r.interrupted:
+        return f"INTERRUPTED by {r.interrupted}: resume with the same command and --checkpoint to finish"
     if r.exit_code == 2:
         return "FAILED: the run stopped on an error (everything read before it is accounted above)"
     return "INCOMPLETE: some lines were invalid or not delivered (see above)"
@@ -107,11 +113,14 @@ def build_report(
     mode: SendMode,
     error: PumpError | None = None,
     aborted: str | None = None,
+    interrupted: int | None = None,
 ) -> Report:
     duration = max(ledger.duration, 1e-9)
     h = ledger.latency
     unhandled = ledger.invalid + ledger.failed - ledger.dead_lettered  # a dead-lettered line counts as handled
     exit_code = 2 if error else 1 if (unhandled or ledger.unsettled or aborted) else 0
+    if interrupted is not None:
+        exit_code = 128 + interrupted  # 130 for SIGINT, 143 for SIGTERM
     return Report(
         topic=config.topic,
         mode=config.mode,
@@ -139,5 +148,6 @@ def build_report(
         in_flight_blocked_s=round(mode.inflight.blocked_seconds, 4),
         error=str(error) if error else None,
         aborted=aborted,
+        interrupted=signal.Signals(interrupted).name if interrupted is not None else None,
         exit_code=exit_code,
     )

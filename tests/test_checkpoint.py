@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import gzip
 import os
@@ -93,35 +94,86 @@ async def test_a_changed_file_is_refused_unless_restart(broker: Broker, topic_na
     assert report.acknowledged == 101
 
 
-def test_killed_mid_replay_then_resumed_loses_nothing(broker: Broker, topic_name: str, tmp_path: Path) -> None:
-    n = 300_000
-    lines = numbered(n)
-    path = tmp_path / "big.jsonl"
-    path.write_bytes(b"\n".join(lines) + b"\n")
-    cp = tmp_path / "cp.json"
-    cmd = [sys.executable, "-m", "pump", "replay", str(path), "--topic", topic_name, "--bootstrap-servers", broker.bootstrap,
-           "--create-topic", "--partitions", "4", "--key-field", "user", "--checkpoint", str(cp), "--checkpoint-interval", "0.1",
-           "--max-in-flight", "5000", "--no-progress"]  # fmt: skip
-    with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as first:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # kill it once it has checkpointed some progress
-            if cp.exists() and msgspec.json.decode(cp.read_bytes(), type=State).files.get(str(path.resolve()), None):
-                state = msgspec.json.decode(cp.read_bytes(), type=State).files[str(path.resolve())]
-                if state.line > 1000:
-                    break
-            time.sleep(0.02)
-        os.kill(first.pid, signal.SIGKILL)
-        first.wait(10)
-    assert first.returncode == -signal.SIGKILL
-    at_kill = msgspec.json.decode(cp.read_bytes(), type=State).files[str(path.resolve())]
-    assert not at_kill.done, "the first run finished before it was killed: make the input bigger"
-    second = subprocess.run(cmd, capture_output=True, timeout=120)
-    assert second.returncode == 0, second.stderr.decode()
-    got = collections.Counter(
-        m.value for m in __import__("asyncio").run(consume_all(broker.bootstrap, topic_name, n, within=120))
-    )
+def replay_cmd(path: Path, topic: str, broker: Broker, cp: Path) -> list[str]:
+    return [sys.executable, "-m", "pump", "replay", str(path), "--topic", topic, "--bootstrap-servers", broker.bootstrap,
+            "--create-topic", "--partitions", "4", "--key-field", "user", "--checkpoint", str(cp), "--checkpoint-interval", "0.1",
+            "--max-in-flight", "5000", "--no-progress"]  # fmt: skip
+
+
+def wait_for_progress(cp: Path, path: Path, proc: subprocess.Popen[bytes], min_line: int = 1000) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if cp.exists():
+            state = msgspec.json.decode(cp.read_bytes(), type=State).files.get(str(path.resolve()))
+            if state is not None and state.line > min_line:
+                return
+        time.sleep(0.02)
+
+
+def check_resumed(broker: Broker, topic: str, lines: list[bytes], first_checkpoint_line: int) -> None:
+    got = collections.Counter(m.value for m in asyncio.run(consume_all(broker.bootstrap, topic, len(lines), within=120)))
     missing = [v for v in lines if v not in got]
     assert not missing, f"{len(missing)} records lost, e.g. {missing[:3]}"
     duplicated = [msgspec.json.decode(v)["seq"] for v, c in got.items() if c > 1]
-    assert all(seq + 1 >= at_kill.line for seq in duplicated), "a line before the checkpoint was sent twice"
+    assert all(seq + 1 >= first_checkpoint_line for seq in duplicated), "a line before the checkpoint was sent twice"
     assert all(c <= 2 for c in got.values())
+
+
+def test_killed_mid_replay_then_resumed_loses_nothing(broker: Broker, topic_name: str, tmp_path: Path) -> None:
+    lines = numbered(300_000)
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    cp = tmp_path / "cp.json"
+    cmd = replay_cmd(path, topic_name, broker, cp)
+    with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as first:
+        wait_for_progress(cp, path, first)
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(10)
+    assert first.returncode == -signal.SIGKILL, "the first run finished before it was killed: make the input bigger"
+    at_kill = msgspec.json.decode(cp.read_bytes(), type=State).files[str(path.resolve())]
+    assert not at_kill.done
+    second = subprocess.run(cmd, capture_output=True, timeout=120)
+    assert second.returncode == 0, second.stdout.decode() + second.stderr.decode()
+    check_resumed(broker, topic_name, lines, at_kill.line)
+
+
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_mid_replay_stops_cleanly_with_a_checkpoint_and_resume_completes(
+    broker: Broker, topic_name: str, tmp_path: Path, sig: signal.Signals, status: int
+) -> None:
+    lines = numbered(1_000_000)
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    cp = tmp_path / "cp.json"
+    cmd = replay_cmd(path, topic_name, broker, cp)
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as first:
+        wait_for_progress(cp, path, first)
+        first.send_signal(sig)
+        out, err = first.communicate(timeout=60)
+    assert first.returncode == status, out.decode() + err.decode()
+    assert f"INTERRUPTED by {sig.name}".encode() in out and b"Traceback" not in err
+    at_stop = msgspec.json.decode(cp.read_bytes(), type=State).files[str(path.resolve())]
+    assert not at_stop.done and at_stop.line > 1000
+    second = subprocess.run(cmd, capture_output=True, timeout=120)
+    assert second.returncode == 0, second.stdout.decode() + second.stderr.decode()
+    check_resumed(broker, topic_name, lines, at_stop.line)
+
+
+def test_a_second_signal_aborts_at_once_and_the_checkpoint_stays_true(broker: Broker, topic_name: str, tmp_path: Path) -> None:
+    lines = numbered(1_000_000)
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    cp = tmp_path / "cp.json"
+    cmd = replay_cmd(path, topic_name, broker, cp)
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as first:
+        wait_for_progress(cp, path, first)
+        first.send_signal(signal.SIGTERM)
+        time.sleep(0.005)
+        first.send_signal(signal.SIGTERM)
+        out, err = first.communicate(timeout=30)
+    assert first.returncode == 143, out.decode() + err.decode()
+    assert b"aborted by a second SIGTERM" in err and b"Traceback" not in err
+    at_stop = msgspec.json.decode(cp.read_bytes(), type=State).files[str(path.resolve())]
+    second = subprocess.run(cmd, capture_output=True, timeout=120)
+    assert second.returncode == 0, second.stdout.decode() + second.stderr.decode()
+    check_resumed(broker, topic_name, lines, at_stop.line)
