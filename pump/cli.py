@@ -59,6 +59,7 @@ def _replay_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--compression", choices=["none", "gzip", "snappy", "lz4", "zstd"], default="none")
     p.add_argument("--acks", choices=["0", "1", "all"], default="1")
+    p.add_argument("--idempotence", action="store_true", help="idempotent producer (acks=all): no duplicates from retries")
     p.add_argument(
         "-X", dest="options", action="append", default=[], metavar="KEY=VALUE", help="aiokafka producer option (repeatable)"
     )
@@ -130,6 +131,7 @@ def config_from_args(args: argparse.Namespace) -> ReplayConfig:
         max_message_bytes=args.max_message_bytes,
         compression=args.compression,
         acks=args.acks,
+        idempotence=args.idempotence,
         producer_options=_options(args.options),
         create_topic=args.create_topic,
         partitions=args.partitions,

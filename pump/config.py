@@ -39,6 +39,7 @@ class ReplayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     max_message_bytes: int = 1 << 20  # Kafka's default message.max.bytes is about this
     compression: Compression = "none"
     acks: Acks = "1"
+    idempotence: bool = False
     producer_options: dict[str, str] = msgspec.field(default_factory=dict)
     create_topic: bool = False
     partitions: int = 1

@@ -69,14 +69,14 @@ def producer_kwargs(config: ReplayConfig, bootstrap: str) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "bootstrap_servers": bootstrap.split(","),
         "client_id": "pump",
-        "acks": "all" if config.acks == "all" else int(config.acks),
+        "acks": "all" if config.acks == "all" or config.idempotence else int(config.acks),
         # sync waits for each ack before the next send: lingering would only add latency
         "linger_ms": 0 if config.mode == "sync" else int(config.linger * 1000),
         "max_batch_size": config.batch_bytes,
         "max_request_size": max(config.batch_bytes, config.max_message_bytes),
         "compression_type": None if config.compression == "none" else config.compression,
         "request_timeout_ms": int(config.request_timeout * 1000),
-        "enable_idempotence": False,
+        "enable_idempotence": config.idempotence,
     }
     kwargs.update({k: _coerce(v) for k, v in config.producer_options.items()})
     return kwargs
@@ -104,6 +104,11 @@ class Cluster:
             self.partitions = await self._ensure_topic()
         except BaseException as exc:
             await self._producer.stop()
+            if self.config.idempotence and isinstance(exc, KafkaError) and not isinstance(exc, KafkaConnectionError):
+                raise BrokerError(
+                    f"the broker at {self.bootstrap} refused the idempotent producer (--idempotence): {_describe(exc)};"
+                    " drop --idempotence to run at-least-once"
+                ) from None
             if isinstance(exc, KafkaError | OSError | asyncio.TimeoutError):
                 raise BrokerError(f"cannot use Kafka at {self.bootstrap}: {_describe(exc)}") from None
             raise

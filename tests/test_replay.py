@@ -267,6 +267,14 @@ def test_csv_header_that_does_not_fit_the_schema_exits_2_naming_file_and_line(
     assert f"{tmp_path / 'bad.csv'}:1: CSV header lacks column(s) tpep_pickup_datetime" in err
 
 
+def test_idempotence_refused_by_the_broker_is_a_clear_error_naming_the_flag(broker: Broker, tmp_path: Path) -> None:
+    (tmp_path / "x.jsonl").write_bytes(b"{}\n")
+    proc = run_cli("replay", str(tmp_path / "x.jsonl"), "--topic", "t", "--bootstrap-servers", broker.bootstrap, "--idempotence")
+    err = proc.stderr.decode().strip().splitlines()
+    assert proc.returncode == 2 and len(err) == 1, err
+    assert "refused the idempotent producer (--idempotence)" in err[0]
+
+
 def test_broker_command_serves_until_signalled() -> None:
     port = free_port()
     with subprocess.Popen([sys.executable, "-m", "pump", "broker", "--port", str(port)], stdout=subprocess.PIPE) as proc:

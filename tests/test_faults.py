@@ -1,0 +1,137 @@
+"""Faults on the broker side and the wire: nothing missing, duplicates within the stated bound."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from pump.broker import Broker, free_port
+from pump.config import ReplayConfig
+from pump.partition import java_partition
+from pump.pipeline import replay
+from tests.conftest import consume_all
+from tests.mockcluster import NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT, mock_cluster
+
+
+def keyed_lines(n: int) -> list[bytes]:
+    return [b'{"user": "u%d", "seq": %d}' % (i % 23, i) for i in range(n)]
+
+
+async def test_idempotent_replay_through_retriable_errors_and_a_leader_move_is_exact(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="aiokafka")
+    lines = keyed_lines(5000)
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    with mock_cluster(3) as cluster:
+        cluster.create_topic("faults", 4)
+        cluster.fail_produce(*([NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT] * 4))
+        config = ReplayConfig(
+            paths=(str(path),), topic="faults", bootstrap_servers=cluster.bootstrap, key_field="user", idempotence=True,
+            chunk_bytes=2048, max_in_flight=500, progress=False,
+        )  # fmt: skip
+        run = asyncio.create_task(replay(config))
+        await asyncio.sleep(0.2)
+        cluster.move_leader("faults", 0, 2)
+        cluster.move_leader("faults", 1, 3)
+        report = await asyncio.wait_for(run, 120)
+        got = await consume_all(cluster.bootstrap, "faults", len(lines), within=60)
+    assert (report.acknowledged, report.failed, report.exit_code) == (5000, 0, 0), report.to_text()
+    injected = [r for r in caplog.records if "error produce response" in r.getMessage()]
+    assert len(injected) >= 8, "the injected Produce errors never reached the producer"
+    counts = collections.Counter(m.value for m in got)
+    assert counts == collections.Counter(lines), "missing or duplicated records"
+    last: dict[bytes, int] = {}
+    for m in sorted(got, key=lambda m: (m.partition, m.offset)):
+        assert m.partition == java_partition(m.key, 4)
+        seq = msgspec.json.decode(m.value)["seq"]
+        assert seq > last.get(m.key, -1), "per-key order broken"
+        last[m.key] = seq
+
+
+def scrape(port: int) -> dict[str, float]:
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out[sample.name] = out.get(sample.name, 0.0) + sample.value
+    return out
+
+
+def test_broker_paused_longer_than_the_request_timeout_loses_nothing(tmp_path: Path) -> None:
+    lines = keyed_lines(1_000_000)
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    dlq = tmp_path / "dead.jsonl"
+    with Broker() as broker:
+        cmd = [sys.executable, "-m", "pump", "replay", str(path), "--topic", "paused", "--bootstrap-servers", broker.bootstrap,
+               "--create-topic", "--partitions", "4", "--key-field", "user", "--request-timeout", "2", "--dead-letter", str(dlq),
+               "--max-in-flight", "20000", "--no-progress"]  # fmt: skip
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+            time.sleep(0.4)
+            assert broker.process is not None
+            os.kill(broker.process.pid, signal.SIGSTOP)
+            time.sleep(4)  # twice the request timeout
+            os.kill(broker.process.pid, signal.SIGCONT)
+            out, err = proc.communicate(timeout=120)
+        assert proc.returncode in (0, 1), out.decode() + err.decode()
+        report = out.decode()
+        got = collections.Counter(m.value for m in asyncio.run(consume_all(broker.bootstrap, "paused", len(lines), within=120)))
+    dead = (
+        {letter["raw"].encode() for letter in map(msgspec.json.decode, dlq.read_bytes().splitlines())} if dlq.exists() else set()
+    )
+    assert "timeout:" in report, f"the pause did not hit the replay:\n{report}"
+    missing = [v for v in lines if v not in got and v not in dead]
+    assert not missing, f"{len(missing)} lines neither delivered nor dead-lettered; report:\n{report}"
+    assert all(c <= 2 for c in got.values())
+
+
+def test_a_broker_that_never_answers_does_not_grow_pump(tmp_path: Path) -> None:
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(b"\n".join(keyed_lines(2_000_000)) + b"\n")  # ~60 MB
+    size = path.stat().st_size
+    port = free_port()
+    with Broker() as broker:
+        cmd = [sys.executable, "-m", "pump", "replay", str(path), "--topic", "hung", "--bootstrap-servers", broker.bootstrap,
+               "--create-topic", "--key-field", "user", "--max-in-flight", "10000", "--queue-size", "4",
+               "--metrics-addr", f"127.0.0.1:{port}", "--request-timeout", "60", "--no-progress"]  # fmt: skip
+        with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:
+            try:
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    try:
+                        if scrape(port).get("pump_records_sent_total", 0) > 0:
+                            break
+                    except OSError:
+                        pass
+                    time.sleep(0.05)
+                assert broker.process is not None
+                os.kill(broker.process.pid, signal.SIGSTOP)  # blackholed: connections stay open, nothing answers
+                time.sleep(2)
+                first = scrape(port)
+                time.sleep(2)
+                second = scrape(port)
+            finally:
+                proc.kill()
+                if broker.process is not None:
+                    os.kill(broker.process.pid, signal.SIGCONT)
+    assert second["pump_input_read_bytes_total"] == first["pump_input_read_bytes_total"] < size / 2, "reading did not stop"
+    assert second["pump_in_flight_records"] <= 10000
+    assert second["pump_queue_depth_chunks"] <= 4
+    assert second["process_resident_memory_bytes"] < 250e6
