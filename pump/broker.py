@@ -43,8 +43,15 @@ def _accepts(host: str, port: int) -> bool:
 class Broker:
     """One Tansu process on loopback. ``start()``, ``wait_ready()``, ``stop()``; or ``with Broker() as b``."""
 
-    def __init__(self, port: int | None = None, host: str = "127.0.0.1", advertised_port: int | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        advertised_port: int | None = None,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
         self.host = host
+        self.extra_args = extra_args
         self.port = port or free_port(host)
         self.advertised_port = advertised_port or self.port
         self.process: subprocess.Popen[bytes] | None = None
@@ -61,6 +68,7 @@ class Broker:
             f"tcp://{self.host}:{self.port}",
             "--advertised-listener-url",
             f"tcp://{self.host}:{self.advertised_port}",
+            *self.extra_args,
         ]
 
     def start(self, quiet: bool = True) -> None:

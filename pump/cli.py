@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pump import __version__
 from pump.config import DEFAULT_BOOTSTRAP, ReplayConfig
 from pump.errors import PumpError, UsageError
+from pump.security import Security, read_password
 
 
 class _Parser(argparse.ArgumentParser):
@@ -63,6 +64,14 @@ def _replay_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-X", dest="options", action="append", default=[], metavar="KEY=VALUE", help="aiokafka producer option (repeatable)"
     )
+    sec = p.add_argument_group("security")
+    sec.add_argument("--security-protocol", choices=["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"], default="PLAINTEXT")
+    sec.add_argument("--ssl-cafile", metavar="FILE", help="CA bundle that signed the brokers' certificates")
+    sec.add_argument("--ssl-certfile", metavar="FILE", help="client certificate (mutual TLS)")
+    sec.add_argument("--ssl-keyfile", metavar="FILE", help="client private key (mutual TLS)")
+    sec.add_argument("--sasl-mechanism", choices=["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"])
+    sec.add_argument("--sasl-username")
+    sec.add_argument("--sasl-password-file", metavar="FILE", help="password file (else $PUMP_SASL_PASSWORD); never a flag value")
     p.add_argument("--create-topic", action="store_true", help="create the topic if it does not exist")
     p.add_argument("--partitions", type=int, default=1, help="partitions for --create-topic (default %(default)s)")
     p.add_argument("--replication-factor", type=int, default=1, help="replication for --create-topic (default %(default)s)")
@@ -133,6 +142,15 @@ def config_from_args(args: argparse.Namespace) -> ReplayConfig:
         acks=args.acks,
         idempotence=args.idempotence,
         producer_options=_options(args.options),
+        security=Security(
+            protocol=args.security_protocol,
+            ssl_cafile=args.ssl_cafile,
+            ssl_certfile=args.ssl_certfile,
+            ssl_keyfile=args.ssl_keyfile,
+            sasl_mechanism=args.sasl_mechanism,
+            sasl_username=args.sasl_username,
+            sasl_password=read_password(args.sasl_password_file),
+        ),
         create_topic=args.create_topic,
         partitions=args.partitions,
         replication_factor=args.replication_factor,

@@ -6,6 +6,8 @@ from typing import Literal
 
 import msgspec
 
+from pump.security import Security
+
 Format = Literal["auto", "csv", "jsonl"]
 ModeName = Literal["batch", "callback", "sync"]
 Compression = Literal["none", "gzip", "snappy", "lz4", "zstd"]
@@ -41,6 +43,7 @@ class ReplayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     acks: Acks = "1"
     idempotence: bool = False
     producer_options: dict[str, str] = msgspec.field(default_factory=dict)
+    security: Security = msgspec.field(default_factory=Security)
     create_topic: bool = False
     partitions: int = 1
     replication_factor: int = 1

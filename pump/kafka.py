@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from aiokafka import AIOKafkaProducer
@@ -78,6 +79,7 @@ def producer_kwargs(config: ReplayConfig, bootstrap: str) -> dict[str, Any]:
         "request_timeout_ms": int(config.request_timeout * 1000),
         "enable_idempotence": config.idempotence,
     }
+    kwargs.update(config.security.client_kwargs())
     kwargs.update({k: _coerce(v) for k, v in config.producer_options.items()})
     return kwargs
 
@@ -99,11 +101,20 @@ class Cluster:
             raise UsageError(f"producer settings rejected: {exc}") from None
 
     async def __aenter__(self) -> Cluster:
+        causes: list[str] = []
         try:
-            await asyncio.wait_for(self._producer.start(), self.config.connect_timeout)
+            with _aiokafka_errors(causes):
+                await asyncio.wait_for(self._producer.start(), self.config.connect_timeout)
             self.partitions = await self._ensure_topic()
         except BaseException as exc:
             await self._producer.stop()
+            if isinstance(exc, KafkaConnectionError) and causes:
+                raise BrokerError(f"cannot use Kafka at {self.bootstrap}: {_explain(causes[-1], self.config)}") from None
+            if self.config.security.protocol.startswith("SASL") and isinstance(exc, KeyError | ValueError):
+                # aiokafka's SCRAM client raises KeyError('v') when the server's final message is an error
+                raise BrokerError(
+                    f"cannot use Kafka at {self.bootstrap}: SASL authentication failed: the broker rejected the login"
+                ) from None
             if self.config.idempotence and isinstance(exc, KafkaError) and not isinstance(exc, KafkaConnectionError):
                 raise BrokerError(
                     f"the broker at {self.bootstrap} refused the idempotent producer (--idempotence): {_describe(exc)};"
@@ -142,6 +153,7 @@ class Cluster:
         admin = AIOKafkaAdminClient(
             bootstrap_servers=self.bootstrap.split(","),
             request_timeout_ms=int(self.config.request_timeout * 1000),
+            **self.config.security.client_kwargs(),
             **{k: _coerce(v) for k, v in self.config.producer_options.items() if k.startswith(("security", "ssl", "sasl"))},
         )
         await admin.start()
@@ -168,6 +180,53 @@ class Cluster:
     async def send_to(self, topic: str, key: bytes | None, value: bytes) -> asyncio.Future[Any]:
         """A send to another topic (dead letters), partitioned by aiokafka."""
         return await self._producer.send(topic, value, key=key)
+
+
+class _Collect(logging.Handler):
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _aiokafka_errors(into: list[str]) -> Iterator[None]:
+    """Collect what aiokafka logs while connecting (the only place it says *why* bootstrap failed)."""
+    logger = logging.getLogger("aiokafka")
+    handler = _Collect(into)
+    level, propagate = logger.level, logger.propagate
+    if not logger.isEnabledFor(logging.WARNING):  # quiet run: collect without printing
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
+def _explain(cause: str, config: ReplayConfig) -> str:
+    """One line on why the handshake failed, from aiokafka's own words."""
+    protocol = config.security.protocol
+    cause = cause.split(": ", 1)[-1] if cause.startswith("Unable") else cause
+    if "CERTIFICATE_VERIFY_FAILED" in cause:
+        return f"TLS certificate not trusted ({cause.split('] ', 1)[-1].split(' (_ssl')[0]}); check --ssl-cafile"
+    if "SSL" in cause or "TLS" in cause:
+        return f"TLS handshake failed ({cause}); does the listener speak TLS? (--security-protocol {protocol})"
+    if "closed" in cause:
+        if protocol.startswith("SASL"):
+            return "SASL authentication failed: the broker closed the connection (wrong user or password, or a refused mechanism)"
+        return (
+            f"the broker closed the connection during the handshake ({protocol}): it may require authentication or TLS"
+            " (--security-protocol SASL_PLAINTEXT, SSL or SASL_SSL)"
+        )
+    if "refused" in cause.lower():
+        return "connection refused: is a broker listening there?"
+    return cause
 
 
 def _describe(exc: BaseException) -> str:

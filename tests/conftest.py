@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -49,9 +50,13 @@ async def create_topic(bootstrap: str, name: str, partitions: int) -> None:
         await admin.close()
 
 
-async def consume_all(bootstrap: str, topic: str, expected: int, within: float = 30.0, settle: float = 1.0) -> list[Message]:
+async def consume_all(
+    bootstrap: str, topic: str, expected: int, within: float = 30.0, settle: float = 1.0, **client: Any
+) -> list[Message]:
     """Read the topic from the beginning until ``expected`` messages arrived and nothing more came for ``settle`` s."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False, **client
+    )
     await consumer.start()
     out: list[Message] = []
     loop = asyncio.get_running_loop()
