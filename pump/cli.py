@@ -85,7 +85,15 @@ def _replay_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", metavar="FILE", help="record progress there, and resume from it when it exists")
     p.add_argument("--checkpoint-interval", type=float, default=5.0, metavar="SECONDS")
     p.add_argument("--restart", action="store_true", help="ignore the checkpoint's positions (e.g. for a changed file)")
-    p.add_argument("--request-timeout", type=float, default=30.0, metavar="SECONDS")
+    p.add_argument(
+        "--delivery-timeout",
+        "--request-timeout",
+        dest="delivery_timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long a send may take, retries of retriable errors included (aiokafka's request_timeout_ms)",
+    )
     p.add_argument(
         "--shutdown-timeout", type=float, default=30.0, metavar="SECONDS", help="on SIGINT/SIGTERM, wait this long for in-flight"
     )
@@ -160,7 +168,7 @@ def config_from_args(args: argparse.Namespace) -> ReplayConfig:
         checkpoint_interval=args.checkpoint_interval,
         restart=args.restart,
         shutdown_timeout=args.shutdown_timeout,
-        request_timeout=args.request_timeout,
+        request_timeout=args.delivery_timeout,
         progress=not args.no_progress,
         metrics_addr=args.metrics_addr,
         metrics_linger=args.metrics_linger,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 from aiokafka import AIOKafkaProducer
@@ -87,8 +87,9 @@ def producer_kwargs(config: ReplayConfig, bootstrap: str) -> dict[str, Any]:
 class Cluster:
     """An open connection to the cluster for one topic: ``async with Cluster(...) as c``."""
 
-    def __init__(self, config: ReplayConfig, bootstrap: str) -> None:
+    def __init__(self, config: ReplayConfig, bootstrap: str, on_retry: Callable[[], None] | None = None) -> None:
         self.config = config
+        self._retries = _Retries(on_retry) if on_retry is not None else None
         self.bootstrap = bootstrap
         self.topic = config.topic
         self.partitions = 0
@@ -126,6 +127,8 @@ class Cluster:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        if self._retries is not None:
+            self._retries.detach()
         if self.stop_timeout is None:
             await self._producer.stop()
             return
@@ -180,6 +183,27 @@ class Cluster:
     async def send_to(self, topic: str, key: bytes | None, value: bytes) -> asyncio.Future[Any]:
         """A send to another topic (dead letters), partitioned by aiokafka."""
         return await self._producer.send(topic, value, key=key)
+
+
+class _Retries(logging.Handler):
+    """Counts the produce retries aiokafka makes: it reports them only in its log ("Got error produce response")."""
+
+    LOGGER = "aiokafka.producer.sender"
+
+    def __init__(self, on_retry: Callable[[], None]) -> None:
+        super().__init__(logging.WARNING)
+        self.on_retry = on_retry
+        logger = logging.getLogger(self.LOGGER)
+        if logger.getEffectiveLevel() > logging.WARNING:
+            logger.setLevel(logging.WARNING)
+        logger.addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg.startswith("Got error produce response"):
+            self.on_retry()
+
+    def detach(self) -> None:
+        logging.getLogger(self.LOGGER).removeHandler(self)
 
 
 class _Collect(logging.Handler):

@@ -74,6 +74,7 @@ class Ledger:
     failed_by_reason: Counter[str] = field(default_factory=Counter)
     bytes_acked: int = 0
     dead_lettered: int = 0
+    retries: int = 0
     dead_letter_failures: int = 0
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
     blocked_seconds: Counter[str] = field(default_factory=Counter)
@@ -133,6 +134,12 @@ class Ledger:
             self.metrics.failed[reason].inc(n)  # type: ignore[index]
             if reason == "timeout":
                 self.metrics.timeouts.inc(n)
+
+    def retried(self) -> None:
+        """The producer retried a send after a retriable error."""
+        self.retries += 1
+        if self.metrics is not None:
+            self.metrics.retries.inc()
 
     def blocked(self, stage: str, seconds: float) -> None:
         """Time spent waiting on backpressure: ``queue`` (reader) or ``in_flight`` (sender)."""

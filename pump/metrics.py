@@ -80,7 +80,7 @@ class Metrics:
         failed = counter("pump_records_failed", "Records that failed to deliver, by reason.", "mode", "reason")
         self.failed = {reason: failed.labels(topic=topic, mode=mode, reason=reason) for reason in FAILURE_REASONS}
         self.timeouts = counter("pump_timeouts", "Sends that timed out: outcome unknown, they may have been written.", "mode")
-        self.retries = counter("pump_retries", "Sends pump itself retried (aiokafka's own retries are not visible).", "mode")
+        self.retries = counter("pump_retries", "Produce retries after retriable broker errors (as aiokafka logs them).", "mode")
         self.ack_latency = histogram(
             "pump_ack_latency_seconds",
             "Send to broker acknowledgement: per batch in batch mode, per record otherwise.",

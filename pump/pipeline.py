@@ -329,7 +329,7 @@ async def replay(
         metrics.begin(total, config.queue_size, pipeline.queue.qsize)
         exporter.start()
     try:
-        async with _bootstrap(config) as (bootstrap, cfg), Cluster(cfg, bootstrap) as cluster:
+        async with _bootstrap(config) as (bootstrap, cfg), Cluster(cfg, bootstrap, ledger.retried) as cluster:
             if cfg.dead_letter and cfg.dead_letter.startswith("topic:"):
                 dl_topic = cfg.dead_letter.removeprefix("topic:")
                 await cluster.ensure_topic(dl_topic, partitions=1)

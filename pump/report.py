@@ -41,6 +41,7 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     failed: int
     failed_by_reason: dict[str, int]
     dead_lettered: int
+    retries: int
     dead_letter_target: str | None
     unsettled: int
     bytes_acknowledged: int
@@ -73,6 +74,8 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
             lines.extend(f"    {example}" for example in self.invalid_examples)
             if self.invalid > len(self.invalid_examples):
                 lines.append(f"    ... and {self.invalid - len(self.invalid_examples):,} more")
+        if self.retries:
+            lines.append(f"  retries   {self.retries:,} produce retries after retriable broker errors")
         if self.failed_by_reason:
             lines.append("  failed    " + ", ".join(f"{k}: {v:,}" for k, v in sorted(self.failed_by_reason.items())))
             if "timeout" in self.failed_by_reason:
@@ -138,6 +141,7 @@ def build_report(
         failed=ledger.failed,
         failed_by_reason=dict(ledger.failed_by_reason),
         dead_lettered=ledger.dead_lettered,
+        retries=ledger.retries,
         dead_letter_target=config.dead_letter,
         unsettled=ledger.unsettled,
         bytes_acknowledged=ledger.bytes_acked,
