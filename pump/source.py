@@ -71,8 +71,13 @@ def check_inputs(paths: tuple[str, ...]) -> list[InputFile]:
             raise InputError(path, exc.strerror or str(exc)) from None
         if stat.S_ISDIR(st.st_mode):
             raise InputError(path, "is a directory, not a file")
-        if not os.access(path, os.R_OK):
-            raise InputError(path, "permission denied")
+        try:  # really open it: os.access() says yes to root even where open() then fails
+            with open(path, "rb"):
+                pass
+        except PermissionError:
+            raise InputError(path, "permission denied") from None
+        except OSError as exc:
+            raise InputError(path, exc.strerror or str(exc)) from None
         files.append(InputFile(path, st.st_size if stat.S_ISREG(st.st_mode) else None))
     if sum(f.path == STDIN for f in files) > 1:
         raise UsageError("stdin ('-') can be read only once")
@@ -205,9 +210,11 @@ async def _cut(
             if eof:
                 inflater.finish()
         except (zlib.error, zstandard.ZstdError, ValueError) as exc:
-            if carry:  # deliver what came before the damage, then fail the run
-                yield _chunk(path, record_format, header, line, offset, carry, raw_pending)
-            raise InputError(path, f"cannot decompress: {exc}", line=line + carry.count(b"\n")) from None
+            # deliver the whole records before the damage (never the cut-off line), then fail the run
+            whole = _boundary(carry, record_format == "csv")
+            if whole:
+                yield _chunk(path, record_format, header, line, offset, carry[:whole], raw_pending)
+            raise InputError(path, f"cannot decompress: {exc}", line=line + carry.count(b"\n", 0, whole)) from None
         buf = carry + data if carry else data
         if not started:
             if not buf and not eof:

@@ -100,6 +100,7 @@ async def test_truncated_gzip_delivers_what_came_before_then_fails_naming_the_fi
             got.append(c)
     data = b"".join(c.data for c in got)
     assert data and body.startswith(data)
+    assert data.endswith(b"\n"), "the line cut off by the damage must not be delivered"
 
 
 async def test_csv_quoted_newlines_never_split_a_record(tmp_path: Path) -> None:
