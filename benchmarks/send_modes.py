@@ -68,9 +68,18 @@ def main() -> None:
     ap.add_argument("--callback-rows", type=int, default=200_000)
     ap.add_argument("--big-rows", type=int, default=0, help="also run batch mode on this many rows (RSS flatness), e.g. 5000000")
     ap.add_argument("--pairs", type=int, default=3, help="interleaved metrics-off/on runs of batch mode (medians compared)")
+    ap.add_argument("--overhead-only", action="store_true", help="only the interleaved metrics-off/on batch runs")
     a = ap.parse_args()
     jsonl = ensure(a.rows, "jsonl")
     csv = ensure(a.rows, "csv")
+    if a.overhead_only:
+        off, on = [], []
+        for i in range(a.pairs):  # ABBA order, so drift over the run does not favour either side
+            order = ("pump-batch", "pump-batch-metrics") if i % 2 == 0 else ("pump-batch-metrics", "pump-batch")
+            for name in order:
+                (off if name == "pump-batch" else on).append(run(name, str(jsonl))["records_per_s"])
+        report_overhead(off, on)
+        return
     results = [run("librdkafka-reference", str(jsonl))]
     results.append(run("pump-batch", str(jsonl)))
     results.append(run("pump-batch-csv", str(csv)))
@@ -85,10 +94,15 @@ def main() -> None:
             off.append(run("pump-batch", str(jsonl))["records_per_s"])
     print()
     print(table(results, results[0]))
+    report_overhead(off, on)
+
+
+def report_overhead(off: list[float], on: list[float]) -> None:
     off_m, on_m = statistics.median(off), statistics.median(on)
     print(
         f"\nmetrics overhead, batch mode, median of {len(off)} off / {len(on)} on (served, scraped every 1 s): "
         f"{off_m:,.0f} -> {on_m:,.0f} records/s ({(on_m - off_m) / off_m:+.1%})"
+        f"\n  off: {', '.join(f'{x:,.0f}' for x in off)}\n  on:  {', '.join(f'{x:,.0f}' for x in on)}"
     )
 
 
