@@ -43,10 +43,7 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _settle(
-    outcomes: Outcomes, inflight: InFlight, segments: list[Segment], n: int, nbytes: int, started: float, fut: Any
-) -> None:
-    inflight.release(n)
+def _outcome(outcomes: Outcomes, segments: list[Segment], nbytes: int, started: float, fut: Any) -> None:
     if fut.cancelled():
         outcomes.failed(segments, "other", "send cancelled")
         return
@@ -55,6 +52,23 @@ def _settle(
         outcomes.acked(segments, nbytes, time.perf_counter() - started)
     else:
         outcomes.failed(segments, failure_reason(exc), _describe(exc))
+
+
+def _settle(
+    outcomes: Outcomes, inflight: InFlight, segments: list[Segment], n: int, nbytes: int, started: float, fut: Any
+) -> None:
+    """Done-callback of a batch."""
+    inflight.release(n)
+    _outcome(outcomes, segments, nbytes, started, fut)
+
+
+def _settle_one(outcomes: Outcomes, inflight: InFlight, chunk: Chunk, rec: Record, started: float, fut: Any) -> None:
+    """Done-callback of one record (callback mode's hot path: no segment lists on success)."""
+    inflight.release(1)
+    if not fut.cancelled() and fut.exception() is None:
+        outcomes.acked_one(chunk, len(rec[1]), time.perf_counter() - started)
+    else:
+        _outcome(outcomes, [(chunk, [rec])], len(rec[1]), started, fut)
 
 
 class SyncMode:
@@ -77,7 +91,7 @@ class SyncMode:
                 except DELIVERY_ERRORS as exc:
                     outcomes.failed([(chunk, [rec])], failure_reason(exc), _describe(exc))
                 else:
-                    outcomes.acked([(chunk, [rec])], len(rec[1]), time.perf_counter() - started)
+                    outcomes.acked_one(chunk, len(rec[1]), time.perf_counter() - started)
 
     async def close(self) -> None:
         return None
@@ -107,7 +121,7 @@ class CallbackMode:
                 except BaseException:
                     inflight.release(1)
                     raise
-                fut.add_done_callback(partial(_settle, outcomes, inflight, [(chunk, [rec])], 1, len(rec[1]), started))
+                fut.add_done_callback(partial(_settle_one, outcomes, inflight, chunk, rec, started))
 
     async def close(self) -> None:
         await self.inflight.wait_idle()

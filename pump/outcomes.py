@@ -54,6 +54,11 @@ class Outcomes:
         for chunk, recs in segments:
             self.completion.settled(chunk.seq, len(recs))
 
+    def acked_one(self, chunk: Chunk, nbytes: int, latency: float) -> None:
+        """``acked`` for one record: the per-record modes' hot path, without building segments."""
+        self.ledger.records_acked(1, nbytes, latency)
+        self.completion.settled(chunk.seq, 1)
+
     def failed(self, segments: list[Segment], reason: str, message: str) -> None:
         """Failed after the producer's retries. Dead-lettered if there is a target; else left unhandled."""
         self.ledger.records_failed(sum(len(recs) for _, recs in segments), reason)

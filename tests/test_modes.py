@@ -35,3 +35,24 @@ async def test_closing_while_the_flusher_waits_for_in_flight_room_loses_no_batch
     await asyncio.wait_for(closing, 2)
     assert (outcomes.ledger.sent, outcomes.ledger.acked) == (2, 2)
     assert outcomes.completion.positions["f"].offset == 4
+
+
+async def test_callback_mode_settles_each_record_and_a_failed_one_holds_the_checkpoint() -> None:
+    from aiokafka.errors import KafkaTimeoutError
+
+    from pump.modes import CallbackMode
+
+    cluster = FakeCluster()
+    outcomes = Outcomes(Ledger())
+    mode = CallbackMode(cluster, outcomes, max_in_flight=10)  # type: ignore[arg-type]
+    c = chunk(0, 3)
+    outcomes.completion.read(c)
+    outcomes.completion.decoded(0, 3)
+    await mode.send({0: [(b"k", b"a", 1), (b"k", b"b", 2), (b"k", b"c", 3)]}, c)
+    assert mode.inflight.used == 3
+    cluster.sent[1][2].set_exception(KafkaTimeoutError())
+    cluster.ack_all()
+    await mode.close()
+    led = outcomes.ledger
+    assert (led.sent, led.acked, led.failed, dict(led.failed_by_reason)) == (3, 2, 1, {"timeout": 1})
+    assert "f" not in outcomes.completion.positions  # the failed record was not dead-lettered: not handled
