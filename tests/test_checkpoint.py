@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import gzip
-import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
@@ -119,61 +119,57 @@ def check_resumed(broker: Broker, topic: str, lines: list[bytes], first_checkpoi
     assert all(c <= 2 for c in got.values())
 
 
-def test_killed_mid_replay_then_resumed_loses_nothing(broker: Broker, topic_name: str, tmp_path: Path) -> None:
-    lines = numbered(300_000)
+def interrupt_mid_replay(
+    broker: Broker, topic: str, tmp_path: Path, n: int, interrupt: Callable[[subprocess.Popen[bytes]], None]
+) -> tuple[int, bytes, bytes, list[bytes], list[str], int]:
+    """Start a CLI replay with a checkpoint, ``interrupt`` it once it has checkpointed progress.
+
+    Returns its status, stdout, stderr, the input lines, the command, and the checkpoint's line at the stop.
+    """
+    lines = numbered(n)
     path = tmp_path / "big.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     cp = tmp_path / "cp.json"
-    cmd = replay_cmd(path, topic_name, broker, cp)
-    with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as first:
+    cmd = replay_cmd(path, topic, broker, cp)
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as first:
         wait_for_progress(cp, path, first)
-        os.kill(first.pid, signal.SIGKILL)
-        first.wait(10)
-    assert first.returncode == -signal.SIGKILL, "the first run finished before it was killed: make the input bigger"
-    at_kill = msgspec.json.decode(cp.read_bytes(), type=State).files[str(path.resolve())]
-    assert not at_kill.done
+        interrupt(first)
+        out, err = first.communicate(timeout=60)
+    state = msgspec.json.decode(cp.read_bytes(), type=State).files[str(path.resolve())]
+    assert not state.done, "the first run finished before it was interrupted: make the input bigger"
+    return first.returncode, out, err, lines, cmd, state.line
+
+
+def resume_and_check(broker: Broker, topic: str, cmd: list[str], lines: list[bytes], checkpoint_line: int) -> None:
     second = subprocess.run(cmd, capture_output=True, timeout=120)
     assert second.returncode == 0, second.stdout.decode() + second.stderr.decode()
-    check_resumed(broker, topic_name, lines, at_kill.line)
+    check_resumed(broker, topic, lines, checkpoint_line)
+
+
+def test_killed_mid_replay_then_resumed_loses_nothing(broker: Broker, topic_name: str, tmp_path: Path) -> None:
+    status, _, _, lines, cmd, line = interrupt_mid_replay(broker, topic_name, tmp_path, 300_000, lambda p: p.kill())
+    assert status == -signal.SIGKILL
+    resume_and_check(broker, topic_name, cmd, lines, line)
 
 
 @pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_signal_mid_replay_stops_cleanly_with_a_checkpoint_and_resume_completes(
     broker: Broker, topic_name: str, tmp_path: Path, sig: signal.Signals, status: int
 ) -> None:
-    lines = numbered(1_000_000)
-    path = tmp_path / "big.jsonl"
-    path.write_bytes(b"\n".join(lines) + b"\n")
-    cp = tmp_path / "cp.json"
-    cmd = replay_cmd(path, topic_name, broker, cp)
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as first:
-        wait_for_progress(cp, path, first)
-        first.send_signal(sig)
-        out, err = first.communicate(timeout=60)
-    assert first.returncode == status, out.decode() + err.decode()
+    got, out, err, lines, cmd, line = interrupt_mid_replay(broker, topic_name, tmp_path, 1_000_000, lambda p: p.send_signal(sig))
+    assert got == status, out.decode() + err.decode()
     assert f"INTERRUPTED by {sig.name}".encode() in out and b"Traceback" not in err
-    at_stop = msgspec.json.decode(cp.read_bytes(), type=State).files[str(path.resolve())]
-    assert not at_stop.done and at_stop.line > 1000
-    second = subprocess.run(cmd, capture_output=True, timeout=120)
-    assert second.returncode == 0, second.stdout.decode() + second.stderr.decode()
-    check_resumed(broker, topic_name, lines, at_stop.line)
+    assert line > 1000
+    resume_and_check(broker, topic_name, cmd, lines, line)
 
 
 def test_a_second_signal_aborts_at_once_and_the_checkpoint_stays_true(broker: Broker, topic_name: str, tmp_path: Path) -> None:
-    lines = numbered(1_000_000)
-    path = tmp_path / "big.jsonl"
-    path.write_bytes(b"\n".join(lines) + b"\n")
-    cp = tmp_path / "cp.json"
-    cmd = replay_cmd(path, topic_name, broker, cp)
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as first:
-        wait_for_progress(cp, path, first)
-        first.send_signal(signal.SIGTERM)
+    def twice(proc: subprocess.Popen[bytes]) -> None:
+        proc.send_signal(signal.SIGTERM)
         time.sleep(0.005)
-        first.send_signal(signal.SIGTERM)
-        out, err = first.communicate(timeout=30)
-    assert first.returncode == 143, out.decode() + err.decode()
+        proc.send_signal(signal.SIGTERM)
+
+    status, out, err, lines, cmd, line = interrupt_mid_replay(broker, topic_name, tmp_path, 1_000_000, twice)
+    assert status == 143, out.decode() + err.decode()
     assert b"aborted by a second SIGTERM" in err and b"Traceback" not in err
-    at_stop = msgspec.json.decode(cp.read_bytes(), type=State).files[str(path.resolve())]
-    second = subprocess.run(cmd, capture_output=True, timeout=120)
-    assert second.returncode == 0, second.stdout.decode() + second.stderr.decode()
-    check_resumed(broker, topic_name, lines, at_stop.line)
+    resume_and_check(broker, topic_name, cmd, lines, line)
