@@ -392,7 +392,3 @@ def _has_surrogates(text: str) -> bool:
     except UnicodeEncodeError:
         return True
     return False
-
-
-def make_decoder(fmt: str, schema: type[msgspec.Struct] | None, key_field: str | None) -> JsonLinesDecoder | CsvDecoder:
-    return CsvDecoder(schema, key_field) if fmt == "csv" else JsonLinesDecoder(schema, key_field)

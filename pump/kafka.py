@@ -49,10 +49,6 @@ def failure_reason(exc: BaseException) -> FailureReason:
     return "other"
 
 
-def is_retriable(exc: BaseException) -> bool:
-    return bool(getattr(exc, "retriable", False))
-
-
 def _coerce(value: str) -> Any:
     low = value.lower()
     if low in ("true", "false"):
