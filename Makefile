@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DEMO_ROWS ?= 1000000
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench bench-compare lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,15 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/send_modes.py
+
+# Whole CLI processes of this tree against a git revision of it (default: origin/main, else HEAD), interleaved:
+#   make bench-compare BASE=cad56b2 REPEATS=5
+BASE ?= $(shell git rev-parse --verify -q origin/main || git rev-parse HEAD)
+REPEATS ?= 5
+bench-compare: $(VENV)/.installed
+	rm -rf .bench-base && git worktree prune && git worktree add --detach -f .bench-base $(BASE)
+	$(BIN)/python benchmarks/compare.py --baseline .bench-base --repeats $(REPEATS)
+	git worktree remove --force .bench-base
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check pump tests benchmarks examples grafana

@@ -34,17 +34,16 @@ def pump_run(bootstrap: str, path: str, mode: str, metrics: bool = False) -> dic
     import uvloop
 
     from pump import ReplayConfig, replay
-    from pump.broker import free_port
+    from pump.dev.broker import free_port
 
     addr = f"127.0.0.1:{free_port()}" if metrics else None
     stop = threading.Event()
     if addr:
         threading.Thread(target=scrape_every_second, args=(f"http://{addr}/metrics", stop), daemon=True).start()
 
-    config = ReplayConfig(
-        paths=(path,), topic=TOPIC, bootstrap_servers=bootstrap, schema="rides", key_field="PULocationID", mode=mode,
-        create_topic=True, partitions=PARTITIONS, linger=LINGER_MS / 1000, batch_bytes=BATCH_BYTES, progress=False,
-        metrics_addr=addr,
+    config = ReplayConfig.of(
+        path, TOPIC, bootstrap_servers=bootstrap, schema="rides", key_field="PULocationID", mode=mode, create_topic=True,
+        partitions=PARTITIONS, linger=LINGER_MS / 1000, batch_bytes=BATCH_BYTES, progress=False, metrics_addr=addr,
     )  # fmt: skip
     try:
         report = uvloop.run(replay(config))

@@ -22,7 +22,7 @@ DATA = HERE / ".data"
 
 
 def ensure(rows: int, fmt: str) -> Path:
-    from pump.synth import write_file
+    from pump.dev.synth import write_file
 
     DATA.mkdir(exist_ok=True)
     path = DATA / f"rides-{rows}.{fmt}"
@@ -34,7 +34,7 @@ def ensure(rows: int, fmt: str) -> Path:
 
 def run(name: str, path: str) -> dict:
     """One contender, in its own process, against its own fresh broker (started here, so its memory is not counted)."""
-    from pump.broker import Broker
+    from pump.dev.broker import Broker
 
     with Broker() as broker:
         cmd = [sys.executable, str(HERE / "contender.py"), name, path, broker.bootstrap]

@@ -67,6 +67,9 @@ ROWS: list[tuple[str, list[tuple[str, str, str, list[tuple[str, str]]]]]] = [
             (f"sum(increase(pump_timeouts_total{{{SELM}}}[{RI}]))", "timeouts"),
         ]),
         ("Retries", "timeseries", "short", [(f"sum(increase(pump_retries_total{{{SELM}}}[{RI}]))", "retries")]),
+        ("Dead letters /s by reason", "timeseries", "short", [
+            (f"sum by (reason) (rate(pump_dead_letters_total{{{SEL}}}[{RI}]))", "{{reason}}"),
+        ]),
     ]),
     ("Latency", [
         ("Acknowledgement latency", "timeseries", "s", [

@@ -1,94 +1,346 @@
-"""What a run is asked to do: one frozen value object, built by the CLI or by library callers."""
+"""What a run is asked to do: frozen value objects in groups, and the one table of settings.
+
+Every setting is declared once, as a field of a group below: its type, default,
+help and constraints (``setting(...)``). Everything else is derived from these
+declarations: the command line (``pump.cli.options`` builds every flag from
+``SETTINGS``), the flat keywords of ``ReplayConfig.of(...)``, and the checks in
+``__post_init__``, so a name, a default or a help text cannot drift apart.
+
+    ReplayConfig
+      topic       where records go
+      input       InputSettings       what to read, how to cut and decode it
+      producer    ProducerSettings    the cluster, the topic's creation, batching, durability
+      security    SecuritySettings    TLS and SASL
+      delivery    DeliverySettings    send mode, bounds, timeouts, dead letters
+      checkpoint  CheckpointSettings  progress kept across runs
+      observe     ObserveSettings     metrics, progress line, report
+
+Durations are float seconds. ``linger`` is milliseconds only on the command line
+(``--linger-ms``) and where aiokafka's arguments are built.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+import functools
+import string
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
+from msgspec import inspect as mi
 
-from pump.security import Security
+from pump.errors import ConfigError, PumpError
 
 Format = Literal["auto", "csv", "jsonl"]
 ModeName = Literal["batch", "callback", "sync"]
 Compression = Literal["none", "gzip", "snappy", "lz4", "zstd"]
 Acks = Literal["0", "1", "all"]
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
-DEFAULT_BOOTSTRAP = "localhost:9092"
 EMBEDDED = "embedded"
 
 
-class ReplayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A replay: which files go to which topic, and how.
+def setting(help: str, *, name: str | None = None, flag: str | None = None, **extra: Any) -> msgspec.Meta:
+    """A setting's declaration. ``extra``: ``ge``/``gt`` (checked), ``metavar``, ``aliases``, ``env``
+    (the CLI's default comes from this variable), ``flag_unit`` (``"ms"``: the flag takes milliseconds),
+    ``positional``, ``cli=False`` with ``via`` (no flag: how the command line sets it instead, e.g. a password)."""
+    return msgspec.Meta(description=help, extra={"name": name, "flag": flag, **extra})
 
-    Durations are float seconds; ``linger`` becomes aiokafka's ``linger_ms`` only
-    where the producer is built.
-    """
 
-    paths: tuple[str, ...]
-    topic: str
-    bootstrap_servers: str = DEFAULT_BOOTSTRAP
-    format: Format = "auto"
-    key_field: str | None = None
-    schema: str | None = None
-    mode: ModeName = "batch"
-    workers: int = 2
-    decode_processes: int | None = None  # None: auto (see pipeline.decode_processes_for)
-    queue_size: int = 8
-    chunk_bytes: int = 1 << 20
-    max_in_flight: int = 65536
-    linger: float = 0.005
-    batch_bytes: int = 1 << 20
-    max_message_bytes: int = 1 << 20  # Kafka's default message.max.bytes is about this
-    compression: Compression = "none"
-    acks: Acks = "1"
-    idempotence: bool = False
-    producer_options: dict[str, str] = msgspec.field(default_factory=dict)
-    security: Security = msgspec.field(default_factory=Security)
-    create_topic: bool = False
-    partitions: int = 1
-    replication_factor: int = 1
-    max_errors: int | None = None
-    dead_letter: str | None = None  # PATH (JSON lines) or topic:NAME
-    checkpoint: str | None = None
-    checkpoint_interval: float = 5.0
-    restart: bool = False
-    shutdown_timeout: float = 30.0
-    request_timeout: float = 30.0
-    connect_timeout: float = 10.0
-    metrics_addr: str | None = None
-    metrics_linger: float = 0.0
-    pushgateway: str | None = None
-    progress: bool = True
-    max_invalid_shown: int = 10
+class Secret:
+    """A value that is never shown: its repr hides it, so it stays out of logs and reports."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class _Group(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    def __post_init__(self) -> None:
+        _check_constraints(self)
+
+
+class InputSettings(_Group):
+    """What to read, and how to cut and decode it."""
+
+    paths: Annotated[
+        tuple[str, ...],
+        setting("input files (CSV with a header, JSON lines; gzip/zstd ok); - for stdin", positional=True, metavar="PATH"),
+    ]
+    format: Annotated[Format, setting("record format; auto: by extension after .gz/.zst, else by content")] = "auto"
+    schema: Annotated[
+        str | None, setting("validate records against a msgspec Struct ('rides' is built in)", metavar="NAME|MODULE:STRUCT")
+    ] = None
+    key_field: Annotated[str | None, setting("record field whose value becomes the message key", metavar="NAME")] = None
+    workers: Annotated[int, setting("decoding coroutines", ge=1, metavar="N")] = 2
+    decode_processes: Annotated[
+        int | None,
+        setting("decode in N processes to use more cores (default: 2 for CSV input over 32 MiB, else 0)", ge=0, metavar="N"),
+    ] = None
+    queue_size: Annotated[int, setting("chunks between reader and workers", ge=1, metavar="N")] = 8
+    chunk_bytes: Annotated[int, setting("bytes read at a time; a chunk holds whole records", ge=1, metavar="N")] = 1 << 20
+    max_errors: Annotated[int | None, setting("stop after N invalid lines (default: no limit)", ge=0, metavar="N")] = None
 
     def __post_init__(self) -> None:
-        from pump.errors import UsageError
-
+        super().__post_init__()
         if not self.paths:
-            raise UsageError("no input files given")
-        if not self.topic:
-            raise UsageError("--topic must not be empty")
-        for name in (
-            "workers",
-            "queue_size",
-            "chunk_bytes",
-            "max_in_flight",
-            "batch_bytes",
-            "max_message_bytes",
-            "partitions",
-            "replication_factor",
-        ):
-            if getattr(self, name) < 1:
-                raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
-        if self.decode_processes is not None and self.decode_processes < 0:
-            raise UsageError("--decode-processes must not be negative")
+            raise config_error("no input given ({paths})")
+
+
+class ProducerSettings(_Group):
+    """The cluster, the topic's creation, and how the producer batches and acknowledges."""
+
+    bootstrap_servers: Annotated[
+        str,
+        setting("HOST:PORT[,...], or 'embedded' for a throwaway local broker", env="PUMP_BOOTSTRAP_SERVERS", metavar="SERVERS"),
+    ] = "localhost:9092"
+    create_topic: Annotated[bool, setting("create the topic if it does not exist")] = False
+    partitions: Annotated[int, setting("partitions when the topic is created", ge=1, metavar="N")] = 1
+    replication_factor: Annotated[int, setting("replication when the topic is created", ge=1, metavar="N")] = 1
+    acks: Annotated[Acks, setting("acknowledgements a send waits for")] = "1"
+    idempotence: Annotated[bool, setting("idempotent producer (acks=all): no duplicates from retries")] = False
+    linger: Annotated[float, setting("how long a batch waits to fill", flag="--linger-ms", flag_unit="ms", ge=0)] = 0.005
+    batch_bytes: Annotated[int, setting("largest batch", ge=1, metavar="N")] = 1 << 20
+    max_message_bytes: Annotated[
+        int, setting("larger records fail as too_large (Kafka's default is 1 MiB too)", ge=1, metavar="N")
+    ] = 1 << 20
+    compression: Annotated[Compression, setting("batch compression")] = "none"
+    connect_timeout: Annotated[float, setting("how long connecting may take", gt=0, metavar="SECONDS")] = 10.0
+    options: Annotated[
+        dict[str, str],
+        setting("any other aiokafka producer argument (repeatable)", flag="-X", metavar="KEY=VALUE"),
+    ] = msgspec.field(default_factory=dict)
+
+
+class SecuritySettings(_Group):
+    """TLS and SASL. The password comes from ``$PUMP_SASL_PASSWORD`` or a file, never a flag."""
+
+    security_protocol: Annotated[SecurityProtocol, setting("how to talk to the brokers")] = "PLAINTEXT"
+    ssl_cafile: Annotated[str | None, setting("CA bundle that signed the brokers' certificates", metavar="FILE")] = None
+    ssl_certfile: Annotated[str | None, setting("client certificate (mutual TLS)", metavar="FILE")] = None
+    ssl_keyfile: Annotated[str | None, setting("client private key (mutual TLS)", metavar="FILE")] = None
+    sasl_mechanism: Annotated[SaslMechanism | None, setting("SASL mechanism (default PLAIN)")] = None
+    sasl_username: Annotated[str | None, setting("SASL user", metavar="USER")] = None
+    sasl_password: Annotated[
+        Secret | None, setting("SASL password", cli=False, via="$PUMP_SASL_PASSWORD or --sasl-password-file")
+    ] = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        sasl = self.security_protocol.startswith("SASL")
+        if sasl and not (self.sasl_username and self.sasl_password):
+            raise config_error("{security_protocol} " + self.security_protocol + " needs {sasl_username} and {sasl_password}")
+        if not sasl and (self.sasl_mechanism or self.sasl_username):
+            raise config_error("{sasl_mechanism} and {sasl_username} need {security_protocol} SASL_PLAINTEXT or SASL_SSL")
+        if not self.security_protocol.endswith("SSL") and (self.ssl_cafile or self.ssl_certfile or self.ssl_keyfile):
+            raise config_error("{ssl_cafile}, {ssl_certfile} and {ssl_keyfile} need {security_protocol} SSL or SASL_SSL")
+
+
+class DeliverySettings(_Group):
+    """How records are sent, how many may be in flight, how long they may take, where failures go."""
+
+    mode: Annotated[ModeName, setting("send mode")] = "batch"
+    max_in_flight: Annotated[int, setting("records sent but not yet acknowledged", ge=1, metavar="N")] = 65536
+    delivery_timeout: Annotated[
+        float,
+        setting("how long a send may take, retries of retriable errors included", gt=0, aliases=("--request-timeout",),
+                metavar="SECONDS"),
+    ] = 30.0  # fmt: skip
+    shutdown_timeout: Annotated[
+        float, setting("on SIGINT/SIGTERM, how long to wait for records in flight", ge=0, metavar="SECONDS")
+    ] = 30.0
+    dead_letter: Annotated[
+        str | None,
+        setting("where invalid lines and undeliverable records go, raw, with the reason", metavar="PATH|topic:NAME"),
+    ] = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if self.dead_letter is not None and self.dead_letter in ("", "topic:"):
-            raise UsageError("--dead-letter needs a PATH or topic:NAME")
-        if self.checkpoint_interval <= 0:
-            raise UsageError("--checkpoint-interval must be positive")
-        if self.metrics_linger < 0:
-            raise UsageError("--metrics-linger must not be negative")
-        if self.linger < 0:
-            raise UsageError("--linger-ms must not be negative")
-        if self.max_errors is not None and self.max_errors < 0:
-            raise UsageError("--max-errors must not be negative")
+            raise config_error("{dead_letter} needs a PATH or topic:NAME")
+
+
+class CheckpointSettings(_Group):
+    """Progress kept across runs: per input, how far every line is handled."""
+
+    path: Annotated[
+        str | None, setting("record progress there, and resume from it when it exists", name="checkpoint", metavar="FILE")
+    ] = None
+    interval: Annotated[
+        float, setting("how often the checkpoint is written", name="checkpoint_interval", gt=0, metavar="SECONDS")
+    ] = 5.0
+    restart: Annotated[bool, setting("ignore the checkpoint's positions (e.g. for a changed file)")] = False
+
+
+class ObserveSettings(_Group):
+    """What a person watching sees: metrics, the progress line, the report."""
+
+    metrics_addr: Annotated[
+        str | None, setting("serve Prometheus metrics there, e.g. 127.0.0.1:9464 (off by default)", metavar="HOST:PORT")
+    ] = None
+    metrics_linger: Annotated[float, setting("keep serving metrics this long after the run", ge=0, metavar="SECONDS")] = 0.0
+    pushgateway: Annotated[str | None, setting("push the final metrics to this Prometheus Pushgateway", metavar="URL")] = None
+    progress: Annotated[bool, setting("a progress line on stderr (only when it is a terminal)")] = True
+    report_json: Annotated[str | None, setting("write the end-of-run report as JSON", metavar="FILE")] = None
+    max_invalid_shown: Annotated[int, setting("invalid lines listed in the report", ge=0, metavar="N")] = 10
+
+
+class ReplayConfig(_Group):
+    """A replay: which inputs go to which topic, and how. Build it grouped, or flat with ``of()``."""
+
+    topic: Annotated[str, setting("the topic to replay into", metavar="TOPIC")]
+    input: InputSettings
+    producer: ProducerSettings = msgspec.field(default_factory=ProducerSettings)
+    security: SecuritySettings = msgspec.field(default_factory=SecuritySettings)
+    delivery: DeliverySettings = msgspec.field(default_factory=DeliverySettings)
+    checkpoint: CheckpointSettings = msgspec.field(default_factory=CheckpointSettings)
+    observe: ObserveSettings = msgspec.field(default_factory=ObserveSettings)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.topic:
+            raise config_error("{topic} must not be empty")
+
+    @classmethod
+    def of(cls, paths: str | list[str] | tuple[str, ...], topic: str, **settings: Any) -> ReplayConfig:
+        """A config from flat keywords named as in ``SETTINGS`` (``key_field=``, ``mode=``, ``checkpoint=``...)."""
+        groups: dict[str, dict[str, Any]] = {}
+        for name, value in settings.items():
+            found = SETTINGS.get(name)
+            if found is None or not found.group:
+                raise ConfigError(f"ReplayConfig.of: no setting named {name!r}")
+            groups.setdefault(found.group, {})[found.field] = value
+        paths = (paths,) if isinstance(paths, str) else tuple(paths)
+        built = {group: GROUPS[group](**values) for group, values in groups.items() if group != "input"}
+        return cls(topic=topic, input=InputSettings(paths=paths, **groups.get("input", {})), **built)
+
+
+GROUPS: dict[str, type[_Group]] = {
+    "input": InputSettings,
+    "producer": ProducerSettings,
+    "security": SecuritySettings,
+    "delivery": DeliverySettings,
+    "checkpoint": CheckpointSettings,
+    "observe": ObserveSettings,
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting, as every consumer sees it. ``name`` is flat and unique across groups."""
+
+    name: str
+    group: str  # "" for ReplayConfig's own fields
+    field: str
+    type: mi.Type
+    default: Any
+    help: str
+    extra: dict[str, Any]
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.group}.{self.field}" if self.group else self.field
+
+    @property
+    def flag(self) -> str | None:
+        if self.extra.get("cli", True) is False or self.extra.get("positional"):
+            return None
+        if self.extra.get("flag"):
+            return str(self.extra["flag"])
+        if self.default is True:
+            return "--no-" + self.name.replace("_", "-")
+        return "--" + self.name.replace("_", "-")
+
+
+def _settings_of(cls: type[msgspec.Struct], group: str) -> list[Setting]:
+    found = []
+    for f in mi.type_info(cls).fields:  # type: ignore[union-attr]
+        kind = f.type
+        if isinstance(kind, mi.StructType):
+            continue
+        assert isinstance(kind, mi.Metadata) and kind.extra is not None, f"{cls.__name__}.{f.name} has no setting()"
+        extra = dict(kind.extra)
+        default = f.default if f.default_factory is mi.NODEFAULT else f.default_factory()
+        help_text = (kind.extra_json_schema or {}).get("description", "")
+        found.append(Setting(extra.pop("name") or f.name, group, f.name, kind.type, default, help_text, extra))
+    return found
+
+
+def _all_settings() -> dict[str, Setting]:
+    table = {s.name: s for s in _settings_of(ReplayConfig, "")}
+    for group, cls in GROUPS.items():
+        for s in _settings_of(cls, group):
+            assert s.name not in table, f"setting name {s.name!r} is used twice"
+            table[s.name] = s
+    return table
+
+
+def verbatim(text: object) -> str:
+    """``text`` for a ``config_error`` template, its braces kept as they are."""
+    return str(text).replace("{", "{{").replace("}", "}}")
+
+
+E = TypeVar("E", bound=PumpError)
+
+
+def named(cls: type[E], template: str) -> E:
+    """An error of ``cls`` whose ``{name}`` fields are settings, shown to library callers as ``group.field``."""
+    error = cls(template.format_map({name: _qualified(name) for name in _fields(template)}))
+    error.template = template
+    return error
+
+
+def config_error(template: str) -> ConfigError:
+    return named(ConfigError, template)
+
+
+def _qualified(name: str) -> str:
+    found = SETTINGS.get(name)
+    return found.qualified if found is not None else name
+
+
+def _fields(template: str) -> list[str]:
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
+
+
+@functools.cache
+def _constraints(cls: type[msgspec.Struct]) -> list[tuple[str, str, str, float]]:
+    """(attribute, setting name, "ge"|"gt", bound) for every checked field of a group."""
+    checks = []
+    for f in mi.type_info(cls).fields:  # type: ignore[union-attr]
+        extra = getattr(f.type, "extra", None) or {}
+        for op in ("ge", "gt"):
+            if op in extra:
+                checks.append((f.name, extra.get("name") or f.name, op, extra[op]))
+    return checks
+
+
+def _check_constraints(group: msgspec.Struct) -> None:
+    for attr, name, op, bound in _constraints(type(group)):
+        value = getattr(group, attr)
+        if value is None or (value >= bound if op == "ge" else value > bound):
+            continue
+        if op == "gt" and bound == 0:
+            raise config_error(f"{{{name}}} must be positive")
+        if bound == 0:
+            raise config_error(f"{{{name}}} must not be negative")
+        raise config_error(f"{{{name}}} must be at least {bound:g}")
+
+
+SETTINGS: dict[str, Setting] = _all_settings()

@@ -2,6 +2,7 @@
 
     PumpError                      base of everything pump raises on purpose
     +-- UsageError                 bad options or configuration            (exit 2)
+    |   +-- ConfigError            one setting's value is wrong; names the setting
     +-- InputError                 a file cannot be opened or read         (exit 2)
     +-- BrokerError                the cluster cannot be reached or used   (exit 2)
     |   +-- TopicError             the topic is missing or cannot be made  (exit 2)
@@ -10,22 +11,53 @@
 Per-line problems (malformed JSON, a wrong type, a missing key) are not
 exceptions that escape: they are recorded as ``Invalid`` outcomes with file,
 line and reason, and the run goes on. Per-record delivery failures are
-recorded the same way by the send modes.
+``DeliveryError`` values the send modes record the same way
+(``pump.output.sink``); they never reach the caller.
 """
 
 from __future__ import annotations
 
 import signal
+import string
+from collections.abc import Callable
 
 
 class PumpError(Exception):
-    """Base class of every error pump raises on purpose. ``str()`` is a one-line message."""
+    """Base class of every error pump raises on purpose. ``str()`` is a one-line message.
+
+    A message that names settings keeps them as ``{name}`` fields of ``template``:
+    ``str()`` names them as a library caller knows them (``delivery.max_in_flight``),
+    and the command line renders the same template with its flags (``--max-in-flight``),
+    so each audience reads the names it typed (``pump.config.named`` builds such errors).
+    """
 
     exit_code: int = 2
+    template: str | None = None
+
+    def render(self, name_of: Callable[[str], str]) -> str:
+        """The message, with the settings it names as ``name_of`` gives them."""
+        if self.template is None:
+            return str(self)
+        names = {name: name_of(name) for _, name, _, _ in string.Formatter().parse(self.template) if name}
+        return self.template.format_map(names)
+
+    def __reduce__(self) -> tuple[Callable[..., PumpError], tuple[type[PumpError], str, str | None]]:
+        return (_restore, (type(self), str(self), self.template))  # crosses process boundaries intact
+
+
+def _restore(cls: type[PumpError], message: str, template: str | None) -> PumpError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.template = template
+    return error
 
 
 class UsageError(PumpError):
     """The options or the configuration do not make sense."""
+
+
+class ConfigError(UsageError):
+    """A setting's value is wrong, or settings contradict each other; the message names them."""
 
 
 class InputError(PumpError):
@@ -44,8 +76,6 @@ class InputError(PumpError):
 
 class BrokerError(PumpError):
     """The Kafka cluster cannot be reached, or refused what pump asked of it."""
-
-    retriable: bool = False
 
 
 class TopicError(BrokerError):

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import msgspec
 
-from pump.errors import UsageError
+from pump.config import config_error, verbatim
 
 
 class Ride(msgspec.Struct, kw_only=True):
@@ -45,16 +45,17 @@ def load_schema(spec: str) -> type[msgspec.Struct]:
     if spec in BUILTIN:
         return BUILTIN[spec]
     module_name, sep, attr = spec.partition(":")
+    named = "{schema} " + verbatim(repr(spec))
     if not sep or not module_name or not attr:
         names = ", ".join(sorted(BUILTIN))
-        raise UsageError(f"--schema {spec!r}: expected one of {names} or MODULE:STRUCT")
+        raise config_error(f"{named}: expected one of {names} or MODULE:STRUCT")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise UsageError(f"--schema {spec!r}: cannot import {module_name!r}: {exc}") from exc
+        raise config_error(f"{named}: cannot import {verbatim(repr(module_name))}: {verbatim(exc)}") from None
     obj = getattr(module, attr, None)
     if not (isinstance(obj, type) and issubclass(obj, msgspec.Struct)):
-        raise UsageError(f"--schema {spec!r}: {attr!r} is not a msgspec.Struct in {module_name!r}")
+        raise config_error(f"{named}: {verbatim(repr(attr))} is not a msgspec.Struct in {verbatim(repr(module_name))}")
     if obj.__struct_config__.array_like:
-        raise UsageError(f"--schema {spec!r}: array_like Structs cannot describe named fields")
+        raise config_error(f"{named}: array_like Structs cannot describe named fields")
     return obj

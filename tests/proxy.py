@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from pump.broker import free_port
+from pump.dev.broker import free_port
 
 
 class Proxy:

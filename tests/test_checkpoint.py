@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import gzip
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,25 +14,25 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from pump.broker import Broker
-from pump.checkpoint import Checkpoint, State
-from pump.completion import Position
-from pump.config import ReplayConfig
-from pump.errors import UsageError
-from pump.pipeline import replay
-from pump.source import InputFile
-from tests.conftest import consume_all, create_topic
+from pump import ConfigError, replay
+from pump.account import Checkpoint
+from pump.account.checkpoint import State
+from pump.dev.broker import Broker
+from pump.input import FileSource, Position
+from tests import cli
+from tests.builders import EXAMPLES, config, keyed_lines, write_lines
+from tests.kafka import consume, consumed, created
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+pytestmark = pytest.mark.integration
 
 
 def numbered(n: int) -> list[bytes]:
-    return [b'{"user": "u%d", "seq": %d}' % (i % 13, i) for i in range(n)]
+    return keyed_lines(n, keys=13)
 
 
 def write_checkpoint(cp: Path, topic: str, path: Path, offset: int, line: int) -> None:
     checkpoint = Checkpoint(str(cp), topic)
-    checkpoint.resume_points([InputFile(str(path), path.stat().st_size)])
+    checkpoint.resume_points([FileSource(str(path), path.stat().st_size)])
     checkpoint.save({str(path): Position(offset, line)})
 
 
@@ -49,18 +47,15 @@ async def test_resume_sends_exactly_the_lines_after_the_checkpoint(
     offset = len(b"\n".join(lines[:1234])) + 1  # uncompressed offset of line 1235
     cp = tmp_path / "cp.json"
     write_checkpoint(cp, topic_name, path, offset, 1235)
-    await create_topic(broker.bootstrap, topic_name, 2)
-    config = ReplayConfig(
-        paths=(str(path),), topic=topic_name, bootstrap_servers=broker.bootstrap, key_field="user",
-        checkpoint=str(cp), chunk_bytes=4096, progress=False,
-    )  # fmt: skip
-    report = await replay(config)
+    await created(broker.bootstrap, topic_name, 2)
+    cfg = config(path, topic_name, broker.bootstrap, key_field="user", checkpoint=str(cp), chunk_bytes=4096)
+    report = await replay(cfg)
     assert report.acknowledged == 3000 - 1234 and report.exit_code == 0
-    got = await consume_all(broker.bootstrap, topic_name, 3000 - 1234)
+    got = await consumed(broker.bootstrap, topic_name, 3000 - 1234)
     assert collections.Counter(m.value for m in got) == collections.Counter(lines[1234:])
     saved = msgspec.json.decode(cp.read_bytes(), type=State).files[str(path.resolve())]
     assert (saved.offset, saved.line, saved.done) == (len(body), 3001, True)
-    again = await replay(config)  # a finished file is skipped
+    again = await replay(cfg)  # a finished file is skipped
     assert again.records == 0 and again.exit_code == 0
 
 
@@ -71,34 +66,27 @@ async def test_resume_rereads_the_csv_header(broker: Broker, topic_name: str, tm
     offset = len(b"\n".join(rows[:201])) + 1  # the header plus 200 rows are handled
     cp = tmp_path / "cp.json"
     write_checkpoint(cp, topic_name, path, offset, 202)
-    config = ReplayConfig(
-        paths=(str(path),), topic=topic_name, bootstrap_servers=broker.bootstrap, schema="rides", key_field="PULocationID",
-        checkpoint=str(cp), create_topic=True, progress=False,
-    )  # fmt: skip
-    report = await replay(config)
+    cfg = config(path, topic_name, broker.bootstrap, schema="rides", key_field="PULocationID", checkpoint=str(cp),
+                 create_topic=True)  # fmt: skip
+    report = await replay(cfg)
     assert (report.acknowledged, report.invalid, report.exit_code) == (66, 0, 0)
 
 
 async def test_a_changed_file_is_refused_unless_restart(broker: Broker, topic_name: str, tmp_path: Path) -> None:
-    path = tmp_path / "in.jsonl"
-    path.write_bytes(b"\n".join(numbered(100)) + b"\n")
+    path = write_lines(tmp_path / "in.jsonl", numbered(100))
     cp = tmp_path / "cp.json"
     write_checkpoint(cp, topic_name, path, 10, 2)
-    path.write_bytes(b"\n".join(numbered(101)) + b"\n")
-    config = ReplayConfig(
-        paths=(str(path),), topic=topic_name, bootstrap_servers=broker.bootstrap, checkpoint=str(cp), create_topic=True,
-        progress=False,
-    )  # fmt: skip
-    with pytest.raises(UsageError, match=r"in\.jsonl: changed since checkpoint .*--restart"):
-        await replay(config)
-    report = await replay(msgspec.structs.replace(config, restart=True))
+    write_lines(path, numbered(101))
+    with pytest.raises(ConfigError, match=r"in\.jsonl: changed since checkpoint .* add checkpoint\.restart"):
+        await replay(config(path, topic_name, broker.bootstrap, checkpoint=str(cp), create_topic=True))
+    report = await replay(config(path, topic_name, broker.bootstrap, checkpoint=str(cp), create_topic=True, restart=True))
     assert report.acknowledged == 101
 
 
-def replay_cmd(path: Path, topic: str, broker: Broker, cp: Path) -> list[str]:
-    return [sys.executable, "-m", "pump", "replay", str(path), "--topic", topic, "--bootstrap-servers", broker.bootstrap,
-            "--create-topic", "--partitions", "4", "--key-field", "user", "--checkpoint", str(cp), "--checkpoint-interval", "0.1",
-            "--max-in-flight", "5000", "--no-progress"]  # fmt: skip
+def replay_args(path: Path, topic: str, broker: Broker, cp: Path) -> list[str]:
+    return ["replay", str(path), "--topic", topic, "--bootstrap-servers", broker.bootstrap, "--create-topic", "--partitions", "4",
+            "--key-field", "user", "--checkpoint", str(cp), "--checkpoint-interval", "0.1", "--max-in-flight", "5000",
+            "--no-progress"]  # fmt: skip
 
 
 def wait_for_progress(cp: Path, path: Path, proc: subprocess.Popen[bytes], min_line: int = 1000) -> None:
@@ -112,7 +100,7 @@ def wait_for_progress(cp: Path, path: Path, proc: subprocess.Popen[bytes], min_l
 
 
 def check_resumed(broker: Broker, topic: str, lines: list[bytes], first_checkpoint_line: int) -> None:
-    got = collections.Counter(m.value for m in asyncio.run(consume_all(broker.bootstrap, topic, len(lines), within=120)))
+    got = collections.Counter(m.value for m in consume(broker.bootstrap, topic, len(lines), within=120))
     missing = [v for v in lines if v not in got]
     assert not missing, f"{len(missing)} records lost, e.g. {missing[:3]}"
     duplicated = [msgspec.json.decode(v)["seq"] for v, c in got.items() if c > 1]
@@ -125,14 +113,13 @@ def interrupt_mid_replay(
 ) -> tuple[int, bytes, bytes, list[bytes], list[str], int]:
     """Start a CLI replay with a checkpoint, ``interrupt`` it once it has checkpointed progress.
 
-    Returns its status, stdout, stderr, the input lines, the command, and the checkpoint's line at the stop.
+    Returns its status, stdout, stderr, the input lines, the arguments, and the checkpoint's line at the stop.
     """
     lines = numbered(n)
-    path = tmp_path / "big.jsonl"
-    path.write_bytes(b"\n".join(lines) + b"\n")
+    path = write_lines(tmp_path / "big.jsonl", lines)
     cp = tmp_path / "cp.json"
-    cmd = replay_cmd(path, topic, broker, cp)
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as first:
+    cmd = replay_args(path, topic, broker, cp)
+    with cli.start(*cmd) as first:
         wait_for_progress(cp, path, first)
         interrupt(first)
         out, err = first.communicate(timeout=60)
@@ -142,7 +129,7 @@ def interrupt_mid_replay(
 
 
 def resume_and_check(broker: Broker, topic: str, cmd: list[str], lines: list[bytes], checkpoint_line: int) -> None:
-    second = subprocess.run(cmd, capture_output=True, timeout=120)
+    second = cli.pump(*cmd)
     assert second.returncode == 0, second.stdout.decode() + second.stderr.decode()
     check_resumed(broker, topic, lines, checkpoint_line)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from pump.completion import Completion, Position
-from pump.source import Chunk
+from pump.account import Completion
+from pump.input import Chunk, Position
 
 
 def chunk(seq: int, path: str, offset: int, first_line: int, data: bytes) -> Chunk:
@@ -61,3 +61,13 @@ def test_empty_file_is_done_at_once_and_files_complete_in_order() -> None:
     assert "b" not in c.positions and "a" not in c.positions  # "a" not handled yet, so "b" cannot be either
     c.decoded(0, 0)
     assert c.positions["a"].done and c.positions["b"] == Position(2, 2)
+
+
+def test_resumed_positions_stand_until_this_run_moves_them() -> None:
+    c = Completion({"a": Position(40, 9), "b": Position(0, 1), "done": Position(70, 12, done=True)})
+    assert c.positions == {"a": Position(40, 9), "done": Position(70, 12, done=True)}  # "b" starts at the start
+    c.read(chunk(0, "a", 40, 9, b"x\n"))
+    c.decoded(0, 1)
+    assert c.positions["a"] == Position(40, 9)
+    c.settled(0, 1)
+    assert c.positions["a"] == Position(42, 10)

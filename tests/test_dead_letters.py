@@ -9,10 +9,12 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from pump.broker import Broker
-from pump.config import ReplayConfig
-from pump.pipeline import replay
-from tests.conftest import consume_all, create_topic
+from pump import replay
+from pump.dev.broker import Broker
+from tests.builders import EXAMPLES, config, write_lines
+from tests.kafka import consumed, created
+
+pytestmark = pytest.mark.integration
 
 GOOD = [b'{"user": "u%d", "seq": %d}' % (i % 5, i) for i in range(40)]
 BAD_JSONL = {
@@ -45,15 +47,12 @@ async def test_bad_json_lines_go_to_the_dead_letter_file_raw_with_reason_and_pos
     lines = list(GOOD)
     for i, bad in enumerate(BAD_JSONL):
         lines.insert(3 + i * 5, bad)
-    src = tmp_path / "in.jsonl"
-    src.write_bytes(b"\n".join(lines) + b"\n")
+    src = write_lines(tmp_path / "in.jsonl", lines)
     dlq = tmp_path / "dead.jsonl"
-    await create_topic(broker.bootstrap, topic_name, 3)
-    config = ReplayConfig(
-        paths=(str(src),), topic=topic_name, bootstrap_servers=broker.bootstrap, key_field="user",
-        schema="tests.test_dead_letters:Event", dead_letter=str(dlq), chunk_bytes=128, progress=False,
-    )  # fmt: skip
-    report = await replay(config)
+    await created(broker.bootstrap, topic_name, 3)
+    cfg = config(src, topic_name, broker.bootstrap, key_field="user", schema="tests.test_dead_letters:Event",
+                 dead_letter=str(dlq), chunk_bytes=128)  # fmt: skip
+    report = await replay(cfg)
     assert (report.acknowledged, report.invalid, report.dead_lettered, report.exit_code) == (40, 7, 7, 0)
     letters = read_letters(dlq)
     assert sorted((raw_of(x), x["reason"]) for x in letters) == sorted(BAD_JSONL.items())
@@ -63,22 +62,20 @@ async def test_bad_json_lines_go_to_the_dead_letter_file_raw_with_reason_and_pos
         assert body[letter["offset"] :].startswith(raw_of(letter))
         assert body[: letter["offset"]].count(b"\n") + 1 == letter["line"]
         assert letter["message"]
-    got = await consume_all(broker.bootstrap, topic_name, 40)
+    got = await consumed(broker.bootstrap, topic_name, 40)
     assert collections.Counter(m.value for m in got) == collections.Counter(GOOD)
 
 
 async def test_bad_csv_rows_and_an_unterminated_quote_are_dead_lettered(broker: Broker, topic_name: str, tmp_path: Path) -> None:
-    rows = (Path(__file__).parent.parent / "examples" / "rides.csv").read_text().splitlines()[:21]
+    rows = (EXAMPLES / "rides.csv").read_text().splitlines()[:21]
     rows[4] += ",extra"  # line 5: wrong column count
     rows[9] = rows[9].replace("2020-07-01", "yesterday", 1)  # line 10: wrong type
     src = tmp_path / "rides.csv"
     src.write_text("\n".join(rows) + '\n1,"2020-07-01 00:00:00,unterminated')
     dlq = tmp_path / "dead.jsonl"
-    config = ReplayConfig(
-        paths=(str(src),), topic=topic_name, bootstrap_servers=broker.bootstrap, key_field="PULocationID", schema="rides",
-        dead_letter=str(dlq), create_topic=True, progress=False,
-    )  # fmt: skip
-    report = await replay(config)
+    cfg = config(src, topic_name, broker.bootstrap, key_field="PULocationID", schema="rides", dead_letter=str(dlq),
+                 create_topic=True)  # fmt: skip
+    report = await replay(cfg)
     assert (report.acknowledged, report.dead_lettered, report.exit_code) == (18, 3, 0)
     letters = read_letters(dlq)
     assert [(x["line"], x["reason"]) for x in letters] == [(5, "csv"), (10, "schema"), (22, "csv")]
@@ -90,14 +87,10 @@ async def test_a_record_too_large_to_send_is_dead_lettered_as_delivery(
     broker: Broker, topic_name: str, tmp_path: Path, mode: str
 ) -> None:
     huge = b'{"user": "big", "seq": 1, "pad": "' + b"x" * (2 << 20) + b'"}'
-    src = tmp_path / "in.jsonl"
-    src.write_bytes(b"\n".join([GOOD[0], huge, GOOD[1]]) + b"\n")
+    src = write_lines(tmp_path / "in.jsonl", [GOOD[0], huge, GOOD[1]])
     dlq = tmp_path / "dead.jsonl"
-    config = ReplayConfig(
-        paths=(str(src),), topic=topic_name, bootstrap_servers=broker.bootstrap, key_field="user", dead_letter=str(dlq),
-        create_topic=True, mode=mode, progress=False,
-    )  # fmt: skip
-    report = await replay(config)
+    report = await replay(config(src, topic_name, broker.bootstrap, key_field="user", dead_letter=str(dlq), create_topic=True,
+                                 mode=mode))  # fmt: skip
     assert (report.acknowledged, report.failed, report.dead_lettered, report.exit_code) == (2, 1, 1, 0)
     [letter] = read_letters(dlq)
     assert (letter["line"], letter["reason"], letter["offset"]) == (2, "delivery", len(GOOD[0]) + 1)
@@ -105,16 +98,12 @@ async def test_a_record_too_large_to_send_is_dead_lettered_as_delivery(
 
 
 async def test_dead_letters_to_a_topic(broker: Broker, topic_name: str, tmp_path: Path) -> None:
-    src = tmp_path / "in.jsonl"
-    src.write_bytes(b"\n".join([GOOD[0], b"nope", GOOD[1], b"[]"]) + b"\n")
-    config = ReplayConfig(
-        paths=(str(src),), topic=topic_name, bootstrap_servers=broker.bootstrap, key_field="user",
-        dead_letter=f"topic:{topic_name}-dlq", create_topic=True, progress=False,
-    )  # fmt: skip
-    report = await replay(config)
+    src = write_lines(tmp_path / "in.jsonl", [GOOD[0], b"nope", GOOD[1], b"[]"])
+    report = await replay(config(src, topic_name, broker.bootstrap, key_field="user", dead_letter=f"topic:{topic_name}-dlq",
+                                 create_topic=True))  # fmt: skip
     assert (report.acknowledged, report.dead_lettered, report.exit_code) == (2, 2, 0)
     letters = sorted(
-        (msgspec.json.decode(m.value) for m in await consume_all(broker.bootstrap, f"{topic_name}-dlq", 2)),
+        (msgspec.json.decode(m.value) for m in await consumed(broker.bootstrap, f"{topic_name}-dlq", 2)),
         key=lambda x: x["line"],
     )
     assert [(x["line"], x["reason"], x["raw"]) for x in letters] == [(2, "json", "nope"), (4, "not_object", "[]")]

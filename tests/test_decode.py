@@ -4,28 +4,26 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
 
 import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pump.decode import CsvDecoder, JsonLinesDecoder
-from pump.errors import InputError, UsageError
+from pump.decode.csvrows import CsvDecoder
+from pump.decode.jsonl import JsonLinesDecoder
+from pump.errors import ConfigError, InputError
+from pump.input import Chunk
 from pump.schemas import Ride
-from pump.source import Chunk
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+from tests.builders import EXAMPLES, chunk
 
 
 def jchunk(data: bytes, first_line: int = 1) -> Chunk:
-    return Chunk("in.jsonl", "jsonl", None, first_line, 0, data, len(data))
+    return chunk(data, first_line=first_line)
 
 
 def cchunk(header: tuple[str, ...], body: str, first_line: int = 2) -> Chunk:
-    data = body.encode()
-    return Chunk("in.csv", "csv", header, first_line, 10, data, len(data))
+    return chunk(body.encode(), first_line=first_line, offset=10, path="in.csv", header=header)
 
 
 class Point(msgspec.Struct):
@@ -63,11 +61,28 @@ def test_invalid_json_lines_are_reported_with_line_and_reason(line: bytes, reaso
 def test_missing_or_null_key_is_invalid() -> None:
     out = JsonLinesDecoder(None, "k").decode(jchunk(b'{"k": null}\n{"j": 1}\n{"k": 0}\n'))
     assert [i.reason for i in out.invalid] == ["key", "key"]
+    assert "missing or null" in out.invalid[0].message
     assert out.records == [(b"0", b'{"k": 0}', 3)]
 
 
+class Named(msgspec.Struct):
+    name: str | None = None
+
+
+@pytest.mark.parametrize("schema", [None, Named])
+def test_the_empty_string_is_a_key_not_a_missing_one(schema: type[msgspec.Struct] | None) -> None:
+    out = JsonLinesDecoder(schema, "name").decode(jchunk(b'{"name": ""}\n{"name": null}\n'))
+    assert out.records == [(b"", b'{"name": ""}', 1)]
+    assert [(i.line, i.reason) for i in out.invalid] == [(2, "key")]
+
+
+def test_an_empty_csv_key_cell_is_the_empty_key() -> None:
+    out = CsvDecoder(None, "name").decode(cchunk(("id", "name"), "1,\n2,b\n"))
+    assert [(k, line) for k, _, line in out.records] == [(b"", 2), (b"b", 3)]
+
+
 def test_key_field_must_exist_in_schema() -> None:
-    with pytest.raises(UsageError, match="not a field of schema Point"):
+    with pytest.raises(ConfigError, match=r"input\.key_field 'nope' is not a field of schema Point"):
         JsonLinesDecoder(Point, "nope")
 
 
@@ -111,8 +126,7 @@ def test_csv_header_without_schema_fields_is_a_clear_error() -> None:
 
 
 def test_csv_invalid_utf8_row_is_reported_not_mangled() -> None:
-    chunk = Chunk("in.csv", "csv", ("a",), 2, 0, b"ok\n\xff\xfe\nfine\n", 0)
-    out = CsvDecoder(None, None).decode(chunk)
+    out = CsvDecoder(None, None).decode(chunk(b"ok\n\xff\xfe\nfine\n", first_line=2, path="in.csv", header=("a",)))
     assert [r[1] for r in out.records] == [b'{"a":"ok"}', b'{"a":"fine"}']
     assert [(i.line, i.reason) for i in out.invalid] == [(3, "encoding")]
 

@@ -7,42 +7,48 @@ import collections
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import msgspec
+import pytest
 
-from pump.broker import Broker, free_port
-from pump.config import ReplayConfig
-from pump.partition import java_partition
-from pump.pipeline import replay
-from tests.conftest import consume_all
+from pump import replay
+from pump.decode import java_partition
+from pump.dev.broker import Broker, free_port
+from tests import cli
+from tests.builders import config, write_lines
+from tests.builders import keyed_lines as keyed
+from tests.kafka import consume, consumed
 from tests.mockcluster import NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT, mock_cluster
 from tests.proxy import Proxy
 
+pytestmark = pytest.mark.integration
+
 
 def keyed_lines(n: int) -> list[bytes]:
-    return [b'{"user": "u%d", "seq": %d}' % (i % 23, i) for i in range(n)]
+    return keyed(n, keys=23)
+
+
+def dead_letters_in(dlq: Path) -> set[bytes]:
+    return (
+        {letter["raw"].encode() for letter in map(msgspec.json.decode, dlq.read_bytes().splitlines())} if dlq.exists() else set()
+    )
 
 
 async def test_idempotent_replay_through_retriable_errors_and_a_leader_move_is_exact(tmp_path: Path) -> None:
     lines = keyed_lines(5000)
-    path = tmp_path / "in.jsonl"
-    path.write_bytes(b"\n".join(lines) + b"\n")
+    path = write_lines(tmp_path / "in.jsonl", lines)
     with mock_cluster(3) as cluster:
         cluster.create_topic("faults", 4)
         cluster.fail_produce(*([NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT] * 4))
-        config = ReplayConfig(
-            paths=(str(path),), topic="faults", bootstrap_servers=cluster.bootstrap, key_field="user", idempotence=True,
-            chunk_bytes=2048, max_in_flight=500, progress=False,
-        )  # fmt: skip
-        run = asyncio.create_task(replay(config))
+        cfg = config(path, "faults", cluster.bootstrap, key_field="user", idempotence=True, chunk_bytes=2048, max_in_flight=500)
+        run = asyncio.create_task(replay(cfg))
         await asyncio.sleep(0.2)
         cluster.move_leader("faults", 0, 2)
         cluster.move_leader("faults", 1, 3)
         report = await asyncio.wait_for(run, 120)
-        got = await consume_all(cluster.bootstrap, "faults", len(lines), within=60)
+        got = await consumed(cluster.bootstrap, "faults", len(lines), within=60)
     assert (report.acknowledged, report.failed, report.exit_code) == (5000, 0, 0), report.to_text()
     assert report.retries >= 8, "the injected Produce errors never reached the producer"
     counts = collections.Counter(m.value for m in got)
@@ -71,14 +77,13 @@ def scrape(port: int) -> dict[str, float]:
 
 def test_broker_paused_longer_than_the_request_timeout_loses_nothing(tmp_path: Path) -> None:
     lines = keyed_lines(1_000_000)
-    path = tmp_path / "in.jsonl"
-    path.write_bytes(b"\n".join(lines) + b"\n")
+    path = write_lines(tmp_path / "in.jsonl", lines)
     dlq = tmp_path / "dead.jsonl"
     with Broker() as broker:
-        cmd = [sys.executable, "-m", "pump", "replay", str(path), "--topic", "paused", "--bootstrap-servers", broker.bootstrap,
-               "--create-topic", "--partitions", "4", "--key-field", "user", "--request-timeout", "2", "--dead-letter", str(dlq),
-               "--max-in-flight", "20000", "--no-progress"]  # fmt: skip
-        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        args = ["replay", str(path), "--topic", "paused", "--bootstrap-servers", broker.bootstrap, "--create-topic",
+                "--partitions", "4", "--key-field", "user", "--request-timeout", "2", "--dead-letter", str(dlq),
+                "--max-in-flight", "20000", "--no-progress"]  # fmt: skip
+        with cli.start(*args) as proc:
             time.sleep(0.4)
             assert broker.process is not None
             os.kill(broker.process.pid, signal.SIGSTOP)
@@ -87,10 +92,8 @@ def test_broker_paused_longer_than_the_request_timeout_loses_nothing(tmp_path: P
             out, err = proc.communicate(timeout=120)
         assert proc.returncode in (0, 1), out.decode() + err.decode()
         report = out.decode()
-        got = collections.Counter(m.value for m in asyncio.run(consume_all(broker.bootstrap, "paused", len(lines), within=120)))
-    dead = (
-        {letter["raw"].encode() for letter in map(msgspec.json.decode, dlq.read_bytes().splitlines())} if dlq.exists() else set()
-    )
+        got = collections.Counter(m.value for m in consume(broker.bootstrap, "paused", len(lines), within=120))
+    dead = dead_letters_in(dlq)
     assert "timeout:" in report, f"the pause did not hit the replay:\n{report}"
     missing = [v for v in lines if v not in got and v not in dead]
     assert not missing, f"{len(missing)} lines neither delivered nor dead-lettered; report:\n{report}"
@@ -98,15 +101,14 @@ def test_broker_paused_longer_than_the_request_timeout_loses_nothing(tmp_path: P
 
 
 def test_a_broker_that_never_answers_does_not_grow_pump(tmp_path: Path) -> None:
-    path = tmp_path / "big.jsonl"
-    path.write_bytes(b"\n".join(keyed_lines(2_000_000)) + b"\n")  # ~60 MB
+    path = write_lines(tmp_path / "big.jsonl", keyed_lines(2_000_000))  # ~60 MB
     size = path.stat().st_size
     port = free_port()
     with Broker() as broker:
-        cmd = [sys.executable, "-m", "pump", "replay", str(path), "--topic", "hung", "--bootstrap-servers", broker.bootstrap,
-               "--create-topic", "--key-field", "user", "--max-in-flight", "10000", "--queue-size", "4",
-               "--metrics-addr", f"127.0.0.1:{port}", "--request-timeout", "60", "--no-progress"]  # fmt: skip
-        with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:
+        args = ["replay", str(path), "--topic", "hung", "--bootstrap-servers", broker.bootstrap, "--create-topic", "--key-field",
+                "user", "--max-in-flight", "10000", "--queue-size", "4", "--metrics-addr", f"127.0.0.1:{port}",
+                "--request-timeout", "60", "--no-progress"]  # fmt: skip
+        with cli.start(*args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:
             try:
                 deadline = time.monotonic() + 30
                 while time.monotonic() < deadline:
@@ -134,15 +136,14 @@ def test_a_broker_that_never_answers_does_not_grow_pump(tmp_path: Path) -> None:
 
 def test_connections_cut_and_delayed_mid_replay_lose_nothing(tmp_path: Path) -> None:
     lines = keyed_lines(1_000_000)
-    path = tmp_path / "in.jsonl"
-    path.write_bytes(b"\n".join(lines) + b"\n")
+    path = write_lines(tmp_path / "in.jsonl", lines)
     dlq = tmp_path / "dead.jsonl"
     broker_port = free_port()
     with Proxy(broker_port) as proxy, Broker(port=broker_port, advertised_port=proxy.port) as broker:
-        cmd = [sys.executable, "-m", "pump", "replay", str(path), "--topic", "cut", "--bootstrap-servers", broker.bootstrap,
-               "--create-topic", "--partitions", "4", "--key-field", "user", "--delivery-timeout", "10", "--dead-letter",
-               str(dlq), "--max-in-flight", "20000", "--no-progress"]  # fmt: skip
-        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        args = ["replay", str(path), "--topic", "cut", "--bootstrap-servers", broker.bootstrap, "--create-topic", "--partitions",
+                "4", "--key-field", "user", "--delivery-timeout", "10", "--dead-letter", str(dlq), "--max-in-flight", "20000",
+                "--no-progress"]  # fmt: skip
+        with cli.start(*args) as proc:
             time.sleep(0.5)
             proxy.delay = 0.05  # slow the wire down
             time.sleep(0.5)
@@ -153,10 +154,8 @@ def test_connections_cut_and_delayed_mid_replay_lose_nothing(tmp_path: Path) -> 
             out, err = proc.communicate(timeout=120)
         assert proc.returncode in (0, 1), out.decode() + err.decode()
         assert cut > 0 and proxy.connections > 2, "the cuts did not hit any connection"
-        got = collections.Counter(m.value for m in asyncio.run(consume_all(broker.bootstrap, "cut", len(lines), within=120)))
-    dead = (
-        {letter["raw"].encode() for letter in map(msgspec.json.decode, dlq.read_bytes().splitlines())} if dlq.exists() else set()
-    )
+        got = collections.Counter(m.value for m in consume(broker.bootstrap, "cut", len(lines), within=120))
+    dead = dead_letters_in(dlq)
     missing = [v for v in lines if v not in got and v not in dead]
     assert not missing, f"{len(missing)} lines neither delivered nor dead-lettered; report:\n{out.decode()}"
     assert all(c <= 2 for c in got.values())

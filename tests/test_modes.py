@@ -1,58 +1,110 @@
-"""Send modes against an in-memory fake producer: no record is ever dropped between shipping and closing."""
+"""Send modes against the in-memory cluster: every record settled exactly once, none dropped between shipping and closing."""
 
 from __future__ import annotations
 
 import asyncio
 
-from pump.fakes import FakeCluster
-from pump.ledger import Ledger
-from pump.modes import BatchMode
-from pump.outcomes import Outcomes
-from pump.source import Chunk
+import pytest
+
+from pump.account import Accounts, Completion, Ledger
+from pump.config import DeliverySettings
+from pump.input import Chunk
+from pump.output import BatchMode, CallbackMode, InFlight, MemoryCluster, SyncMode, make_mode
+from pump.records import DeliveryError, Record
+from tests.builders import chunk
 
 
-def chunk(seq: int, n: int) -> Chunk:
-    data = b"x\n" * n
-    return Chunk("f", "jsonl", None, 1 + seq * n, seq * len(data), data, len(data), lines=n, seq=seq)
+def read(accounts: Accounts, c: Chunk, records: int) -> Chunk:
+    accounts.read(c)
+    accounts.completion.decoded(c.seq, records)
+    return c
+
+
+def new_accounts() -> Accounts:
+    return Accounts(Ledger(), Completion())
 
 
 async def test_closing_while_the_flusher_waits_for_in_flight_room_loses_no_batch() -> None:
-    cluster = FakeCluster(partitions=2)
-    outcomes = Outcomes(Ledger())
-    mode = BatchMode(cluster, outcomes, max_in_flight=1, linger=0.001)  # type: ignore[arg-type]
-    for seq, part in ((0, 0), (1, 1)):
-        c = chunk(seq, 1)
-        outcomes.completion.read(c)
-        outcomes.completion.decoded(seq, 1)
-        await mode.send({part: [(b"k", b"v%d" % seq, 1)]}, c)
-    await asyncio.sleep(0.05)  # the flusher shipped partition 0 and now waits for room for partition 1
-    assert len(cluster.sent) == 1 and mode.inflight.used == 1
-    closing = asyncio.create_task(mode.close())
-    await asyncio.sleep(0.01)
-    cluster.ack_all()  # room again: the waiting batch must still be shipped, not dropped
-    await asyncio.sleep(0.01)
-    cluster.ack_all()
-    await asyncio.wait_for(closing, 2)
-    assert (outcomes.ledger.sent, outcomes.ledger.acked) == (2, 2)
-    assert outcomes.completion.positions["f"].offset == 4
+    cluster = MemoryCluster(partitions=2, hold=True)
+    accounts = new_accounts()
+    async with cluster.sink("t", 2) as sink:
+        mode = BatchMode(sink, accounts, InFlight(1), linger=0.001)
+        for seq, part in ((0, 0), (1, 1)):
+            c = read(accounts, chunk(b"x\n", seq=seq, offset=seq * 2, first_line=seq + 1), 1)
+            await mode.send({part: [(b"k", b"v%d" % seq, seq + 1)]}, c)
+        await asyncio.sleep(0.05)  # the flusher shipped partition 0 and now waits for room for partition 1
+        assert cluster.sends == 1 and mode.inflight.used == 1
+        closing = asyncio.create_task(mode.close())
+        await asyncio.sleep(0.01)
+        cluster.settle()  # room again: the waiting batch must still be shipped, not dropped
+        await asyncio.sleep(0.01)
+        cluster.settle()
+        await asyncio.wait_for(closing, 2)
+    assert (accounts.ledger.sent, accounts.ledger.acked) == (2, 2)
+    assert accounts.completion.positions["in.jsonl"].offset == 4
+    assert [m.value for m in cluster.messages("t")] == [b"v0", b"v1"]
 
 
-async def test_callback_mode_settles_each_record_and_a_failed_one_holds_the_checkpoint() -> None:
-    from aiokafka.errors import KafkaTimeoutError
+def fail_b(key: bytes | None, value: bytes) -> DeliveryError | None:
+    return DeliveryError("timeout", "no answer") if value == b"b" else None
 
-    from pump.modes import CallbackMode
 
-    cluster = FakeCluster()
-    outcomes = Outcomes(Ledger())
-    mode = CallbackMode(cluster, outcomes, max_in_flight=10)  # type: ignore[arg-type]
-    c = chunk(0, 3)
-    outcomes.completion.read(c)
-    outcomes.completion.decoded(0, 3)
-    await mode.send({0: [(b"k", b"a", 1), (b"k", b"b", 2), (b"k", b"c", 3)]}, c)
-    assert mode.inflight.used == 3
-    cluster.sent[1][2].set_exception(KafkaTimeoutError())
-    cluster.ack_all()
-    await mode.close()
-    led = outcomes.ledger
+@pytest.mark.parametrize("mode_name", ["callback", "sync"])
+async def test_per_record_modes_settle_each_record_and_a_failed_one_holds_the_checkpoint(mode_name: str) -> None:
+    cluster = MemoryCluster(fail=fail_b)
+    accounts = new_accounts()
+    async with cluster.sink("t", 1) as sink:
+        mode = make_mode(DeliverySettings(mode=mode_name), sink, accounts, InFlight(10), 0.005, 1 << 20)  # type: ignore[arg-type]
+        assert isinstance(mode, CallbackMode | SyncMode)
+        c = read(accounts, chunk(b"a\nb\nc\n"), 3)
+        records: list[Record] = [(b"k", b"a", 1), (b"k", b"b", 2), (b"k", b"c", 3)]
+        await mode.send({0: records}, c)
+        await mode.close()
+    led = accounts.ledger
     assert (led.sent, led.acked, led.failed, dict(led.failed_by_reason)) == (3, 2, 1, {"timeout": 1})
-    assert "f" not in outcomes.completion.positions  # the failed record was not dead-lettered: not handled
+    assert [m.value for m in cluster.messages("t")] == [b"a", b"c"]
+    assert "in.jsonl" not in accounts.completion.positions  # the failed record was not dead-lettered: not handled
+
+
+async def test_a_record_over_max_message_bytes_fails_alone_and_never_reaches_the_sink() -> None:
+    cluster = MemoryCluster()
+    accounts = new_accounts()
+    async with cluster.sink("t", 1) as sink:
+        mode = BatchMode(sink, accounts, InFlight(100), linger=0.001, max_message=10)
+        c = read(accounts, chunk(b"1\n2\n3\n"), 3)
+        await mode.send({0: [(None, b"small", 1), (None, b"x" * 11, 2), (None, b"tiny", 3)]}, c)
+        await mode.close()
+    assert [m.value for m in cluster.messages("t")] == [b"small", b"tiny"]
+    assert (accounts.ledger.sent, accounts.ledger.acked, dict(accounts.ledger.failed_by_reason)) == (3, 2, {"too_large": 1})
+
+
+async def test_batch_mode_ships_full_batches_at_once_and_the_rest_when_closed() -> None:
+    cluster = MemoryCluster(batch_capacity=4)
+    accounts = new_accounts()
+    async with cluster.sink("t", 1) as sink:
+        mode = BatchMode(sink, accounts, InFlight(100), linger=60)  # never lingers out during the test
+        c = read(accounts, chunk(b"x\n" * 10), 10)
+        await mode.send({0: [(None, b"%d" % i, i + 1) for i in range(10)]}, c)
+        assert cluster.sends == 2  # two full batches of 4
+        await mode.close()
+    assert cluster.sends == 3 and [m.value for m in cluster.messages("t")] == [b"%d" % i for i in range(10)]
+
+
+async def test_a_batch_never_holds_more_records_than_may_be_in_flight() -> None:
+    cluster = MemoryCluster(batch_capacity=1000, hold=True)
+    accounts = new_accounts()
+    async with cluster.sink("t", 1) as sink:
+        inflight = InFlight(3)
+        mode = BatchMode(sink, accounts, inflight, linger=60)
+        c = read(accounts, chunk(b"x\n" * 10), 10)
+        sending = asyncio.create_task(mode.send({0: [(None, b"%d" % i, i + 1) for i in range(10)]}, c))
+        while not sending.done():
+            assert accounts.ledger.in_flight <= 3
+            cluster.settle()
+            await asyncio.sleep(0.001)
+        closing = asyncio.create_task(mode.close())
+        while not closing.done():
+            cluster.settle()
+            await asyncio.sleep(0.001)
+    assert [len(b) for b in (cluster.messages("t")[i : i + 3] for i in range(0, 10, 3))] == [3, 3, 3, 1]
+    assert accounts.ledger.acked == 10

@@ -16,20 +16,24 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from pump.broker import Broker, free_port
-from pump.config import ReplayConfig
-from pump.pipeline import replay
+from pump import replay
+from pump.dev.broker import Broker, free_port
+from pump.testing import MemoryCluster
+from tests import cli
+from tests.builders import config, keyed_lines, write_lines
 from tests.tools import require
+
+pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD = ROOT / "grafana" / "dashboards" / "pump.json"
 
 
-def write_mixed(path: Path, n: int = 3000) -> None:
-    lines = [b'{"user": "u%d", "seq": %d}' % (i % 17, i) for i in range(n)]
+def write_mixed(path: Path, n: int = 3000) -> Path:
+    lines = keyed_lines(n, keys=17)
     lines[10] = b'{"user": '  # json
     lines[20] = b'{"seq": 1}'  # key
-    path.write_bytes(b"\n".join(lines) + b"\n")
+    return write_lines(path, lines)
 
 
 def dashboard_queries() -> list[tuple[str, str]]:
@@ -59,25 +63,25 @@ def test_dashboard_structure_is_sound_for_provisioning() -> None:
     assert {v["name"] for v in board["templating"]["list"]} == {"topic", "mode"}
     rows = {p["title"] for p in board["panels"] if p["type"] == "row"}
     assert rows == {"Input", "Pipeline", "Output", "Latency", "Process"}
+    titles = {p["title"] for p in board["panels"]}
+    assert "Dead letters /s by reason" in titles
     assert any(p["type"] == "heatmap" for p in board["panels"])
     provider = (ROOT / "grafana/provisioning/dashboards/pump.yml").read_text()
     assert "type: file" in provider and "/var/lib/grafana/dashboards" in provider
 
 
 async def test_metrics_agree_with_the_report(broker: Broker, topic_name: str, tmp_path: Path) -> None:
-    write_mixed(tmp_path / "in.jsonl")
+    path = write_mixed(tmp_path / "in.jsonl")
     registry = CollectorRegistry()
-    config = ReplayConfig(
-        paths=(str(tmp_path / "in.jsonl"),), topic=topic_name, bootstrap_servers=broker.bootstrap, key_field="user",
-        create_topic=True, partitions=4, chunk_bytes=4096, progress=False,
-    )  # fmt: skip
-    report = await replay(config, registry=registry)
+    cfg = config(path, topic_name, broker.bootstrap, key_field="user", create_topic=True, partitions=4, chunk_bytes=4096,
+                 dead_letter=str(tmp_path / "dead.jsonl"))  # fmt: skip
+    report = await replay(cfg, registry=registry)
     labels = {"topic": topic_name, "mode": "batch"}
 
     def value(name: str, **extra: str) -> float | None:
         return registry.get_sample_value(name, {**labels, **extra})
 
-    assert report.acknowledged == 2998 and report.invalid == 2
+    assert report.acknowledged == 2998 and report.invalid == 2 and report.dead_lettered == 2
     assert value("pump_records_acknowledged_total") == report.acknowledged
     assert value("pump_records_sent_total") == report.sent
     assert value("pump_acknowledged_bytes_total") == report.bytes_acknowledged
@@ -93,17 +97,42 @@ async def test_metrics_agree_with_the_report(broker: Broker, topic_name: str, tm
     assert value("pump_done") == 1
     assert value("pump_batch_records_sum") == report.sent
     assert value("pump_ack_latency_seconds_count") == value("pump_batch_records_count")  # one observation per batch
+    dead = {r: registry.get_sample_value("pump_dead_letters_total", {"topic": topic_name, "reason": r}) for r in ("json", "key")}
+    assert dead == {"json": 1, "key": 1}
+    assert registry.get_sample_value("pump_dead_letters_total", {"topic": topic_name, "reason": "delivery"}) == 0
+    assert value("pump_in_flight_records") == 0 and value("pump_in_flight_limit_records") == 65536
+
+
+async def test_replays_sharing_one_registry_each_count_their_own(tmp_path: Path) -> None:
+    registry = CollectorRegistry()
+    a = write_lines(tmp_path / "a.jsonl", keyed_lines(3000))
+    b = write_lines(tmp_path / "b.jsonl", [*keyed_lines(1000), b"oops"])
+    cluster = MemoryCluster(partitions=2)
+    ra, rb = await asyncio.gather(replay(config(a, "ta"), cluster=cluster, registry=registry),
+                                  replay(config(b, "tb", mode="callback"), cluster=cluster, registry=registry))  # fmt: skip
+    for report, topic, mode in ((ra, "ta", "batch"), (rb, "tb", "callback")):
+        acked = registry.get_sample_value("pump_records_acknowledged_total", {"topic": topic, "mode": mode})
+        invalid = registry.get_sample_value("pump_invalid_lines_total", {"topic": topic, "reason": "json"})
+        assert (acked, invalid) == (report.acknowledged, report.invalid)
+    again = await replay(config(a, "ta"), cluster=cluster, registry=registry)  # a later replay on the same registry adds up
+    assert (
+        registry.get_sample_value("pump_records_acknowledged_total", {"topic": "ta", "mode": "batch"}) == 2 * again.acknowledged
+    )
+
+
+async def test_replaying_with_the_default_registry_works_twice(tmp_path: Path) -> None:
+    from prometheus_client import REGISTRY
+
+    path = write_lines(tmp_path / "a.jsonl", keyed_lines(10))
+    for _ in range(2):  # the default registry already has the process collector: pump must not add it again
+        assert (await replay(config(path, "default-registry"), cluster=MemoryCluster(), registry=REGISTRY)).exit_code == 0
 
 
 async def test_exposition_passes_promtool(broker: Broker, topic_name: str, tmp_path: Path) -> None:
     promtool = require("promtool", "Debian package 'prometheus'")
-    write_mixed(tmp_path / "in.jsonl", 200)
+    path = write_mixed(tmp_path / "in.jsonl", 200)
     registry = CollectorRegistry()
-    config = ReplayConfig(
-        paths=(str(tmp_path / "in.jsonl"),), topic=topic_name, bootstrap_servers=broker.bootstrap, key_field="user",
-        create_topic=True, progress=False,
-    )  # fmt: skip
-    await replay(config, registry=registry)
+    await replay(config(path, topic_name, broker.bootstrap, key_field="user", create_topic=True), registry=registry)
     check = [promtool, "check", "metrics"]
     proc = await asyncio.to_thread(subprocess.run, check, input=generate_latest(registry), capture_output=True, timeout=30)
     assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
@@ -158,13 +187,10 @@ def test_every_dashboard_query_returns_data_from_a_real_prometheus_scraping_a_re
     prometheus: tuple[str, int], broker: Broker, topic_name: str, tmp_path: Path
 ) -> None:
     url, pump_port = prometheus
-    write_mixed(tmp_path / "in.jsonl", 20000)
-    proc = subprocess.run(
-        [sys.executable, "-m", "pump", "replay", str(tmp_path / "in.jsonl"), "--topic", topic_name,
-         "--bootstrap-servers", broker.bootstrap, "--create-topic", "--partitions", "4", "--key-field", "user",
-         "--metrics-addr", f"127.0.0.1:{pump_port}", "--metrics-linger", "2", "--no-progress"],
-        capture_output=True, timeout=120,
-    )  # fmt: skip
+    path = write_mixed(tmp_path / "in.jsonl", 20000)
+    proc = cli.pump("replay", str(path), "--topic", topic_name, "--bootstrap-servers", broker.bootstrap, "--create-topic",
+                    "--partitions", "4", "--key-field", "user", "--metrics-addr", f"127.0.0.1:{pump_port}",
+                    "--metrics-linger", "2", "--no-progress")  # fmt: skip
     # Once pump exits, Prometheus marks its series stale: look at a moment inside the 2 s linger
     at = time.time() - 1.0
     assert proc.returncode == 1, proc.stderr.decode()  # two invalid lines

@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from aiokafka.helpers import create_ssl_context
 
-from pump.broker import Broker
-from tests.conftest import consume_all
+from pump.dev.broker import Broker
+from tests import cli
+from tests.kafka import consume
 from tests.tls import make_ca, tls_broker
 
+pytestmark = pytest.mark.integration
 SECRET = "s3cr3t-pump-password"
 
 
 def pump(*args: str, password: str | None = None) -> subprocess.CompletedProcess[bytes]:
-    env = {**os.environ, "PYTHONWARNINGS": "error"}
-    if password is not None:
-        env["PUMP_SASL_PASSWORD"] = password
-    return subprocess.run([sys.executable, "-m", "pump", "replay", *args], capture_output=True, timeout=60, env=env)
+    return cli.pump("replay", *args, env={"PUMP_SASL_PASSWORD": password} if password is not None else None, timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +34,7 @@ def test_tls_with_the_right_ca_delivers(tls: tuple[str, Path, Path], tmp_path: P
     proc = pump(str(tmp_path / "in.jsonl"), "--topic", "tls", "--bootstrap-servers", bootstrap, "--create-topic",
                 "--security-protocol", "SSL", "--ssl-cafile", str(ca))  # fmt: skip
     assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
-    got = asyncio.run(consume_all(bootstrap, "tls", 500, security_protocol="SSL", ssl_context=create_ssl_context(cafile=str(ca))))
+    got = consume(bootstrap, "tls", 500, **{"security.protocol": "SSL", "ssl.ca.location": str(ca)})
     assert sorted(m.value for m in got) == sorted(lines)
 
 
@@ -89,9 +84,19 @@ def test_rejected_sasl_login_is_clear_and_the_password_never_appears(auth_broker
 def test_password_file_is_read_and_sasl_options_are_checked(tmp_path: Path) -> None:
     (tmp_path / "in.jsonl").write_bytes(b"{}\n")
     proc = pump(str(tmp_path / "in.jsonl"), "--topic", "t", "--sasl-username", "u")
-    assert proc.returncode == 2 and "need --security-protocol SASL_PLAINTEXT or SASL_SSL" in proc.stderr.decode()
+    assert proc.returncode == 2 and cli.stderr_lines(proc) == [
+        "pump: --sasl-mechanism and --sasl-username need --security-protocol SASL_PLAINTEXT or SASL_SSL"
+    ]
     proc = pump(str(tmp_path / "in.jsonl"), "--topic", "t", "--security-protocol", "SASL_SSL", "--sasl-username", "u")
-    assert proc.returncode == 2 and "PUMP_SASL_PASSWORD or --sasl-password-file" in proc.stderr.decode()
+    assert proc.returncode == 2 and cli.stderr_lines(proc) == [
+        "pump: --security-protocol SASL_SSL needs --sasl-username and $PUMP_SASL_PASSWORD or --sasl-password-file"
+    ]
     proc = pump(str(tmp_path / "in.jsonl"), "--topic", "t", "--security-protocol", "SASL_PLAINTEXT", "--sasl-username", "u",
                 "--sasl-password-file", str(tmp_path / "missing"))  # fmt: skip
-    assert proc.returncode == 2 and "--sasl-password-file" in proc.stderr.decode()
+    assert proc.returncode == 2 and cli.stderr_lines(proc) == [
+        f"pump: --sasl-password-file {tmp_path / 'missing'}: No such file or directory"
+    ]
+    (tmp_path / "pw").write_text("from-a-file\n")
+    proc = pump(str(tmp_path / "in.jsonl"), "--topic", "t", "--security-protocol", "SASL_PLAINTEXT", "--sasl-username", "u",
+                "--sasl-password-file", str(tmp_path / "pw"), "--bootstrap-servers", "127.0.0.1:1")  # fmt: skip
+    assert proc.returncode == 2 and "cannot use Kafka at 127.0.0.1:1" in proc.stderr.decode()  # got past the settings

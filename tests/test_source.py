@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
-import zlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,14 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from pump.errors import InputError
-from pump.source import BOM, GZIP_MAGIC, ZSTD_MAGIC, Chunk, check_inputs, read_chunks
+from pump.input import Chunk, FileSource, Position, open_sources
+from pump.input.compression import GZIP_MAGIC, ZSTD_MAGIC
+from pump.input.cutter import Cutter
+from pump.input.formats import BOM
+
+
+def read_chunks(path: str, fmt: str = "auto", chunk_bytes: int = 7, start: Position | None = None) -> AsyncIterator[Chunk]:
+    return FileSource(path, None, fmt).chunks(start or Position(0, 1), chunk_bytes)
 
 
 async def chunks_of(path: Path, chunk_bytes: int = 7, fmt: str = "auto") -> list[Chunk]:
@@ -126,10 +133,28 @@ async def test_header_only_csv_gives_no_chunks(tmp_path: Path) -> None:
 
 def test_missing_directory_and_unreadable_inputs_are_named(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"nope\.csv: no such file"):
-        check_inputs((str(tmp_path / "nope.csv"),))
+        open_sources((str(tmp_path / "nope.csv"),))
     with pytest.raises(InputError, match=r"is a directory"):
-        check_inputs((str(tmp_path),))
+        open_sources((str(tmp_path),))
 
 
-def test_zlib_is_what_gzip_uses() -> None:  # guards the wbits=31 assumption
-    assert zlib.decompressobj(wbits=31).decompress(gzip.compress(b"x")) == b"x"
+@pytest.mark.parametrize("compress", [False, True])
+async def test_resuming_starts_at_the_position_with_its_line_number_and_rereads_the_csv_header(
+    tmp_path: Path, compress: bool
+) -> None:
+    rows = [f"{i},row {i}" for i in range(500)]
+    body = ("id,text\n" + "\n".join(rows) + "\n").encode()
+    path = tmp_path / "in.csv"
+    path.write_bytes(gzip.compress(body) if compress else body)
+    at = body.index(b"200,row 200")  # line 202: the header is line 1
+    got = [c async for c in read_chunks(str(path), "auto", 333, Position(at, 202))]
+    assert got[0].header == ("id", "text") and (got[0].first_line, got[0].offset) == (202, at)
+    assert b"".join(c.data for c in got) == body[at:]
+
+
+def test_cutter_gives_whole_records_as_blocks_arrive_and_the_rest_at_the_end() -> None:
+    cutter = Cutter("mem.jsonl", "auto", Position(0, 1), can_seek=False)
+    assert cutter.feed(b'{"a": 1}\n{"a"') is not None
+    assert cutter.feed(b": 2}") is None  # no newline yet: nothing whole
+    last = cutter.feed(b"")
+    assert last is not None and (last.data, last.first_line, last.offset) == (b'{"a": 2}', 2, 9)

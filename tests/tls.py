@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pump.broker import Broker, _accepts, free_port
+from pump.dev.broker import Broker, _accepts, free_port
 from tests.tools import require
 
 

@@ -1,0 +1,225 @@
+"""Accounting: the one object that decides every line's fate, and from there counts it,
+feeds the metrics, writes its dead letter and moves the completion low-water mark.
+
+The reader reports chunks, the workers decoded chunks, the send modes acknowledged and
+failed records (as segments ``(chunk, records)``), the sink retries. ``Accounts`` counts
+them in the ``Ledger``, tells the ``Tally`` (Prometheus metrics, when they are on),
+queues dead letters, and settles ``Completion`` only for lines that are handled
+(acknowledged, or dead-lettered once written), so a checkpoint never runs ahead of what
+really happened. Counting is per chunk or per batch (per record only in the per-record modes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from typing import Protocol
+
+from pump.account.completion import Completion
+from pump.account.deadletters import DeadLetter, DeadLetterQueue, DeadLetterTarget, Pending
+from pump.account.ledger import Ledger
+from pump.decode import Decoded
+from pump.decode.lines import LineIndex
+from pump.errors import PumpError
+from pump.input import Chunk, Position
+from pump.records import Record
+
+Segment = tuple[Chunk, list[Record]]
+
+
+class Tally(Protocol):
+    """What watches the accounts change (``pump.observe.metrics.Metrics``). Called per chunk or per batch."""
+
+    def read(self, fmt: str, lines: int, raw_bytes: int) -> None: ...
+    def decoded(self, fmt: str, records: int, invalid: Counter[str]) -> None: ...
+    def sent(self, n: int) -> None: ...
+    def acked(self, n: int, nbytes: int, latency: float) -> None: ...
+    def failed(self, n: int, reason: str) -> None: ...
+    def dead_lettered(self, n: int, reason: str) -> None: ...
+    def retried(self) -> None: ...
+    def blocked(self, stage: str, seconds: float) -> None: ...
+
+
+class Accounts:
+    """Use as ``async with Accounts(...) as accounts``: the dead-letter writer runs for the block's duration."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        completion: Completion,
+        dead_letters: DeadLetterTarget | None = None,
+        tally: Tally | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.completion = completion
+        self.tally = tally
+        self.dead_letters = DeadLetterQueue(dead_letters, self._written) if dead_letters is not None else None
+        self._writer: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Accounts:
+        if self.dead_letters is not None:
+            self._writer = asyncio.create_task(self.dead_letters.run(), name="pump-dead-letters")
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+        if self.dead_letters is not None:
+            await self.dead_letters.target.aclose()
+
+    @property
+    def error(self) -> PumpError | None:
+        """Why accounting cannot go on (a dead letter could not be written), if it cannot."""
+        return self.dead_letters.error if self.dead_letters is not None else None
+
+    async def broken(self) -> None:
+        """Returns once accounting cannot go on; never returns while it can."""
+        if self.dead_letters is None:
+            await asyncio.Event().wait()
+        else:
+            await self.dead_letters.failed.wait()
+
+    # input
+
+    def start(self) -> None:
+        """The run's clock starts (after connecting: set-up is not counted in the rates)."""
+        self.ledger.started = time.perf_counter()
+
+    def file_opened(self) -> None:
+        self.ledger.files += 1
+
+    def read(self, chunk: Chunk) -> None:
+        led = self.ledger
+        led.bytes_read += len(chunk.data)
+        led.raw_bytes_read += chunk.raw_bytes
+        led.lines += chunk.lines
+        self.completion.read(chunk)
+        if self.tally is not None:
+            self.tally.read(chunk.format, chunk.lines, chunk.raw_bytes)
+
+    def file_done(self, path: str) -> None:
+        self.completion.file_done(path)
+
+    def blocked(self, stage: str, seconds: float) -> None:
+        """Time spent waiting on backpressure: ``queue`` (reader) or ``in_flight`` (sender)."""
+        self.ledger.blocked_seconds[stage] += seconds
+        if self.tally is not None:
+            self.tally.blocked(stage, seconds)
+
+    # decode
+
+    async def room_for(self, decoded: Decoded) -> None:
+        """Wait until the dead-letter queue can take this chunk's invalid lines (its backpressure)."""
+        if decoded.invalid and self.dead_letters is not None:
+            await self.dead_letters.room()
+
+    def decoded(self, decoded: Decoded) -> None:
+        led, chunk, invalid = self.ledger, decoded.chunk, decoded.invalid
+        led.records += decoded.count
+        led.blank += decoded.blank
+        reasons: Counter[str] = Counter(i.reason for i in invalid) if invalid else Counter()
+        if invalid:
+            led.invalid += len(invalid)
+            led.invalid_by_reason.update(reasons)
+            room = led.max_invalid_shown - len(led.invalid_examples)
+            if room > 0:
+                led.invalid_examples.extend(invalid[:room])
+        if self.tally is not None:
+            self.tally.decoded(chunk.format, decoded.count, reasons)
+        queued = 0
+        if invalid and self.dead_letters is not None:  # held until written: a checkpoint never skips them
+            lines = LineIndex(chunk)
+            letters = [DeadLetter.of(chunk.path, i.line, i.offset, i.reason, i.message, lines.raw(i.line)) for i in invalid]
+            self.dead_letters.put(Pending(letters, [(chunk.seq, len(letters))], reasons))
+            queued = len(invalid)
+        self.completion.decoded(chunk.seq, decoded.count + queued)
+
+    # delivery
+
+    def sent(self, n: int) -> None:
+        self.ledger.sent += n
+        if self.tally is not None:
+            self.tally.sent(n)
+
+    def acked(self, segments: list[Segment], nbytes: int, latency: float) -> None:
+        n = sum(len(recs) for _, recs in segments)
+        self._acked(n, nbytes, latency)
+        for chunk, recs in segments:
+            self.completion.settled(chunk.seq, len(recs))
+
+    def acked_one(self, chunk: Chunk, nbytes: int, latency: float) -> None:
+        """``acked`` for one record: the per-record modes' hot path, without building segments."""
+        self._acked(1, nbytes, latency)
+        self.completion.settled(chunk.seq, 1)
+
+    def _acked(self, n: int, nbytes: int, latency: float) -> None:
+        led = self.ledger
+        led.acked += n
+        led.bytes_acked += nbytes
+        led.latency.record(latency, n)
+        if self.tally is not None:
+            self.tally.acked(n, nbytes, latency)
+
+    def failed(self, segments: list[Segment], reason: str, message: str) -> None:
+        """Failed after the producer's retries. Dead-lettered if there is a target; else left unhandled."""
+        n = sum(len(recs) for _, recs in segments)
+        self.ledger.failed += n
+        self.ledger.failed_by_reason[reason] += n
+        if self.tally is not None:
+            self.tally.failed(n, reason)
+        if self.dead_letters is None:
+            return
+        letters = []
+        for chunk, recs in segments:
+            lines = LineIndex(chunk)
+            text = f"{reason}: {message}"
+            letters += [DeadLetter.of(chunk.path, line, lines.of(line), "delivery", text, lines.raw(line)) for _, _, line in recs]
+        self.dead_letters.put(Pending(letters, [(chunk.seq, len(recs)) for chunk, recs in segments], Counter(delivery=n)))
+
+    def retried(self) -> None:
+        """The producer retried a send after a retriable error."""
+        self.ledger.retries += 1
+        if self.tally is not None:
+            self.tally.retried()
+
+    def _written(self, pending: Pending) -> None:
+        self.ledger.dead_lettered += len(pending.letters)
+        if self.tally is not None:
+            for reason, n in pending.reasons.items():
+                self.tally.dead_lettered(n, reason)
+        for seq, n in pending.settles:
+            self.completion.settled(seq, n)
+
+    # the end
+
+    async def handled(self) -> dict[str, Position] | None:
+        """Where every input is handled up to, with the dead letters that counts on made durable.
+
+        ``None`` when they cannot be made durable: then no checkpoint may claim them (and the run stops).
+        """
+        positions = dict(self.completion.positions)  # first: letters written after this do not count
+        return positions if await self._durable() else None
+
+    async def _durable(self) -> bool:
+        queue = self.dead_letters
+        if queue is None:
+            return True
+        try:
+            await queue.target.sync()
+        except OSError as exc:
+            queue.fail(PumpError(f"cannot make dead letters durable in {queue.target.target}: {exc}"))
+            return False
+        return True  # letters not written (the queue may have failed) settle nothing, so claim nothing
+
+    async def drain(self) -> None:
+        """Wait for the dead letters still being written, and make them durable."""
+        if self.dead_letters is not None:
+            await self.dead_letters.drain()
+            await self._durable()
+
+    def finish(self) -> None:
+        self.ledger.finished = time.perf_counter()

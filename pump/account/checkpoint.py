@@ -1,0 +1,114 @@
+"""Checkpoint and resume: per input, a fingerprint and the position up to which every line is handled.
+
+The position is ``Completion``'s low-water mark (acknowledged or dead-lettered, never in
+flight), so after a crash at any moment a resume loses nothing and re-sends at most what
+was in flight. The file is replaced atomically (temp file, fsync, rename, fsync of the
+directory); dead letters are made durable before it is written. Every method here does
+blocking file work: callers run them on a thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Sequence
+
+import msgspec
+
+from pump.config import config_error, verbatim
+from pump.input import Fingerprint, Position, Source
+
+
+class FileState(msgspec.Struct, kw_only=True):
+    size: int
+    mtime_ns: int
+    head_sha256: str
+    offset: int = 0
+    line: int = 1
+    done: bool = False
+
+    def same_content(self, print_: Fingerprint) -> bool:
+        return (self.size, self.mtime_ns, self.head_sha256) == (print_.size, print_.mtime_ns, print_.head_sha256)
+
+
+class State(msgspec.Struct, kw_only=True):
+    version: int = 1
+    topic: str
+    files: dict[str, FileState] = msgspec.field(default_factory=dict)
+
+
+class Checkpoint:
+    def __init__(self, path: str, topic: str, restart: bool = False) -> None:
+        self.path = path
+        self.topic = topic
+        self.restart = restart
+        self.state = State(topic=topic)
+        self._prints: dict[str, Fingerprint] = {}
+
+    def resume_points(self, sources: Sequence[Source]) -> dict[str, Position]:
+        """Where each input starts, from the checkpoint file; refuses changed inputs unless ``restart``."""
+        for source in sources:
+            fingerprint = source.fingerprint()
+            if fingerprint is None:
+                raise config_error(f"{{checkpoint}} cannot track {verbatim(repr(source.name))} (stdin or a pipe): give files")
+            self._prints[source.name] = fingerprint
+        previous = self._load()
+        points: dict[str, Position] = {}
+        for source in sources:
+            old = previous.files.get(os.path.abspath(source.name)) if previous else None
+            if old is None or self.restart:
+                continue
+            if not old.same_content(self._prints[source.name]):
+                raise config_error(
+                    f"{verbatim(source.name)}: changed since checkpoint {verbatim(self.path)} was written"
+                    " (size, mtime or first 64 KiB differ); add {restart} to replay it from the start"
+                )
+            points[source.name] = Position(old.offset, old.line, old.done)
+        if previous is not None and not self.restart:
+            self.state.files.update(previous.files)  # keep entries of inputs not named this time
+        return points
+
+    def _load(self) -> State | None:
+        try:
+            with open(self.path, "rb") as f:
+                state = msgspec.json.decode(f.read(), type=State)
+        except FileNotFoundError:
+            return None
+        except (OSError, msgspec.DecodeError) as exc:
+            raise config_error(
+                f"{{checkpoint}} {verbatim(self.path)}: unreadable ({verbatim(exc)}); remove it or add {{restart}}"
+            ) from None
+        if state.topic != self.topic and not self.restart:
+            raise config_error(
+                f"{{checkpoint}} {verbatim(self.path)} belongs to topic {verbatim(repr(state.topic))},"
+                f" not {verbatim(repr(self.topic))}; add {{restart}}"
+            )
+        return state
+
+    def save(self, positions: dict[str, Position]) -> None:
+        for path, pos in positions.items():
+            base = self._prints.get(path)
+            if base is not None:
+                self.state.files[os.path.abspath(path)] = FileState(
+                    size=base.size, mtime_ns=base.mtime_ns, head_sha256=base.head_sha256,
+                    offset=pos.offset, line=pos.line, done=pos.done,
+                )  # fmt: skip
+        data = msgspec.json.format(msgspec.json.encode(self.state), indent=2)
+        directory = os.path.dirname(os.path.abspath(self.path))
+        fd, tmp = tempfile.mkstemp(prefix=".pump-checkpoint-", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)

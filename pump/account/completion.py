@@ -1,0 +1,63 @@
+"""Which input is fully handled: per-chunk outstanding records -> a contiguous low-water mark per file.
+
+The reader registers every chunk (and every file's end) in input order; the decode
+stage says how many of a chunk's lines must be settled (records, and invalid lines
+being dead-lettered); deliveries and dead letters settle them. Only a prefix of chunks
+whose records are all handled (acknowledged or dead-lettered) moves a file's
+position, so a checkpoint never claims a line that is still in flight or failed.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from pump.input import Chunk, Position
+
+
+@dataclass(slots=True)
+class _Entry:
+    path: str
+    end: Position
+    remaining: int | None  # None: not decoded yet
+    seq: int = -1  # -1: a file's end marker
+
+
+class Completion:
+    """``resumed``: where inputs start, handled before this run (from a checkpoint)."""
+
+    def __init__(self, resumed: dict[str, Position] | None = None) -> None:
+        self._entries: deque[_Entry] = deque()
+        self._by_seq: dict[int, _Entry] = {}
+        self.positions: dict[str, Position] = {k: v for k, v in (resumed or {}).items() if v.offset or v.done}
+
+    def read(self, chunk: Chunk) -> None:
+        entry = _Entry(chunk.path, Position(chunk.offset + len(chunk.data), chunk.first_line + chunk.lines), None, chunk.seq)
+        self._entries.append(entry)
+        self._by_seq[chunk.seq] = entry
+
+    def file_done(self, path: str) -> None:
+        """The reader reached the end of ``path``: once everything before is handled, the file is done."""
+        last = next((e.end for e in reversed(self._entries) if e.path == path), None) or self.positions.get(path)
+        end = Position(last.offset, last.line, True) if last else Position(0, 1, True)
+        self._entries.append(_Entry(path, end, 0))
+        self._advance()
+
+    def decoded(self, seq: int, records: int) -> None:
+        self._by_seq[seq].remaining = records
+        self._advance()
+
+    def settled(self, seq: int, records: int) -> None:
+        entry = self._by_seq.get(seq)
+        if entry is None or entry.remaining is None:
+            raise RuntimeError(f"chunk {seq} settled before it was decoded")
+        entry.remaining -= records
+        if entry.remaining == 0:
+            self._advance()
+
+    def _advance(self) -> None:
+        entries = self._entries
+        while entries and entries[0].remaining == 0:
+            entry = entries.popleft()
+            self.positions[entry.path] = entry.end
+            self._by_seq.pop(entry.seq, None)

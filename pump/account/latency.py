@@ -1,0 +1,40 @@
+"""Acknowledgement latency for the report: fixed memory, quantiles within about 1%."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+
+class LatencyHistogram:
+    """Log-spaced buckets (2% wide) from 1 microsecond up. ``record`` takes a weight: a batch's records."""
+
+    _BASE = math.log(1.02)
+    _MIN = 1e-6
+
+    def __init__(self) -> None:
+        self._counts: Counter[int] = Counter()
+        self.count = 0
+        self.max = 0.0
+
+    def record(self, seconds: float, weight: int = 1) -> None:
+        if weight <= 0:
+            return
+        index = int(math.log(max(seconds, self._MIN) / self._MIN) / self._BASE)
+        self._counts[index] += weight
+        self.count += weight
+        if seconds > self.max:
+            self.max = seconds
+
+    def quantile(self, q: float) -> float:
+        """The smallest bucket bound with at least ``q`` of the weight at or below it (never above ``max``)."""
+        if not self.count:
+            return 0.0
+        target = q * self.count
+        seen = 0
+        for index in sorted(self._counts):
+            seen += self._counts[index]
+            if seen >= target:
+                upper = self._MIN * math.exp((index + 1) * self._BASE)
+                return min(upper, self.max)
+        return self.max

@@ -1,0 +1,57 @@
+"""The command line: parse arguments, run a command, map errors to exit codes.
+
+Exit status: 0 every line handled; 1 some line invalid or not delivered; 2 usage,
+configuration, input or connection error (one line naming the flags, no traceback);
+130/143 stopped by SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from pump._version import __version__
+from pump.cli import commands
+from pump.cli.options import add_replay_arguments, flag_of
+from pump.errors import PumpError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(2, f"pump: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="pump", description="Replay CSV and JSON-lines files into Kafka, fast, accounting for every line.")
+    parser.add_argument("--version", action="version", version=f"pump {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    add_replay_arguments(sub.add_parser("replay", help="replay files into a topic"))
+    b = sub.add_parser("broker", help="run the embedded development broker in the foreground")
+    b.add_argument("--port", type=int, default=9092)
+    b.add_argument("--host", default="127.0.0.1")
+    return parser
+
+
+def _configure_logging(verbose: bool) -> None:
+    """The command line owns this process's logging: aiokafka's records are made (pump counts retries and
+    explains failures from them) but shown only with ``-v``; pump prints its own one-line messages."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    handler.setLevel(logging.INFO if verbose else logging.CRITICAL)
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _configure_logging(getattr(args, "verbose", False))
+    try:
+        return commands.broker(args) if args.command == "broker" else commands.replay(args)
+    except PumpError as exc:
+        print(f"pump: {exc.render(flag_of)}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("pump: interrupted", file=sys.stderr)
+        return 130

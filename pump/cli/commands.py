@@ -1,0 +1,50 @@
+"""The two commands: ``pump replay`` (run a replay, print its report) and ``pump broker`` (the embedded broker)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Coroutine
+from typing import Any
+
+from pump.cli.options import config_from_args, flag_of
+from pump.observe import Report
+
+
+def _run_loop(coro: Coroutine[Any, Any, Report], loop_name: str) -> Report:
+    if loop_name == "uvloop":
+        import uvloop
+
+        return uvloop.run(coro)
+    return asyncio.run(coro)
+
+
+def replay(args: argparse.Namespace) -> int:
+    from pump.runner import replay as run
+
+    def show(report: Report) -> None:
+        print(report.to_text(), flush=True)
+        if report.error:
+            print(f"pump: {report.error}", file=sys.stderr)
+
+    report = _run_loop(run(config_from_args(args), on_report=show, handle_signals=True), args.loop)
+    for warning in report.warnings:
+        print(f"pump: warning: {warning}", file=sys.stderr)
+    return report.exit_code
+
+
+def broker(args: argparse.Namespace) -> int:
+    from pump.dev.broker import Broker
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    with Broker(port=args.port, host=args.host) as b:
+        print(f"embedded broker (Tansu, memory only) listening; bootstrap servers: {b.bootstrap}", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    return 0
+
+
+__all__ = ("broker", "flag_of", "replay")

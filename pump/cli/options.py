@@ -1,0 +1,120 @@
+"""The command line's flags, generated from ``pump.config.SETTINGS``, and the config built back from them.
+
+Every setting gets one flag (``--name-with-dashes`` unless it declares another),
+its help, its default (from ``$ENV`` where it declares one) and its choices; the
+flags that are not settings are the few below (``CLI_ONLY``). A test checks that
+the two stay in step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from msgspec import inspect as mi
+
+from pump.config import GROUPS, SETTINGS, ReplayConfig, Secret, Setting
+from pump.errors import UsageError
+
+PASSWORD_ENV = "PUMP_SASL_PASSWORD"
+#: Flags that configure the command rather than the replay: (dest, how the CLI uses it).
+CLI_ONLY = {
+    "sasl_password_file": "reads security.sasl_password (else $PUMP_SASL_PASSWORD)",
+    "loop": "which event loop runs the replay",
+    "verbose": "shows aiokafka's log",
+}
+
+
+def flag_of(name: str) -> str:
+    """How the command line names a setting, for messages (``PumpError.render``)."""
+    found = SETTINGS.get(name)
+    if found is None:
+        return name
+    return found.flag or found.extra.get("via") or str(found.extra.get("metavar", name))
+
+
+def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
+    groups = {"": parser.add_argument_group("target")}
+    for name, cls in GROUPS.items():
+        groups[name] = parser.add_argument_group(name, (cls.__doc__ or "").strip().splitlines()[0])
+    for s in SETTINGS.values():
+        if s.extra.get("positional"):
+            parser.add_argument(s.name, nargs="+", metavar=s.extra.get("metavar"), help=s.help)
+        elif s.flag is not None:
+            _add_flag(groups[s.group], s)
+    groups["security"].add_argument("--sasl-password-file", metavar="FILE", help="file holding the SASL password")
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop", help="event loop (default uvloop)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show aiokafka's log")
+
+
+def _base(kind: mi.Type) -> mi.Type:
+    if isinstance(kind, mi.UnionType):
+        kinds = [k for k in kind.types if not isinstance(k, mi.NoneType)]
+        return kinds[0] if len(kinds) == 1 else kind
+    return kind
+
+
+def _add_flag(group: Any, s: Setting) -> None:
+    assert s.flag is not None
+    kind = _base(s.type)
+    names = [s.flag, *s.extra.get("aliases", ())]
+    common: dict[str, Any] = {"dest": s.name, "help": s.help}
+    if isinstance(kind, mi.BoolType):
+        group.add_argument(*names, action="store_false" if s.default else "store_true", **common)
+        return
+    if isinstance(kind, mi.DictType):
+        group.add_argument(*names, action="append", default=[], metavar=s.extra.get("metavar"), **common)
+        return
+    required = s.default is mi.NODEFAULT
+    default = None if required else s.default
+    if default is not None and s.extra.get("flag_unit") == "ms":
+        default = default * 1000
+    if s.extra.get("env"):
+        default = os.environ.get(s.extra["env"], default)
+        common["help"] += f" (default ${s.extra['env']}, else {s.default})"
+    elif default is not None:
+        common["help"] += f" (default {default:g})" if isinstance(default, float) else f" (default {default})"
+    if isinstance(kind, mi.LiteralType):
+        common["choices"] = list(kind.values)
+    else:
+        common["type"] = {mi.IntType: int, mi.FloatType: float}.get(type(kind), str)
+        common["metavar"] = s.extra.get("metavar", "MS" if s.extra.get("flag_unit") == "ms" else None)
+    group.add_argument(*names, default=default, required=required, **common)
+
+
+def config_from_args(args: argparse.Namespace) -> ReplayConfig:
+    values: dict[str, Any] = {}
+    for s in SETTINGS.values():
+        if s.flag is None and not s.extra.get("positional"):
+            continue
+        value = getattr(args, s.name)
+        if s.extra.get("flag_unit") == "ms":
+            value = value / 1000
+        elif isinstance(s.type, mi.DictType):
+            value = _pairs(value)
+        values[s.name] = value
+    values["sasl_password"] = read_password(args.sasl_password_file)
+    return ReplayConfig.of(values.pop("paths"), values.pop("topic"), **values)
+
+
+def _pairs(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"-X {pair!r}: expected KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def read_password(password_file: str | None) -> Secret | None:
+    """The SASL password: from the file when one is named, else from ``$PUMP_SASL_PASSWORD``; never a flag's value."""
+    if password_file is not None:
+        try:
+            with open(password_file, encoding="utf-8") as f:
+                return Secret(f.read().rstrip("\r\n"))
+        except OSError as exc:
+            raise UsageError(f"--sasl-password-file {password_file}: {exc.strerror or exc}") from None
+    value = os.environ.get(PASSWORD_ENV)
+    return Secret(value) if value else None

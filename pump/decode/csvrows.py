@@ -1,0 +1,231 @@
+"""CSV rows -> records: a row becomes a JSON object encoded by msgspec, typed by the schema when there is one.
+
+Fast path: a header equal to the schema's fields converts the row positionally (an
+``array_like`` twin of the schema). Values msgspec's lax parsing refuses but CSV
+writers produce (``.73``, ``1.``, empty optional cells) get one retry through a cheap
+patch pass, then Python's own ``float``/``int``. Plans are built once per distinct header.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from msgspec import inspect as mi
+from msgspec.structs import astuple, fields
+
+from pump.decode.keys import key_bytes, missing_key
+from pump.decode.lines import LineIndex
+from pump.decode.parsed import Parsed, field_attr
+from pump.errors import InputError
+from pump.input import Chunk
+from pump.records import Invalid, InvalidReason, Record
+
+_AT_INDEX = re.compile(r"`\$\[(\d+)\]")
+
+
+class _Fixer:
+    """Per column: how to retry a CSV cell that msgspec's lax parsing refused.
+
+    ``patch`` is the cheap pass (``.73`` -> ``0.73``, ``1.`` -> ``1.0``, empty
+    optional cell -> None) on typed columns only; ``fix`` converts typed cells
+    with Python's own ``float``/``int`` as the last resort.
+    """
+
+    def __init__(self, schema: type[msgspec.Struct], columns: tuple[str, ...]) -> None:
+        kinds = {f.encode_name: _kind(f.type) for f in mi.type_info(schema).fields}  # type: ignore[union-attr]
+        self.plan = [kinds.get(c, ("other", False)) for c in columns]
+        self.floats = [i for i, (kind, _) in enumerate(self.plan) if kind == "float"]
+        self.nullable = [i for i, (kind, null) in enumerate(self.plan) if null and kind != "str"]
+
+    def patch(self, row: list[str]) -> list[Any]:
+        out: list[Any] = list(row)
+        for i in self.nullable:
+            if not out[i]:
+                out[i] = None
+        for i in self.floats:
+            v = out[i]
+            if v:
+                if v[0] == ".":
+                    out[i] = "0" + v
+                elif v[-1] == ".":
+                    out[i] = v + "0"
+                elif v[:2] == "-.":
+                    out[i] = "-0" + v[1:]
+        return out
+
+    def fix(self, row: list[str]) -> list[Any]:
+        out: list[Any] = []
+        for value, (kind, nullable) in zip(row, self.plan, strict=False):
+            stripped = value.strip()
+            if not stripped and nullable and kind != "str":
+                out.append(None)
+            elif kind == "float":
+                out.append(_try(float, stripped, value))
+            elif kind == "int":
+                out.append(_try(int, stripped, value))
+            else:
+                out.append(value)
+        return out
+
+
+def _try(conv: type, text: str, original: str) -> Any:
+    try:
+        return conv(text)
+    except ValueError:
+        return original
+
+
+def _kind(t: mi.Type) -> tuple[str, bool]:
+    nullable = False
+    if isinstance(t, mi.UnionType):
+        members = [m for m in t.types if not isinstance(m, mi.NoneType)]
+        nullable = len(members) < len(t.types)
+        t = members[0] if len(members) == 1 else t
+    if isinstance(t, mi.Metadata):
+        t = t.type
+    if isinstance(t, mi.FloatType):
+        return "float", nullable
+    if isinstance(t, mi.IntType):
+        return "int", nullable
+    if isinstance(t, mi.StrType):
+        return "str", nullable
+    return "other", nullable
+
+
+class _CsvPlan:
+    """How rows under one header become (key, value)."""
+
+    def __init__(self, header: tuple[str, ...], schema: type[msgspec.Struct] | None, key_field: str | None, path: str) -> None:
+        self.header = header
+        self.width = len(header)
+        self.encode = msgspec.json.Encoder().encode
+        self.key_index: int | None = None
+        self.key_attr: str | None = None
+        self.schema = schema
+        self.positional = False
+        if schema is None:
+            if key_field is not None:
+                if key_field not in header:
+                    raise InputError(path, f"--key-field {key_field!r} is not a column of the CSV header", line=1)
+                self.key_index = header.index(key_field)
+            return
+        infos = fields(schema)
+        names = tuple(f.encode_name for f in infos)
+        missing = [f.encode_name for f in infos if f.required and f.encode_name not in header]
+        if missing:
+            raise InputError(
+                path, f"CSV header lacks column(s) {', '.join(missing)} required by schema {schema.__name__}", line=1
+            )
+        self.key_attr = field_attr(schema, key_field) if key_field else None
+        self.fixer = _Fixer(schema, header)
+        if header == names:
+            self.positional = True
+            self.row_type = msgspec.defstruct(f"{schema.__name__}Row", [], bases=(schema,), array_like=True)
+            self.out_type = msgspec.defstruct(
+                f"{schema.__name__}Out", [(f.name, f.type) for f in infos], rename={f.name: f.encode_name for f in infos}
+            )
+
+    def convert(self, row: list[str]) -> tuple[Any, bytes]:
+        """Typed object and encoded value, or raise ``msgspec.ValidationError``."""
+        if self.positional:
+            try:
+                obj = msgspec.convert(row, self.row_type, strict=False)
+            except msgspec.ValidationError:
+                obj = self._retry(row, self.row_type, lambda r: r)
+            return obj, self.encode(self.out_type(*astuple(obj)))
+        assert self.schema is not None
+        try:
+            obj = msgspec.convert(dict(zip(self.header, row, strict=True)), self.schema, strict=False)
+        except msgspec.ValidationError:
+            obj = self._retry(row, self.schema, lambda r: dict(zip(self.header, r, strict=True)))
+        return obj, self.encode(obj)
+
+    def _retry(self, row: list[str], target: type, shape: Callable[[list[Any]], Any]) -> Any:
+        try:
+            return msgspec.convert(shape(self.fixer.patch(row)), target, strict=False)
+        except msgspec.ValidationError:
+            return msgspec.convert(shape(self.fixer.fix(row)), target, strict=False)
+
+    def explain(self, exc: msgspec.ValidationError) -> str:
+        return _AT_INDEX.sub(lambda m: f"`$.{self.header[int(m.group(1))]}", str(exc))
+
+
+class CsvDecoder:
+    def __init__(self, schema: type[msgspec.Struct] | None, key_field: str | None) -> None:
+        self._schema = schema
+        self._key_field = key_field
+        if schema is not None and key_field is not None:
+            field_attr(schema, key_field)
+        self._plans: dict[tuple[str, ...], _CsvPlan] = {}
+
+    def plan_for(self, header: tuple[str, ...], path: str) -> _CsvPlan:
+        plan = self._plans.get(header)
+        if plan is None:
+            plan = self._plans[header] = _CsvPlan(header, self._schema, self._key_field, path)
+        return plan
+
+    def decode(self, chunk: Chunk) -> Parsed:
+        assert chunk.header is not None
+        out = Parsed()
+        plan = self.plan_for(chunk.header, chunk.path)
+        offsets = LineIndex(chunk)
+        text = chunk.data.decode("utf-8", errors="surrogateescape")
+        damaged = not text.isascii() and _has_surrogates(text)
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        base = chunk.first_line
+        consumed = 0
+        while True:
+            line = base + consumed
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                consumed = reader.line_num
+                out.invalid.append(Invalid(chunk.path, line, offsets.of(line), "csv", f"malformed CSV: {exc}"))
+                continue
+            consumed = reader.line_num
+            if not row or (len(row) == 1 and not row[0].strip()):
+                out.blank += 1
+                continue
+            problem = self._row(plan, row, line, out.records, damaged)
+            if problem is not None:
+                reason, message = problem
+                out.invalid.append(Invalid(chunk.path, line, offsets.of(line), reason, message))
+        return out
+
+    def _row(
+        self, plan: _CsvPlan, row: list[str], line: int, records: list[Record], damaged: bool
+    ) -> tuple[InvalidReason, str] | None:
+        if len(row) != plan.width:
+            return "csv", f"expected {plan.width} columns as in the header, got {len(row)}"
+        if damaged and any(_has_surrogates(v) for v in row):
+            return "encoding", "invalid UTF-8"
+        if plan.schema is None:
+            key = None if plan.key_index is None else row[plan.key_index].encode()  # an empty cell is the empty key
+            records.append((key, plan.encode(dict(zip(plan.header, row, strict=True))), line))
+            return None
+        try:
+            obj, value = plan.convert(row)
+        except msgspec.ValidationError as exc:
+            return "schema", plan.explain(exc)
+        key = None
+        if plan.key_attr is not None:
+            key = key_bytes(getattr(obj, plan.key_attr))
+            if key is None:
+                return "key", missing_key(str(self._key_field))
+        records.append((key, value, line))
+        return None
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

@@ -1,0 +1,86 @@
+"""JSON lines -> records. A line is validated (against the schema, else as a JSON object) and sent as its own bytes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from pump.decode.keys import key_bytes, missing_key
+from pump.decode.lines import LineIndex
+from pump.decode.parsed import Parsed, field_attr
+from pump.input import Chunk
+from pump.records import Invalid
+
+
+class JsonLinesDecoder:
+    def __init__(self, schema: type[msgspec.Struct] | None, key_field: str | None) -> None:
+        self._key_attr: str | None = None
+        if schema is not None:
+            self._decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(schema)
+            self._key_attr = field_attr(schema, key_field) if key_field else None
+        elif key_field is not None:
+            key_only = msgspec.defstruct("KeyOnly", [("k", object, None)], rename={"k": key_field})
+            self._decoder = msgspec.json.Decoder(key_only)
+            self._key_attr = "k"
+        else:
+            self._decoder = msgspec.json.Decoder(msgspec.defstruct("AnyObject", []))
+        self._key_field = key_field
+
+    def decode(self, chunk: Chunk) -> Parsed:
+        out = Parsed()
+        records = out.records
+        decode = self._decoder.decode
+        key_attr = self._key_attr
+        offsets = LineIndex(chunk)
+        line = chunk.first_line - 1
+        lines = chunk.data.split(b"\n")
+        if lines and not lines[-1]:
+            lines.pop()
+        check_utf8 = not _valid_utf8(chunk.data)  # msgspec does not check the fields it skips
+        for raw in lines:
+            line += 1
+            if raw[-1:] == b"\r":
+                raw = raw[:-1]
+            if not raw or raw.isspace():
+                out.blank += 1
+                continue
+            try:
+                if check_utf8:
+                    raw.decode("utf-8")
+                obj = decode(raw)
+            except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+                out.invalid.append(_json_invalid(chunk.path, line, offsets.of(line), raw, exc))
+                continue
+            if key_attr is None:
+                records.append((None, raw, line))
+                continue
+            key = key_bytes(getattr(obj, key_attr))
+            if key is None:
+                out.invalid.append(Invalid(chunk.path, line, offsets.of(line), "key", missing_key(str(self._key_field))))
+                continue
+            records.append((key, raw, line))
+        return out
+
+
+def _valid_utf8(data: bytes) -> bool:
+    if data.isascii():
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _json_invalid(path: str, line: int, offset: int, raw: bytes, exc: Exception) -> Invalid:
+    text = str(exc)
+    if isinstance(exc, UnicodeDecodeError) or text.startswith(("JSON is malformed", "Input data was truncated")):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            return Invalid(path, line, offset, "encoding", f"invalid UTF-8 at byte {bad.start}")
+        return Invalid(path, line, offset, "json", text)
+    if text.startswith("Expected `object`") and " - at `" not in text:
+        return Invalid(path, line, offset, "not_object", f"expected a JSON object, {text[len('Expected `object`, ') :]}")
+    return Invalid(path, line, offset, "schema", text)

@@ -1,0 +1,54 @@
+"""Decoding in worker processes, so a replay uses more than one core.
+
+asyncio runs pump's I/O on one thread, and msgspec and the csv module hold the GIL,
+so decoding competes with sending on one core. ``ProcessDecode`` sends chunks to a
+``ProcessPoolExecutor`` (spawned, never forked from a running event loop) whose
+processes build their decoders and partitioner once, at start, exactly as the main
+process does (``stage.build_decoders``), and return records already grouped by
+partition. The chunk's bytes are not sent back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
+from pump.decode.parsed import Decoder
+from pump.decode.partition import Partitioner
+from pump.decode.stage import Decoded, build_decoders, decode_chunk
+from pump.input import Chunk, RecordFormat
+from pump.records import ByPartition, Invalid
+from pump.schemas import load_schema
+
+_decoders: dict[RecordFormat, Decoder] = {}
+_partitioner: list[Partitioner] = []
+
+
+def _init(schema_spec: str | None, key_field: str | None, partitions: int) -> None:
+    _decoders.update(build_decoders(load_schema(schema_spec) if schema_spec else None, key_field))
+    _partitioner.append(Partitioner(partitions))
+
+
+def _decode(chunk: Chunk) -> tuple[ByPartition, int, list[Invalid], int]:
+    out = decode_chunk(_decoders, _partitioner[0], chunk)
+    return out.batches, out.count, out.invalid, out.blank
+
+
+class ProcessDecode:
+    def __init__(self, processes: int, schema_spec: str | None, key_field: str | None, partitions: int) -> None:
+        self._pool = ProcessPoolExecutor(
+            max_workers=processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init,
+            initargs=(schema_spec, key_field, partitions),
+        )
+
+    async def decode(self, chunk: Chunk) -> Decoded:
+        loop = asyncio.get_running_loop()
+        batches, count, invalid, blank = await loop.run_in_executor(self._pool, _decode, chunk)
+        return Decoded(chunk, batches, count, invalid, blank)
+
+    async def aclose(self) -> None:
+        """Stop the processes; waiting for them happens on a thread, not the event loop."""
+        await asyncio.to_thread(self._pool.shutdown, wait=True, cancel_futures=True)

@@ -1,0 +1,85 @@
+"""Stage 2, decode: a chunk -> its records grouped by partition, its invalid lines and blanks.
+
+Whether chunks are decoded on the event loop (``InlineDecode``) or in worker processes
+(``ProcessDecode``), the result has one shape, ``Decoded``, and comes from the same
+decoders (``build_decoders``) and the same partitioner, so the stages after this one
+never ask where decoding happened.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import msgspec
+
+from pump.config import InputSettings
+from pump.decode.csvrows import CsvDecoder
+from pump.decode.jsonl import JsonLinesDecoder
+from pump.decode.parsed import Decoder
+from pump.decode.partition import Partitioner
+from pump.input import Chunk, RecordFormat, Source
+from pump.input.formats import format_by_name
+from pump.records import ByPartition, Invalid
+
+AUTO_PROCESSES_BYTES = 32 << 20
+
+
+@dataclass(slots=True)
+class Decoded:
+    """One chunk, decoded: ``batches`` holds its ``count`` records by partition, in input order within each."""
+
+    chunk: Chunk
+    batches: ByPartition
+    count: int
+    invalid: list[Invalid]
+    blank: int
+
+
+class DecodeStage(Protocol):
+    async def decode(self, chunk: Chunk) -> Decoded: ...
+
+    async def aclose(self) -> None: ...
+
+
+def build_decoders(schema: type[msgspec.Struct] | None, key_field: str | None) -> dict[RecordFormat, Decoder]:
+    """Every format's decoder, built once (in the main process, and once in each decode process)."""
+    return {"csv": CsvDecoder(schema, key_field), "jsonl": JsonLinesDecoder(schema, key_field)}
+
+
+def decode_chunk(decoders: dict[RecordFormat, Decoder], partitioner: Partitioner, chunk: Chunk) -> Decoded:
+    parsed = decoders[chunk.format].decode(chunk)
+    batches = partitioner.group(parsed.records, chunk.seq)
+    return Decoded(chunk, batches, len(parsed.records), parsed.invalid, parsed.blank)
+
+
+class InlineDecode:
+    """Decodes on the event loop's thread."""
+
+    def __init__(self, decoders: dict[RecordFormat, Decoder], partitioner: Partitioner) -> None:
+        self._decoders = decoders
+        self._partitioner = partitioner
+
+    async def decode(self, chunk: Chunk) -> Decoded:
+        return decode_chunk(self._decoders, self._partitioner, chunk)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def decode_processes_for(settings: InputSettings, sources: Sequence[Source], cores: int | None = None) -> int:
+    """Decoding processes: as asked, or by default 2 for big CSV input on a multi-core machine.
+
+    CSV rows cost several microseconds each to parse and type, so a second core pays
+    for shipping them; JSON lines are validated faster than they could be shipped to
+    another process, so they stay inline (measured: 0.97x offloaded vs 1.08x inline).
+    """
+    if settings.decode_processes is not None:
+        return settings.decode_processes
+    cores = cores if cores is not None else os.cpu_count() or 1
+    fmt = settings.format
+    csv = fmt == "csv" or (fmt == "auto" and any(format_by_name(s.name) == "csv" for s in sources))
+    big = sum(s.size or 0 for s in sources) >= AUTO_PROCESSES_BYTES or any(s.size is None for s in sources)
+    return min(2, cores) if csv and big and cores > 1 else 0

@@ -1,0 +1,197 @@
+"""The run itself: sources -> bounded queue -> workers (decode) -> sequencer -> pacer -> send mode.
+
+The reader task puts chunks on a bounded queue (``put`` waits while it is full: the
+backpressure on input). Worker coroutines decode chunks concurrently; a ``Sequencer``
+hands decoded chunks on strictly in input order, so per-key order holds with any
+number of workers. The send mode bounds records in flight; the accounts see everything.
+
+Input ends at the end of the last source, or at a source's failure (say a truncated
+gzip): everything read before it is still delivered, then the failure is reported. A
+halt (the first SIGINT/SIGTERM, too many invalid lines, a dead-letter target that can
+no longer be written) stops taking chunks at once; what was already sent is finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pump.account import Accounts
+from pump.config import ReplayConfig
+from pump.decode import DecodeStage
+from pump.errors import PumpError
+from pump.input import Chunk, Position, Source
+from pump.input.source import START
+from pump.observe import Ending
+from pump.output import SendMode
+from pump.pace import Pacer
+
+_DONE = None
+
+
+class Sequencer:
+    """Lets workers that decode chunks concurrently hand them on strictly in chunk order."""
+
+    def __init__(self) -> None:
+        self._next = 0
+        self._waiters: dict[int, asyncio.Future[None]] = {}
+
+    async def turn(self, seq: int) -> None:
+        if seq == self._next:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters[seq] = fut
+        try:
+            await fut
+        finally:
+            self._waiters.pop(seq, None)
+
+    def done(self, seq: int) -> None:
+        self._next = seq + 1
+        fut = self._waiters.get(self._next)
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
+
+@dataclass
+class Stages:
+    """The parts a run flows through, built by ``pump.runner``."""
+
+    sources: Sequence[Source]
+    resume: dict[str, Position]
+    queue: asyncio.Queue[Chunk | None]
+    decode: DecodeStage
+    pacer: Pacer
+    mode: SendMode
+    accounts: Accounts
+    workers: int
+
+
+class Engine:
+    def __init__(self, config: ReplayConfig, stages: Stages) -> None:
+        self.config = config
+        self.stages = stages
+        self.queue = stages.queue
+        self.accounts = stages.accounts
+        self.sequencer = Sequencer()
+        self._error: PumpError | None = None
+        self._aborted: str | None = None
+        self._interrupted: int | None = None
+        self._halted = asyncio.Event()
+        self._stopping = False
+
+    def interrupt(self, signum: int) -> None:
+        """The first SIGINT/SIGTERM: stop reading, finish what is in flight, then report and checkpoint."""
+        self._interrupted = signum
+        self._halted.set()
+
+    def _abort(self, why: str) -> None:
+        self._aborted = self._aborted or why
+        self._halted.set()
+
+    async def run(self) -> Ending:
+        reader = asyncio.create_task(self._read(), name="pump-reader")
+        work = asyncio.create_task(self._workers(), name="pump-workers")
+        halted = asyncio.create_task(self._halted.wait(), name="pump-halted")
+        broken = asyncio.create_task(self.accounts.broken(), name="pump-accounts-broken")
+        try:
+            await asyncio.wait({work, halted, broken}, return_when=asyncio.FIRST_COMPLETED)
+            if work.done():
+                work.result()  # re-raises what stopped the workers
+            else:  # halted, or accounting broke: take no more chunks; what was sent is finished below
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await work
+        finally:
+            halted.cancel()
+            broken.cancel()
+            await self._stop_reader(reader)
+            await self.stages.decode.aclose()
+        await self._close()
+        return Ending(self._error or self.accounts.error, self._aborted, self._interrupted)
+
+    async def _close(self) -> None:
+        limit = self.config.delivery.shutdown_timeout
+        if self._interrupted is None:
+            await self.stages.mode.close()
+        else:
+            try:
+                await asyncio.wait_for(self.stages.mode.close(), limit)
+            except TimeoutError:
+                self._abort(f"in-flight records still unsettled after the shutdown timeout ({limit:g} s)")
+        await self.accounts.drain()
+
+    async def _workers(self) -> None:
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for i in range(self.stages.workers):
+                    tg.create_task(self._work(), name=f"pump-worker-{i}")
+        except* PumpError as group:  # a worker met a user mistake (e.g. a CSV header the schema does not fit)
+            raise group.exceptions[0] from None
+
+    async def _stop_reader(self, reader: asyncio.Task[None]) -> None:
+        """Stop input without cancelling the reader mid file-operation (that would leak its file).
+
+        The reader checks ``_stopping`` around every ``put``; emptying the queue once
+        frees a ``put`` it may be blocked in, after which it closes its file and returns.
+        """
+        self._stopping = True
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        await reader
+
+    async def _read(self) -> None:
+        seq = 0
+        try:
+            for source in self.stages.sources:
+                self.accounts.file_opened()
+                start = self.stages.resume.get(source.name, START)
+                if start.done:
+                    continue
+                # aclosing: a stopped reader still closes its file, not the garbage collector
+                async with contextlib.aclosing(source.chunks(start, self.config.input.chunk_bytes)) as chunks:
+                    async for chunk in chunks:
+                        if self._stopping:
+                            return
+                        chunk.seq = seq
+                        seq += 1
+                        self.accounts.read(chunk)
+                        await self._put(chunk)
+                        if self._stopping:
+                            return
+                self.accounts.file_done(source.name)
+        except PumpError as exc:
+            self._error = exc
+        finally:
+            for _ in range(self.stages.workers):
+                if self._stopping:
+                    break
+                await self.queue.put(_DONE)
+
+    async def _put(self, chunk: Chunk) -> None:
+        if not self.queue.full():
+            self.queue.put_nowait(chunk)
+            return
+        waited = time.perf_counter()
+        await self.queue.put(chunk)
+        self.accounts.blocked("queue", time.perf_counter() - waited)
+
+    async def _work(self) -> None:
+        decode, pacer, mode, accounts = self.stages.decode, self.stages.pacer, self.stages.mode, self.accounts
+        max_errors = self.config.input.max_errors
+        while not self._halted.is_set() and (chunk := await self.queue.get()) is not _DONE:
+            decoded = await decode.decode(chunk)
+            await accounts.room_for(decoded)  # dead-letter backpressure, before the turn: others go on meanwhile
+            await self.sequencer.turn(chunk.seq)
+            try:
+                accounts.decoded(decoded)
+                if decoded.count:  # valid lines already read are delivered even when the run then stops
+                    async for piece in pacer.pace(decoded):
+                        await mode.send(piece.batches, chunk)
+                if max_errors is not None and accounts.ledger.invalid > max_errors:
+                    self._abort(f"stopped after more than {max_errors} invalid lines (the max-errors limit)")
+            finally:
+                self.sequencer.done(chunk.seq)

@@ -1,0 +1,8 @@
+"""What people watching a replay see: Prometheus metrics and their exporter, the progress line, the report."""
+
+from pump.observe.exporter import Exporter
+from pump.observe.metrics import Metrics
+from pump.observe.progress import Progress
+from pump.observe.report import Ending, Latency, Report, build_report, exit_status
+
+__all__ = ("Ending", "Exporter", "Latency", "Metrics", "Progress", "Report", "build_report", "exit_status")

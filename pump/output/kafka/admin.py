@@ -1,0 +1,50 @@
+"""Making sure a topic exists: a full metadata fetch (Tansu auto-creates a topic on a targeted one),
+and a creation through the admin client when the settings allow it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from pump.config import ReplayConfig, named, verbatim
+from pump.errors import BrokerError, TopicError
+from pump.output.kafka.errors import describe
+from pump.output.kafka.options import client_kwargs
+
+
+async def ensure_topic(producer: AIOKafkaProducer, config: ReplayConfig, bootstrap: str, topic: str, partitions: int) -> int:
+    """The topic's partition count; creates it first if it is missing and the settings allow it."""
+    timeout = config.producer.connect_timeout
+    try:
+        metadata = await asyncio.wait_for(producer.client.fetch_all_metadata(), timeout)
+        if not metadata.partitions_for_topic(topic):
+            if not config.producer.create_topic:
+                raise named(
+                    TopicError, f"topic {verbatim(repr(topic))} does not exist at {verbatim(bootstrap)} (add {{create_topic}})"
+                )
+            await _create(config, bootstrap, topic, partitions)
+        parts = await asyncio.wait_for(producer.partitions_for(topic), timeout)
+    except (TimeoutError, KafkaError) as exc:
+        raise BrokerError(f"cannot use topic {topic!r} at {bootstrap}: {describe(exc)}") from None
+    return len(parts)
+
+
+async def _create(config: ReplayConfig, bootstrap: str, name: str, partitions: int) -> None:
+    kwargs: dict[str, Any] = client_kwargs(config.security)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap.split(","), request_timeout_ms=int(config.delivery.delivery_timeout * 1000), **kwargs
+    )
+    await admin.start()
+    try:
+        response = await admin.create_topics([NewTopic(name, partitions, config.producer.replication_factor)])
+        for _name, code, *rest in getattr(response, "topic_errors", []):
+            if code and code != TopicAlreadyExistsError.errno:
+                raise TopicError(f"cannot create topic {name!r}: error {code} {rest[-1] if rest else ''}".strip())
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        await admin.close()

@@ -1,0 +1,89 @@
+"""aiokafka's errors, translated once, here: into ``DeliveryError`` for a record, ``BrokerError`` for a run.
+
+As httpcore maps its network exceptions at one boundary, no ``aiokafka.errors`` type
+leaves ``pump.output.kafka``: a delivery failure becomes a reason from the fixed set
+``FAILURE_REASONS``, a failed connection a one-line explanation built from what aiokafka
+logged while it tried (the only place it says why).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    MessageSizeTooLargeError,
+    RequestTimedOutError,
+)
+
+from pump.config import ReplayConfig, named, verbatim
+from pump.errors import BrokerError
+from pump.records import DeliveryError, FailureReason
+
+#: What a send (or its outcome) can fail with; translated by ``failure_of``.
+DELIVERY_ERRORS: tuple[type[BaseException], ...] = (KafkaError, asyncio.TimeoutError)
+
+
+def describe(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return "no answer (timed out)"
+    text = str(exc) or type(exc).__name__
+    return text.removeprefix("KafkaConnectionError: ")
+
+
+def reason_of(exc: BaseException) -> FailureReason:
+    """Classify a delivery failure. A timeout means the outcome is unknown, not that it was lost."""
+    if isinstance(exc, KafkaTimeoutError | RequestTimedOutError | asyncio.TimeoutError):
+        return "timeout"
+    if isinstance(exc, MessageSizeTooLargeError):
+        return "too_large"
+    if isinstance(exc, KafkaConnectionError):
+        return "connection"
+    if isinstance(exc, KafkaError):
+        return "broker"
+    return "other"
+
+
+def failure_of(exc: BaseException) -> DeliveryError:
+    return DeliveryError(reason_of(exc), describe(exc))
+
+
+def connect_error(exc: BaseException, causes: list[str], config: ReplayConfig, bootstrap: str) -> BrokerError | None:
+    """What to tell the user when the producer could not start; None: not an error of ours to explain."""
+    protocol = config.security.security_protocol
+    where = f"cannot use Kafka at {verbatim(bootstrap)}"
+    if isinstance(exc, KafkaConnectionError) and causes:
+        return named(BrokerError, f"{where}: {explain(causes[-1], protocol)}")
+    if protocol.startswith("SASL") and isinstance(exc, KeyError | ValueError):
+        # aiokafka's SCRAM client raises KeyError('v') when the server's final message is an error
+        return BrokerError(f"cannot use Kafka at {bootstrap}: SASL authentication failed: the broker rejected the login")
+    if config.producer.idempotence and isinstance(exc, KafkaError) and not isinstance(exc, KafkaConnectionError):
+        return named(
+            BrokerError,
+            f"the broker at {verbatim(bootstrap)} refused the idempotent producer ({{idempotence}}): {verbatim(describe(exc))};"
+            " drop {idempotence} to run at-least-once",
+        )
+    if isinstance(exc, KafkaError | OSError | asyncio.TimeoutError):
+        return BrokerError(f"cannot use Kafka at {bootstrap}: {describe(exc)}")
+    return None
+
+
+def explain(cause: str, protocol: str) -> str:
+    """One line on why the handshake failed, from aiokafka's own words (a template naming settings)."""
+    cause = verbatim(cause.split(": ", 1)[-1] if cause.startswith("Unable") else cause)
+    if "CERTIFICATE_VERIFY_FAILED" in cause:
+        return f"TLS certificate not trusted ({cause.split('] ', 1)[-1].split(' (_ssl')[0]}); check {{ssl_cafile}}"
+    if "SSL" in cause or "TLS" in cause:
+        return f"TLS handshake failed ({cause}); does the listener speak TLS? ({{security_protocol}} {protocol})"
+    if "closed" in cause:
+        if protocol.startswith("SASL"):
+            return "SASL authentication failed: the broker closed the connection (wrong user or password, or a refused mechanism)"
+        return (
+            f"the broker closed the connection during the handshake ({protocol}): it may require authentication or TLS"
+            " ({security_protocol} SASL_PLAINTEXT, SSL or SASL_SSL)"
+        )
+    if "refused" in cause.lower() or "Errno 111" in cause or "Connect call failed" in cause:
+        return "connection refused: is a broker listening there?"
+    return cause

@@ -1,0 +1,123 @@
+"""The one module that owns aiokafka's producer: ``KafkaCluster`` opens ``KafkaSink``s, one producer each.
+
+A sink starts and stops its producer (nothing else calls ``start()``/``stop()``), makes
+sure its topic exists, and hands records and batches over, reporting each outcome as
+``None`` or a ``DeliveryError``: aiokafka's errors stop here (``errors.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from aiokafka.producer.message_accumulator import BatchBuilder
+
+from pump.config import ReplayConfig, config_error, verbatim
+from pump.output.kafka.admin import ensure_topic
+from pump.output.kafka.errors import DELIVERY_ERRORS, connect_error, failure_of
+from pump.output.kafka.logs import Tap
+from pump.output.kafka.options import producer_kwargs
+from pump.output.sink import OnDone
+from pump.records import DeliveryError
+
+
+class KafkaCluster:
+    """Sinks on one Kafka cluster. ``bootstrap``: as resolved (for ``embedded``, the broker's address)."""
+
+    def __init__(self, config: ReplayConfig, bootstrap: str) -> None:
+        self.config = config
+        self.bootstrap = bootstrap
+        self.kwargs = producer_kwargs(config, bootstrap)  # refuses conflicting -X options before anything starts
+
+    def sink(self, topic: str, partitions: int, on_retry: Callable[[], None] | None = None) -> KafkaSink:
+        return KafkaSink(self, topic, partitions, on_retry)
+
+
+def _deliver(on_done: OnDone, fut: asyncio.Future[Any]) -> None:
+    """aiokafka's delivery future -> the sink's outcome."""
+    if fut.cancelled():
+        on_done(DeliveryError("other", "send cancelled"))
+        return
+    exc = fut.exception()
+    on_done(None if exc is None else failure_of(exc))
+
+
+class KafkaSink:
+    """One topic through one producer: ``async with cluster.sink(topic, partitions) as sink``."""
+
+    def __init__(self, cluster: KafkaCluster, topic: str, partitions: int, on_retry: Callable[[], None] | None) -> None:
+        self.cluster = cluster
+        self.topic = topic
+        self.partitions = 0
+        self._create_partitions = partitions
+        self._tap = Tap(on_retry)
+        self._stop_within: float | None = None  # set on shutdown: do not wait forever on a dead broker
+        try:
+            self._producer = AIOKafkaProducer(**cluster.kwargs)
+        except TypeError as exc:
+            raise config_error(f"{{options}}: not an aiokafka producer argument ({verbatim(exc)})") from None
+        except (ValueError, AssertionError, KafkaError) as exc:
+            raise config_error(f"producer settings rejected: {verbatim(exc)}") from None
+
+    async def __aenter__(self) -> KafkaSink:
+        config, bootstrap = self.cluster.config, self.cluster.bootstrap
+        self._tap.attach()
+        try:
+            with self._tap.starting():
+                await asyncio.wait_for(self._producer.start(), config.producer.connect_timeout)
+            self.partitions = await ensure_topic(self._producer, config, bootstrap, self.topic, self._create_partitions)
+        except BaseException as exc:
+            await self._producer.stop()
+            self._tap.detach()
+            error = connect_error(exc, self._tap.causes, config, bootstrap)
+            if error is None:
+                raise
+            raise error from None
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        try:
+            if self._stop_within is None:
+                await self._producer.stop()
+            else:
+                try:
+                    await asyncio.wait_for(self._producer.stop(), self._stop_within)
+                except TimeoutError:
+                    await self._abandon()
+        finally:
+            self._tap.detach()
+
+    async def _abandon(self) -> None:
+        """A stop that timed out (a shutdown, with a broker that does not answer): stop the producer's
+        sender and close its connections now, instead of leaving them to the interpreter's exit."""
+        task = getattr(getattr(self._producer, "_sender", None), "sender_task", None)  # aiokafka has no public way
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._producer.client.close(), 1.0)
+
+    def hurry(self, seconds: float) -> None:
+        self._stop_within = seconds
+
+    def create_batch(self) -> BatchBuilder:
+        return self._producer.create_batch()
+
+    async def send_batch(self, batch: BatchBuilder, partition: int, on_done: OnDone) -> None:  # type: ignore[override]
+        try:
+            fut = await self._producer.send_batch(batch, self.topic, partition=partition)
+        except DELIVERY_ERRORS as exc:
+            raise failure_of(exc) from None
+        fut.add_done_callback(partial(_deliver, on_done))
+
+    async def send(self, key: bytes | None, value: bytes, partition: int, on_done: OnDone) -> None:
+        try:
+            fut = await self._producer.send(self.topic, value, key=key, partition=partition)
+        except DELIVERY_ERRORS as exc:
+            raise failure_of(exc) from None
+        fut.add_done_callback(partial(_deliver, on_done))

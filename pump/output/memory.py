@@ -1,0 +1,127 @@
+"""An in-memory cluster: sinks that keep what they are sent, for tests that need no broker.
+
+As httpcore ships an in-memory network backend, pump ships this (also as ``pump.testing``):
+
+    cluster = MemoryCluster(partitions=4)
+    report = await pump.replay(config, cluster=cluster)
+    assert [m.value for m in cluster.messages("rides")] == [...]
+
+By default every send is acknowledged on the next turn of the event loop. ``hold=True``
+keeps outcomes pending until ``settle()``; ``fail(key, value)`` may return a
+``DeliveryError`` for a record (its whole send fails); ``missing`` topics make opening a
+sink fail as a missing topic does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pump.errors import TopicError
+from pump.output.sink import OnDone
+from pump.records import DeliveryError
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+class MemoryBatch:
+    """Holds up to ``capacity`` records, like a producer's batch builder."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.records: list[tuple[bytes | None, bytes]] = []
+
+    def append(self, *, key: bytes | None, value: bytes, timestamp: int | None) -> object | None:
+        if len(self.records) >= self.capacity:
+            return None
+        self.records.append((key, value))
+        return True
+
+
+@dataclass
+class _Pending:
+    topic: str
+    partition: int
+    records: list[tuple[bytes | None, bytes]]
+    on_done: OnDone
+
+
+@dataclass
+class MemoryCluster:
+    partitions: int = 1
+    batch_capacity: int = 100
+    hold: bool = False
+    fail: Callable[[bytes | None, bytes], DeliveryError | None] | None = None
+    missing: frozenset[str] = frozenset()
+    logs: dict[str, list[Message]] = field(default_factory=dict)
+    pending: list[_Pending] = field(default_factory=list)
+    sends: int = 0  # calls of send() and send_batch(), over every sink
+    _ends: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def sink(self, topic: str, partitions: int, on_retry: Callable[[], None] | None = None) -> MemorySink:
+        return MemorySink(self, topic)
+
+    def messages(self, topic: str) -> list[Message]:
+        """What the topic holds (acknowledged messages only), by partition then offset."""
+        return sorted(self.logs.get(topic, []), key=lambda m: (m.partition, m.offset))
+
+    def settle(self, error: DeliveryError | None = None) -> int:
+        """Acknowledge (or fail with ``error``) every held send; returns how many sends were settled."""
+        pending, self.pending = self.pending, []
+        for p in pending:
+            self._complete(p, error)
+        return len(pending)
+
+    def _deliver(self, pending: _Pending) -> None:
+        self.sends += 1
+        if self.hold:
+            self.pending.append(pending)
+        else:
+            asyncio.get_running_loop().call_soon(self._complete, pending, None)
+
+    def _complete(self, pending: _Pending, error: DeliveryError | None) -> None:
+        if error is None and self.fail is not None:
+            error = next((e for e in (self.fail(k, v) for k, v in pending.records) if e is not None), None)
+        if error is None:
+            log = self.logs.setdefault(pending.topic, [])
+            base = self._ends.get((pending.topic, pending.partition), 0)
+            self._ends[(pending.topic, pending.partition)] = base + len(pending.records)
+            log.extend(Message(pending.topic, pending.partition, base + i, k, v) for i, (k, v) in enumerate(pending.records))
+        pending.on_done(error)
+
+
+class MemorySink:
+    def __init__(self, cluster: MemoryCluster, topic: str) -> None:
+        self.cluster = cluster
+        self.topic = topic
+        self.partitions = 0
+        self.closing_limit: float | None = None
+
+    async def __aenter__(self) -> MemorySink:
+        if self.topic in self.cluster.missing:
+            raise TopicError(f"topic {self.topic!r} does not exist (in memory)")
+        self.partitions = self.cluster.partitions
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
+
+    def create_batch(self) -> MemoryBatch:
+        return MemoryBatch(self.cluster.batch_capacity)
+
+    async def send_batch(self, batch: MemoryBatch, partition: int, on_done: OnDone) -> None:  # type: ignore[override]
+        self.cluster._deliver(_Pending(self.topic, partition, list(batch.records), on_done))
+
+    async def send(self, key: bytes | None, value: bytes, partition: int, on_done: OnDone) -> None:
+        self.cluster._deliver(_Pending(self.topic, partition, [(key, value)], on_done))
+
+    def hurry(self, seconds: float) -> None:
+        self.closing_limit = seconds

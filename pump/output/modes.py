@@ -1,0 +1,252 @@
+"""The send modes: one small class each behind the ``SendMode`` protocol.
+
+- ``SyncMode``: await the broker's acknowledgement of each record before the next.
+- ``CallbackMode``: ``send()`` per record; its outcome callback settles it; in flight is bounded.
+- ``BatchMode``: records grouped per partition into explicit batches
+  (``create_batch``/``send_batch``), shipped when full or after the linger time.
+
+All three take records already assigned to partitions, in input order per partition,
+with the chunk they came from, write them to a ``Sink``, and report every outcome to
+the ``Accounts`` as segments ``(chunk, records)``. None of them decides partitions, so
+all three put the same records on the same partitions. They see only ``DeliveryError``,
+never a client's own errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from functools import partial
+from typing import Protocol
+
+from pump.account import Accounts, Segment
+from pump.config import DeliverySettings
+from pump.input import Chunk
+from pump.output.inflight import InFlight
+from pump.output.sink import BatchBuilder, Sink
+from pump.records import ByPartition, DeliveryError, Record
+
+
+class SendMode(Protocol):
+    name: str
+
+    async def send(self, records: ByPartition, chunk: Chunk) -> None:
+        """Hand records on; returns once they are accepted (may wait on backpressure)."""
+
+    async def close(self) -> None:
+        """Ship anything buffered and wait until every record is settled."""
+
+
+def in_flight_limit(settings: DeliverySettings) -> int:
+    return 1 if settings.mode == "sync" else settings.max_in_flight
+
+
+def make_mode(
+    settings: DeliverySettings, sink: Sink, accounts: Accounts, inflight: InFlight, linger: float, max_message: int
+) -> SendMode:
+    if settings.mode == "sync":
+        return SyncMode(sink, accounts)
+    if settings.mode == "callback":
+        return CallbackMode(sink, accounts, inflight)
+    return BatchMode(sink, accounts, inflight, linger, max_message)
+
+
+class SyncMode:
+    name = "sync"
+
+    def __init__(self, sink: Sink, accounts: Accounts) -> None:
+        self.sink = sink
+        self.accounts = accounts
+
+    async def send(self, records: ByPartition, chunk: Chunk) -> None:
+        accounts, loop = self.accounts, asyncio.get_running_loop()
+        for partition, recs in records.items():
+            for rec in recs:
+                key, value, _line = rec
+                started = time.perf_counter()
+                accounts.sent(1)
+                outcome: asyncio.Future[DeliveryError | None] = loop.create_future()
+                try:
+                    await self.sink.send(key, value, partition, outcome.set_result)
+                    error = await outcome
+                except DeliveryError as exc:
+                    error = exc
+                if error is None:
+                    accounts.acked_one(chunk, len(value), time.perf_counter() - started)
+                else:
+                    accounts.failed([(chunk, [rec])], error.reason, error.message)
+
+    async def close(self) -> None:
+        return None
+
+
+class CallbackMode:
+    name = "callback"
+
+    def __init__(self, sink: Sink, accounts: Accounts, inflight: InFlight) -> None:
+        self.sink = sink
+        self.accounts = accounts
+        self.inflight = inflight
+
+    async def send(self, records: ByPartition, chunk: Chunk) -> None:
+        accounts, inflight, send, settle = self.accounts, self.inflight, self.sink.send, self._settle
+        for partition, recs in records.items():
+            for rec in recs:
+                await inflight.acquire(1)
+                key, value, _line = rec
+                accounts.sent(1)
+                try:
+                    await send(key, value, partition, partial(settle, chunk, rec, time.perf_counter()))
+                except DeliveryError as exc:  # e.g. over max_request_size: fails this record only
+                    inflight.release(1)
+                    accounts.failed([(chunk, [rec])], exc.reason, exc.message)
+                except BaseException:
+                    inflight.release(1)
+                    raise
+
+    def _settle(self, chunk: Chunk, rec: Record, started: float, error: DeliveryError | None) -> None:
+        self.inflight.release(1)
+        if error is None:
+            _key, value, _line = rec
+            self.accounts.acked_one(chunk, len(value), time.perf_counter() - started)
+        else:
+            self.accounts.failed([(chunk, [rec])], error.reason, error.message)
+
+    async def close(self) -> None:
+        await self.inflight.wait_idle()
+
+
+class _OpenBatch:
+    __slots__ = ("builder", "count", "nbytes", "segments", "shipped", "started")
+
+    def __init__(self, builder: BatchBuilder) -> None:
+        self.builder = builder
+        self.count = 0
+        self.nbytes = 0
+        self.segments: list[Segment] = []
+        self.started = time.perf_counter()
+        self.shipped = False
+
+
+class BatchMode:
+    name = "batch"
+
+    def __init__(self, sink: Sink, accounts: Accounts, inflight: InFlight, linger: float, max_message: int = 1 << 20) -> None:
+        self.sink = sink
+        self.accounts = accounts
+        self.max_message = max_message  # aiokafka's builder takes any size into an empty batch: check here
+        self.inflight = inflight
+        self.linger = linger
+        self._open: dict[int, _OpenBatch] = {}
+        self._lock = asyncio.Lock()
+        self._flusher: asyncio.Task[None] | None = None
+        self._failure: BaseException | None = None
+
+    def _check(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    async def send(self, records: ByPartition, chunk: Chunk) -> None:
+        self._check()
+        async with self._lock:
+            for partition, recs in records.items():
+                await self._append(partition, recs, chunk)
+            await self._ship_aged()
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush_idle(), name="pump-batch-flusher")
+            self._flusher.add_done_callback(self._flusher_done)
+
+    def _flusher_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self._failure = task.exception()  # raised by the next send() or close(): never silent
+
+    def _new(self) -> _OpenBatch:
+        return _OpenBatch(self.sink.create_batch())
+
+    def _too_large(self, chunk: Chunk, rec: Record, message: str) -> None:
+        self.accounts.sent(1)
+        self.accounts.failed([(chunk, [rec])], "too_large", message)
+
+    async def _append(self, partition: int, recs: list[Record], chunk: Chunk) -> None:
+        batch = self._open.get(partition) or self._new()
+        start = 0  # recs[start:i] are in ``batch`` from this call
+        limit, cap = self.max_message, self.inflight.limit  # a batch never holds more records than may be in flight
+        for i, (key, value, _line) in enumerate(recs):
+            if len(value) > limit:
+                if i > start:
+                    batch.segments.append((chunk, recs[start:i]))
+                start = i + 1
+                self._too_large(chunk, recs[i], f"a record of {len(value):,} bytes is over --max-message-bytes {limit:,}")
+                continue
+            if batch.count >= cap or batch.builder.append(key=key, value=value, timestamp=None) is None:
+                if i > start:
+                    batch.segments.append((chunk, recs[start:i]))
+                if batch.count:
+                    await self._ship(partition, batch)
+                batch, start = self._new(), i
+                if batch.builder.append(key=key, value=value, timestamp=None) is None:
+                    self._too_large(chunk, recs[i], f"a record of {len(value):,} bytes does not fit in a batch (--batch-bytes)")
+                    start = i + 1
+                    continue
+            batch.count += 1
+            batch.nbytes += len(value)
+        if len(recs) > start:
+            batch.segments.append((chunk, recs[start:]))
+        self._open[partition] = batch
+
+    async def _ship(self, partition: int, batch: _OpenBatch) -> None:
+        """Hand a batch to the sink. Cancelled before that, the batch stays unshipped (``shipped`` False)."""
+        await self.inflight.acquire(batch.count)
+        try:
+            await self.sink.send_batch(batch.builder, partition, partial(self._settle, batch))
+        except DeliveryError as exc:
+            self.inflight.release(batch.count)
+            batch.shipped = True
+            self.accounts.sent(batch.count)
+            self.accounts.failed(batch.segments, exc.reason, exc.message)
+            return
+        except BaseException:
+            self.inflight.release(batch.count)
+            raise
+        batch.shipped = True
+        self.accounts.sent(batch.count)
+
+    def _settle(self, batch: _OpenBatch, error: DeliveryError | None) -> None:
+        self.inflight.release(batch.count)
+        if error is None:
+            self.accounts.acked(batch.segments, batch.nbytes, time.perf_counter() - batch.started)
+        else:
+            self.accounts.failed(batch.segments, error.reason, error.message)
+
+    async def _ship_aged(self, everything: bool = False) -> None:
+        now = time.perf_counter()
+        for partition, batch in list(self._open.items()):
+            if batch.count and (everything or now - batch.started >= self.linger):
+                del self._open[partition]
+                try:
+                    await self._ship(partition, batch)
+                except asyncio.CancelledError:
+                    if not batch.shipped:  # cancelled while waiting for room: the batch is still ours
+                        self._open[partition] = batch
+                    raise
+
+    async def _flush_idle(self) -> None:
+        """Ships batches that linger while input is slow (a pipe, stdin)."""
+        period = max(self.linger, 0.001)
+        while True:
+            await asyncio.sleep(period)
+            async with self._lock:
+                await self._ship_aged()
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            async with self._lock:  # so the flusher is cancelled only while idle, never mid-ship
+                self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
+        self._check()
+        async with self._lock:
+            await self._ship_aged(everything=True)
+        await self.inflight.wait_idle()

@@ -1,0 +1,59 @@
+"""Reading topics back and making topics, through librdkafka (confluent-kafka): a client independent of
+the one pump uses, so a replay is checked by a second implementation of the protocol."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+
+@dataclass(frozen=True)
+class Message:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+def create_topic(bootstrap: str, name: str, partitions: int, **conf: Any) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0, **conf})
+    admin.create_topics([NewTopic(name, partitions, 1)])[name].result(30)
+
+
+def consume(bootstrap: str, topic: str, expected: int, within: float = 30.0, settle: float = 1.0, **conf: Any) -> list[Message]:
+    """Read the topic from the beginning until ``expected`` messages arrived and nothing more came for ``settle`` s."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "pump-tests", "enable.auto.commit": False,
+                         "log_level": 0, **conf})  # fmt: skip
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        out: list[Message] = []
+        deadline = time.monotonic() + within
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            got = [m for m in consumer.consume(100_000, 0.2) if m.error() is None]
+            if got:
+                out.extend(Message(m.partition(), m.offset(), m.key(), m.value()) for m in got)
+                quiet_since = time.monotonic()
+            elif len(out) >= expected and time.monotonic() - quiet_since >= settle:
+                break
+        return out
+    finally:
+        consumer.close()
+
+
+async def consumed(bootstrap: str, topic: str, expected: int, within: float = 30.0, **conf: Any) -> list[Message]:
+    """``consume`` from async code (on a thread, so the test's event loop keeps running)."""
+    import asyncio
+
+    return await asyncio.to_thread(consume, bootstrap, topic, expected, within, **conf)
+
+
+async def created(bootstrap: str, name: str, partitions: int) -> None:
+    import asyncio
+
+    await asyncio.to_thread(create_topic, bootstrap, name, partitions)

@@ -1,0 +1,78 @@
+"""The aiokafka boundary, without a broker: producer arguments built from settings, refused -X options,
+and the one-line explanations of failed handshakes."""
+
+from __future__ import annotations
+
+import pytest
+
+from pump import ConfigError, ReplayConfig
+from pump.cli.options import flag_of
+from pump.output.kafka.errors import explain
+from pump.output.kafka.options import OWNED, coerce, producer_kwargs
+
+
+def kwargs(**settings: object) -> dict:
+    return producer_kwargs(ReplayConfig.of("x.jsonl", "t", **settings), "b1:9092,b2:9092")
+
+
+def test_producer_arguments_come_from_the_settings_in_aiokafkas_units() -> None:
+    got = kwargs(linger=0.02, batch_bytes=65536, max_message_bytes=2 << 20, compression="zstd", delivery_timeout=45.5)
+    assert got["bootstrap_servers"] == ["b1:9092", "b2:9092"]
+    assert (got["linger_ms"], got["max_batch_size"], got["max_request_size"]) == (20, 65536, 2 << 20)
+    assert (got["compression_type"], got["request_timeout_ms"], got["acks"], got["enable_idempotence"]) == (
+        "zstd",
+        45500,
+        1,
+        False,
+    )
+    assert kwargs(compression="none")["compression_type"] is None
+
+
+def test_idempotence_means_acks_all_and_sync_mode_never_lingers() -> None:
+    assert (kwargs(idempotence=True)["acks"], kwargs(idempotence=True)["enable_idempotence"]) == ("all", True)
+    assert kwargs(acks="0")["acks"] == 0 and kwargs(acks="all")["acks"] == "all"
+    assert kwargs(mode="sync", linger=0.05)["linger_ms"] == 0
+
+
+def test_other_x_options_pass_through_typed() -> None:
+    got = kwargs(options={"retry_backoff_ms": "250", "client_id": "replayer", "allow_auto_create_topics": "false"})
+    assert (got["retry_backoff_ms"], got["client_id"], got["allow_auto_create_topics"]) == (250, "replayer", False)
+    assert [coerce(v) for v in ("1.5", "TRUE", "x")] == [1.5, True, "x"]
+
+
+@pytest.mark.parametrize("key", sorted(OWNED))
+def test_an_x_option_that_a_setting_sets_is_refused_naming_both(key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        kwargs(options={key: "2000"})
+    flag = flag_of(OWNED[key])
+    assert caught.value.render(flag_of) == f"-X {key}=2000 sets what {flag} sets; use {flag}"
+    assert str(caught.value).startswith(f"producer.options {key}=2000 sets what ")
+
+
+def test_the_delivery_timeout_bug_is_refused_not_silently_overridden() -> None:
+    with pytest.raises(ConfigError, match=r"request_timeout_ms=2000 sets what delivery\.delivery_timeout sets"):
+        kwargs(options={"request_timeout_ms": "2000"}, delivery_timeout=120.0)
+
+
+@pytest.mark.parametrize(
+    ("cause", "protocol", "said"),
+    [
+        ('Unable connect to "127.0.0.1:1": [Errno 111] Connect call failed', "PLAINTEXT",
+         "connection refused: is a broker listening there?"),
+        ("Unable connect to \"h:9093\": [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate"
+         " in certificate chain (_ssl.c:1006)", "SSL",
+         "TLS certificate not trusted (certificate verify failed: self-signed certificate in certificate chain);"
+         " check --ssl-cafile"),
+        ('Unable connect to "h:9093": [SSL: WRONG_VERSION_NUMBER] wrong version number', "SSL",
+         "TLS handshake failed ([SSL: WRONG_VERSION_NUMBER] wrong version number); does the listener speak TLS?"
+         " (--security-protocol SSL)"),
+        ("Unable connect to \"h:1\": Connection at h:1 closed", "PLAINTEXT",
+         "the broker closed the connection during the handshake (PLAINTEXT): it may require authentication or TLS"
+         " (--security-protocol SASL_PLAINTEXT, SSL or SASL_SSL)"),
+        ("Unable connect to \"h:1\": Connection at h:1 closed", "SASL_PLAINTEXT",
+         "SASL authentication failed: the broker closed the connection (wrong user or password, or a refused mechanism)"),
+    ],
+)  # fmt: skip
+def test_handshake_failures_are_explained_in_one_line(cause: str, protocol: str, said: str) -> None:
+    template = explain(cause, protocol)
+    assert template.format_map({name: flag_of(name) for name in ("ssl_cafile", "security_protocol")}) == said
