@@ -6,10 +6,11 @@ import random
 
 from pump.account import Completion
 from pump.input import Chunk, Position
+from tests.builders import chunk as build
 
 
 def chunk(seq: int, path: str, offset: int, first_line: int, data: bytes) -> Chunk:
-    return Chunk(path, "jsonl", None, first_line, offset, data, len(data), lines=data.count(b"\n"), seq=seq)
+    return build(data, seq=seq, path=path, offset=offset, first_line=first_line)
 
 
 def test_position_moves_only_over_a_contiguous_handled_prefix() -> None:

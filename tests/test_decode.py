@@ -10,10 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pump.config import InputSettings
+from pump.decode import decode_processes_for
 from pump.decode.csvrows import CsvDecoder
 from pump.decode.jsonl import JsonLinesDecoder
 from pump.errors import ConfigError, InputError
-from pump.input import Chunk
+from pump.input import Chunk, FileSource
 from pump.schemas import Ride
 from tests.builders import EXAMPLES, chunk
 
@@ -150,3 +152,26 @@ def test_jsonl_with_schema_round_trips(points: list[Point]) -> None:
     out = JsonLinesDecoder(Point, "id").decode(jchunk(data))
     assert [msgspec.json.decode(v, type=Point) for _, v, _ in out.records] == points
     assert [k for k, _, _ in out.records] == [str(p.id).encode() for p in points]
+
+
+@pytest.mark.parametrize(
+    ("inputs", "settings", "cores", "processes"),
+    [
+        ([("big.csv", 40 << 20)], {}, 2, 2),  # big CSV on two cores: parse it on both
+        ([("big.csv", 40 << 20)], {}, 8, 2),  # two are enough to keep the sender busy
+        ([("big.csv", 40 << 20)], {}, 1, 0),  # one core: processes would only compete
+        ([("small.csv", 1 << 20)], {}, 2, 0),  # not worth starting them
+        ([("a.csv", 20 << 20), ("b.csv.gz", 20 << 20)], {}, 2, 2),  # the whole run's size counts
+        ([("big.jsonl", 400 << 20)], {}, 2, 0),  # JSON lines validate faster than they could be shipped
+        ([("-", None)], {"format": "csv"}, 2, 2),  # stdin: size unknown, could be anything
+        ([("-", None)], {}, 2, 0),  # stdin of unknown format: the name says nothing, stay inline
+        ([("big.jsonl", 400 << 20)], {"decode_processes": 3}, 2, 3),  # asked for: as asked
+        ([("big.csv", 40 << 20)], {"decode_processes": 0}, 2, 0),
+    ],
+)
+def test_decode_processes_by_default_only_for_big_csv_on_several_cores(
+    inputs: list[tuple[str, int | None]], settings: dict, cores: int, processes: int
+) -> None:
+    sources = [FileSource(name, size) for name, size in inputs]
+    chosen = decode_processes_for(InputSettings(paths=tuple(n for n, _ in inputs), **settings), sources, cores=cores)
+    assert chosen == processes

@@ -122,4 +122,4 @@ async def embedded_broker(ready_within: float = 10.0) -> AsyncIterator[Broker]:
             await asyncio.sleep(0.01)
         yield broker
     finally:
-        broker.stop()
+        await asyncio.to_thread(broker.stop)  # waits for the process: off the event loop
