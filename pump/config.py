@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import string
+import typing
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -320,27 +321,50 @@ def _fields(template: str) -> list[str]:
 
 
 @functools.cache
-def _constraints(cls: type[msgspec.Struct]) -> list[tuple[str, str, str, float]]:
-    """(attribute, setting name, "ge"|"gt", bound) for every checked field of a group."""
-    checks = []
+def _declared(cls: type[msgspec.Struct]) -> list[tuple[str, str, Any, dict[str, Any]]]:
+    """(attribute, setting name, type to check values against, extras) for every setting of a group."""
+    hints = typing.get_type_hints(cls)  # without Annotated: the plain types msgspec checks values against
+    found = []
     for f in mi.type_info(cls).fields:  # type: ignore[union-attr]
+        if isinstance(f.type, mi.StructType):
+            continue
         extra = getattr(f.type, "extra", None) or {}
-        for op in ("ge", "gt"):
-            if op in extra:
-                checks.append((f.name, extra.get("name") or f.name, op, extra[op]))
-    return checks
+        checked = None if isinstance(_plain(f.type), mi.CustomType) else hints[f.name]  # a Secret: checked by isinstance below
+        found.append((f.name, extra.get("name") or f.name, checked, extra))
+    return found
+
+
+def _plain(kind: mi.Type) -> mi.Type:
+    kind = kind.type if isinstance(kind, mi.Metadata) else kind
+    if isinstance(kind, mi.UnionType):
+        kinds = [k for k in kind.types if not isinstance(k, mi.NoneType)]
+        return kinds[0] if len(kinds) == 1 else kind
+    return kind
 
 
 def _check_constraints(group: msgspec.Struct) -> None:
-    for attr, name, op, bound in _constraints(type(group)):
+    for attr, name, checked, extra in _declared(type(group)):
         value = getattr(group, attr)
-        if value is None or (value >= bound if op == "ge" else value > bound):
-            continue
-        if op == "gt" and bound == 0:
-            raise config_error(f"{{{name}}} must be positive")
-        if bound == 0:
-            raise config_error(f"{{{name}}} must not be negative")
-        raise config_error(f"{{{name}}} must be at least {bound:g}")
+        if checked is not None:
+            try:
+                msgspec.convert(value, checked, strict=True)
+            except msgspec.ValidationError as exc:
+                raise config_error(f"{{{name}}} {verbatim(repr(value))}: {verbatim(exc)}") from None
+        elif value is not None and not isinstance(value, Secret):
+            raise config_error(f"{{{name}}} must be a pump.Secret (its repr hides the value)")
+        for op in ("ge", "gt"):
+            if op in extra and value is not None:
+                _check_bound(name, value, op, extra[op])
+
+
+def _check_bound(name: str, value: float, op: str, bound: float) -> None:
+    if value >= bound if op == "ge" else value > bound:
+        return
+    if op == "gt" and bound == 0:
+        raise config_error(f"{{{name}}} must be positive")
+    if bound == 0:
+        raise config_error(f"{{{name}}} must not be negative")
+    raise config_error(f"{{{name}}} must be at least {bound:g}")
 
 
 SETTINGS: dict[str, Setting] = _all_settings()

@@ -20,7 +20,7 @@ import os
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
@@ -101,9 +101,9 @@ class TopicSink(Protocol):
     topic: str
     partitions: int
 
-    async def send(
-        self, key: bytes | None, value: bytes, partition: int, on_done: Callable[[DeliveryError | None], None]
-    ) -> None: ...
+    async def send(self, key: bytes | None, value: bytes, partition: int, on_done: Callable[[Any], None]) -> None: ...
+
+    def outcome(self, delivery: Any) -> DeliveryError | None: ...
 
 
 class TopicDeadLetters:
@@ -116,14 +116,14 @@ class TopicDeadLetters:
 
     async def write(self, letters: list[DeadLetter]) -> None:
         loop = asyncio.get_running_loop()
-        outcomes: list[asyncio.Future[DeliveryError | None]] = []
+        deliveries: list[asyncio.Future[Any]] = []
         for letter in letters:
-            done: asyncio.Future[DeliveryError | None] = loop.create_future()
+            done: asyncio.Future[Any] = loop.create_future()
             await self._sink.send(None, _encode(letter), self._next, done.set_result)
             self._next = (self._next + 1) % max(self._sink.partitions, 1)
-            outcomes.append(done)
-        for outcome in outcomes:
-            error = await outcome
+            deliveries.append(done)
+        for delivery in deliveries:
+            error = self._sink.outcome(await delivery)
             if error is not None:
                 raise error
 

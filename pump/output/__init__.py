@@ -3,7 +3,7 @@
 from pump.output.inflight import InFlight
 from pump.output.memory import MemoryCluster, MemorySink, Message
 from pump.output.modes import BatchMode, CallbackMode, SendMode, SyncMode, in_flight_limit, make_mode
-from pump.output.sink import BatchBuilder, Cluster, OnDone, Sink
+from pump.output.sink import BatchBuilder, Cluster, Delivery, OnDone, Sink
 
-__all__ = ("BatchBuilder", "BatchMode", "CallbackMode", "Cluster", "InFlight", "MemoryCluster", "MemorySink", "Message",
-           "OnDone", "SendMode", "Sink", "SyncMode", "in_flight_limit", "make_mode")  # fmt: skip
+__all__ = ("BatchBuilder", "BatchMode", "CallbackMode", "Cluster", "Delivery", "InFlight", "MemoryCluster", "MemorySink",
+           "Message", "OnDone", "SendMode", "Sink", "SyncMode", "in_flight_limit", "make_mode")  # fmt: skip

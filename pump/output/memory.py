@@ -95,7 +95,7 @@ class MemoryCluster:
             base = self._ends.get((pending.topic, pending.partition), 0)
             self._ends[(pending.topic, pending.partition)] = base + len(pending.records)
             log.extend(Message(pending.topic, pending.partition, base + i, k, v) for i, (k, v) in enumerate(pending.records))
-        pending.on_done(error)
+        pending.on_done(error)  # the delivery handle is the outcome itself
 
 
 class MemorySink:
@@ -122,6 +122,9 @@ class MemorySink:
 
     async def send(self, key: bytes | None, value: bytes, partition: int, on_done: OnDone) -> None:
         self.cluster._deliver(_Pending(self.topic, partition, [(key, value)], on_done))
+
+    def outcome(self, delivery: DeliveryError | None) -> DeliveryError | None:
+        return delivery
 
     def hurry(self, seconds: float) -> None:
         self.closing_limit = seconds

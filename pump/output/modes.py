@@ -24,7 +24,7 @@ from pump.account import Accounts, Segment
 from pump.config import DeliverySettings
 from pump.input import Chunk
 from pump.output.inflight import InFlight
-from pump.output.sink import BatchBuilder, Sink
+from pump.output.sink import BatchBuilder, Delivery, Sink
 from pump.records import ByPartition, DeliveryError, Record
 
 
@@ -66,10 +66,10 @@ class SyncMode:
                 key, value, _line = rec
                 started = time.perf_counter()
                 accounts.sent(1)
-                outcome: asyncio.Future[DeliveryError | None] = loop.create_future()
+                delivered: asyncio.Future[Delivery] = loop.create_future()
                 try:
-                    await self.sink.send(key, value, partition, outcome.set_result)
-                    error = await outcome
+                    await self.sink.send(key, value, partition, delivered.set_result)
+                    error = self.sink.outcome(await delivered)
                 except DeliveryError as exc:
                     error = exc
                 if error is None:
@@ -105,8 +105,9 @@ class CallbackMode:
                     inflight.release(1)
                     raise
 
-    def _settle(self, chunk: Chunk, rec: Record, started: float, error: DeliveryError | None) -> None:
+    def _settle(self, chunk: Chunk, rec: Record, started: float, delivery: Delivery) -> None:
         self.inflight.release(1)
+        error = self.sink.outcome(delivery)
         if error is None:
             _key, value, _line = rec
             self.accounts.acked_one(chunk, len(value), time.perf_counter() - started)
@@ -169,28 +170,34 @@ class BatchMode:
         self.accounts.failed([(chunk, [rec])], "too_large", message)
 
     async def _append(self, partition: int, recs: list[Record], chunk: Chunk) -> None:
+        """The hot loop: counts stay in locals and the builder's ``append`` is bound once per batch."""
         batch = self._open.get(partition) or self._new()
+        append, count, nbytes = batch.builder.append, batch.count, batch.nbytes
         start = 0  # recs[start:i] are in ``batch`` from this call
         limit, cap = self.max_message, self.inflight.limit  # a batch never holds more records than may be in flight
         for i, (key, value, _line) in enumerate(recs):
-            if len(value) > limit:
+            size = len(value)
+            if size > limit:
                 if i > start:
                     batch.segments.append((chunk, recs[start:i]))
                 start = i + 1
-                self._too_large(chunk, recs[i], f"a record of {len(value):,} bytes is over --max-message-bytes {limit:,}")
+                self._too_large(chunk, recs[i], f"a record of {size:,} bytes is over --max-message-bytes {limit:,}")
                 continue
-            if batch.count >= cap or batch.builder.append(key=key, value=value, timestamp=None) is None:
+            if count >= cap or append(key=key, value=value, timestamp=None) is None:
+                batch.count, batch.nbytes = count, nbytes
                 if i > start:
                     batch.segments.append((chunk, recs[start:i]))
-                if batch.count:
+                if count:
                     await self._ship(partition, batch)
                 batch, start = self._new(), i
-                if batch.builder.append(key=key, value=value, timestamp=None) is None:
-                    self._too_large(chunk, recs[i], f"a record of {len(value):,} bytes does not fit in a batch (--batch-bytes)")
+                append, count, nbytes = batch.builder.append, 0, 0
+                if append(key=key, value=value, timestamp=None) is None:
+                    self._too_large(chunk, recs[i], f"a record of {size:,} bytes does not fit in a batch (--batch-bytes)")
                     start = i + 1
                     continue
-            batch.count += 1
-            batch.nbytes += len(value)
+            count += 1
+            nbytes += size
+        batch.count, batch.nbytes = count, nbytes
         if len(recs) > start:
             batch.segments.append((chunk, recs[start:]))
         self._open[partition] = batch
@@ -212,8 +219,9 @@ class BatchMode:
         batch.shipped = True
         self.accounts.sent(batch.count)
 
-    def _settle(self, batch: _OpenBatch, error: DeliveryError | None) -> None:
+    def _settle(self, batch: _OpenBatch, delivery: Delivery) -> None:
         self.inflight.release(batch.count)
+        error = self.sink.outcome(delivery)
         if error is None:
             self.accounts.acked(batch.segments, batch.nbytes, time.perf_counter() - batch.started)
         else:

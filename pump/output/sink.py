@@ -1,9 +1,12 @@
 """Where records go: the ``Sink`` protocol the send modes write to, and the ``Cluster`` that opens sinks.
 
-A sink is one topic, open for the duration of an ``async with``. Its sends report each
-outcome through ``on_done``, called later from the event loop (never from inside the
-send), with ``None`` or a ``DeliveryError``: the sink translates its client's errors at
-its own boundary, so nothing past it knows which client it uses. pump ships two:
+A sink is one topic, open for the duration of an ``async with``. A send's ``on_done`` is
+called later from the event loop (never from inside the send) with an opaque delivery
+handle; ``sink.outcome(handle)`` says what became of it: ``None`` (acknowledged) or a
+``DeliveryError``. The sink translates its client's errors there, at its own boundary, so
+nothing past it knows which client it uses. (The handle is the client's own future, not a
+wrapper: a wrapper per record costs an allocation and a call, measured at 7% of callback
+mode's CPU.) pump ships two sinks:
 ``pump.output.kafka.KafkaCluster`` (aiokafka) and ``pump.output.memory.MemoryCluster``
 (in memory, for tests and for library users' tests, as ``pump.testing``).
 """
@@ -11,11 +14,12 @@ its own boundary, so nothing past it knows which client it uses. pump ships two:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 from pump.records import DeliveryError
 
-OnDone = Callable[[DeliveryError | None], None]
+Delivery = Any  # opaque: what a sink passes to on_done; only that sink's outcome() reads it
+OnDone = Callable[[Delivery], None]
 
 
 class BatchBuilder(Protocol):
@@ -39,6 +43,9 @@ class Sink(Protocol):
 
     async def send(self, key: bytes | None, value: bytes, partition: int, on_done: OnDone) -> None:
         """Hand one record over (may wait for room); raises ``DeliveryError`` if it cannot even be sent."""
+
+    def outcome(self, delivery: Delivery) -> DeliveryError | None:
+        """What became of a send whose ``on_done`` got ``delivery``: None if acknowledged, else why not."""
 
     def hurry(self, seconds: float) -> None:
         """From now on, closing waits at most ``seconds`` for what is in flight (a shutdown is under way)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -36,15 +35,6 @@ class KafkaCluster:
 
     def sink(self, topic: str, partitions: int, on_retry: Callable[[], None] | None = None) -> KafkaSink:
         return KafkaSink(self, topic, partitions, on_retry)
-
-
-def _deliver(on_done: OnDone, fut: asyncio.Future[Any]) -> None:
-    """aiokafka's delivery future -> the sink's outcome."""
-    if fut.cancelled():
-        on_done(DeliveryError("other", "send cancelled"))
-        return
-    exc = fut.exception()
-    on_done(None if exc is None else failure_of(exc))
 
 
 class KafkaSink:
@@ -113,11 +103,18 @@ class KafkaSink:
             fut = await self._producer.send_batch(batch, self.topic, partition=partition)
         except DELIVERY_ERRORS as exc:
             raise failure_of(exc) from None
-        fut.add_done_callback(partial(_deliver, on_done))
+        fut.add_done_callback(on_done)
 
     async def send(self, key: bytes | None, value: bytes, partition: int, on_done: OnDone) -> None:
         try:
             fut = await self._producer.send(self.topic, value, key=key, partition=partition)
         except DELIVERY_ERRORS as exc:
             raise failure_of(exc) from None
-        fut.add_done_callback(partial(_deliver, on_done))
+        fut.add_done_callback(on_done)
+
+    def outcome(self, delivery: asyncio.Future[Any]) -> DeliveryError | None:
+        """aiokafka's delivery future -> None, or the failure in pump's terms."""
+        if delivery.cancelled():
+            return DeliveryError("other", "send cancelled")
+        exc = delivery.exception()
+        return None if exc is None else failure_of(exc)
