@@ -101,3 +101,18 @@ def test_every_setting_is_declared_with_help() -> None:
         assert s.help, s.name
         assert not isinstance(s.type, mi.StructType)
     assert msgspec.structs.fields(ReplayConfig)[0].name == "topic"
+
+
+@pytest.mark.parametrize(
+    ("settings", "said"),
+    [
+        ({"format": "xml"}, "input.format 'xml': Invalid enum value 'xml'"),
+        ({"workers": "2"}, "input.workers '2': Expected `int`, got `str`"),
+        ({"options": {"retries": 3}}, "producer.options {'retries': 3}: Expected `str`, got `int` - at `$[...]`"),
+        ({"sasl_password": "plain text"}, "security.sasl_password must be a pump.Secret (its repr hides the value)"),
+    ],
+)
+def test_a_value_of_the_wrong_type_or_choice_is_refused_when_the_config_is_built(settings: dict, said: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        ReplayConfig.of("a.csv", "t", **settings)
+    assert str(caught.value) == said

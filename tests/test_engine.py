@@ -12,7 +12,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from pump import Interrupted, replay
+from pump import Interrupted, PumpError, replay
 from pump.decode import java_partition
 from pump.records import DeliveryError
 from pump.testing import MemoryCluster
@@ -155,3 +155,20 @@ async def test_a_missing_topic_is_an_error_before_anything_is_read(tmp_path: Pat
     path = write_lines(tmp_path / "in.jsonl", keyed_lines(10))
     with pytest.raises(TopicError, match="does not exist"):
         await replay(config(path, "gone"), cluster=MemoryCluster(missing=frozenset({"gone"})))
+
+
+async def test_a_decode_process_that_dies_is_one_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    import psutil
+
+    path = write_lines(tmp_path / "in.jsonl", keyed_lines(300_000))
+    cluster = MemoryCluster()
+    run = asyncio.create_task(replay(config(path, "t", decode_processes=1, chunk_bytes=4096), cluster=cluster))
+    children: list[psutil.Process] = []
+    while not children and not run.done():
+        children = [c for c in psutil.Process().children() if "spawn_main" in " ".join(c.cmdline())]  # not the resource tracker
+        await asyncio.sleep(0.01)
+    while cluster.sends == 0 and not run.done():
+        await asyncio.sleep(0.01)
+    children[0].kill()  # as the kernel's OOM killer would
+    with pytest.raises(PumpError, match=r"a decode process died while decoding .*in\.jsonl from line \d+"):
+        await asyncio.wait_for(run, 30)

@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from pump.decode.parsed import Decoder
 from pump.decode.partition import Partitioner
 from pump.decode.stage import Decoded, build_decoders, decode_chunk
+from pump.errors import PumpError
 from pump.input import Chunk, RecordFormat
 from pump.records import ByPartition, Invalid
 from pump.schemas import load_schema
@@ -46,7 +48,13 @@ class ProcessDecode:
 
     async def decode(self, chunk: Chunk) -> Decoded:
         loop = asyncio.get_running_loop()
-        batches, count, invalid, blank = await loop.run_in_executor(self._pool, _decode, chunk)
+        try:
+            batches, count, invalid, blank = await loop.run_in_executor(self._pool, _decode, chunk)
+        except BrokenProcessPool:
+            raise PumpError(
+                f"a decode process died while decoding {chunk.path} from line {chunk.first_line}"
+                " (killed, or out of memory?); what was sent before is accounted for"
+            ) from None
         return Decoded(chunk, batches, count, invalid, blank)
 
     async def aclose(self) -> None:

@@ -123,6 +123,11 @@ class MemorySink:
     async def send(self, key: bytes | None, value: bytes, partition: int, on_done: OnDone) -> None:
         self.cluster._deliver(_Pending(self.topic, partition, [(key, value)], on_done))
 
+    async def send_and_wait(self, key: bytes | None, value: bytes, partition: int) -> DeliveryError | None:
+        done: asyncio.Future[DeliveryError | None] = asyncio.get_running_loop().create_future()
+        await self.send(key, value, partition, done.set_result)
+        return await done
+
     def outcome(self, delivery: DeliveryError | None) -> DeliveryError | None:
         return delivery
 

@@ -60,18 +60,13 @@ class SyncMode:
         self.accounts = accounts
 
     async def send(self, records: ByPartition, chunk: Chunk) -> None:
-        accounts, loop = self.accounts, asyncio.get_running_loop()
+        accounts, send_and_wait = self.accounts, self.sink.send_and_wait
         for partition, recs in records.items():
             for rec in recs:
                 key, value, _line = rec
                 started = time.perf_counter()
                 accounts.sent(1)
-                delivered: asyncio.Future[Delivery] = loop.create_future()
-                try:
-                    await self.sink.send(key, value, partition, delivered.set_result)
-                    error = self.sink.outcome(await delivered)
-                except DeliveryError as exc:
-                    error = exc
+                error = await send_and_wait(key, value, partition)
                 if error is None:
                     accounts.acked_one(chunk, len(value), time.perf_counter() - started)
                 else:

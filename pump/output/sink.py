@@ -44,6 +44,9 @@ class Sink(Protocol):
     async def send(self, key: bytes | None, value: bytes, partition: int, on_done: OnDone) -> None:
         """Hand one record over (may wait for room); raises ``DeliveryError`` if it cannot even be sent."""
 
+    async def send_and_wait(self, key: bytes | None, value: bytes, partition: int) -> DeliveryError | None:
+        """Send one record and wait for its outcome (the sync mode: one round trip per record)."""
+
     def outcome(self, delivery: Delivery) -> DeliveryError | None:
         """What became of a send whose ``on_done`` got ``delivery``: None if acknowledged, else why not."""
 

@@ -112,6 +112,14 @@ class KafkaSink:
             raise failure_of(exc) from None
         fut.add_done_callback(on_done)
 
+    async def send_and_wait(self, key: bytes | None, value: bytes, partition: int) -> DeliveryError | None:
+        try:
+            fut = await self._producer.send(self.topic, value, key=key, partition=partition)
+            await fut
+        except DELIVERY_ERRORS as exc:
+            return failure_of(exc)
+        return None
+
     def outcome(self, delivery: asyncio.Future[Any]) -> DeliveryError | None:
         """aiokafka's delivery future -> None, or the failure in pump's terms."""
         if delivery.cancelled():
