@@ -10,6 +10,7 @@ import pytest
 from hypothesis import settings
 
 from pump.dev.broker import Broker
+from tests.apache_kafka import KafkaCluster
 
 # CI runs the same examples every time (no flaky red builds); local runs keep exploring new ones.
 settings.register_profile("ci", derandomize=True, database=None)
@@ -21,6 +22,13 @@ if os.environ.get("CI"):
 def broker() -> Iterator[Broker]:
     with Broker() as b:
         yield b
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
+    """One Apache Kafka node (combined broker and controller) for the session; skipped without java and mvn."""
+    with KafkaCluster(1, tmp_path_factory.mktemp("kafka")) as cluster:
+        yield cluster
 
 
 @pytest.fixture

@@ -143,3 +143,15 @@ async def test_empty_file_and_header_only_csv_succeed_with_zero_records(broker: 
     cfg = config([tmp_path / "empty.jsonl", tmp_path / "header.csv"], topic_name, broker.bootstrap, create_topic=True)
     report = await replay(cfg)
     assert (report.records, report.exit_code, report.files) == (0, 0, 2)
+
+
+@pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])
+async def test_every_compression_codec_offered_works_out_of_the_box(
+    broker: Broker, topic_name: str, tmp_path, codec: str
+) -> None:
+    lines = keyed_lines(3000, pad=True)
+    path = write_lines(tmp_path / "in.jsonl", lines)
+    report = await replay(config(path, topic_name, broker.bootstrap, key_field="user", compression=codec, create_topic=True))
+    assert (report.acknowledged, report.exit_code) == (3000, 0)
+    got = await consumed(broker.bootstrap, topic_name, 3000)
+    assert collections.Counter(m.value for m in got) == collections.Counter(lines)

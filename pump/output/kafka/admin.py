@@ -8,7 +8,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import InvalidReplicationFactorError, KafkaError, TopicAlreadyExistsError, for_code
 
 from pump.config import ReplayConfig, named, verbatim
 from pump.errors import BrokerError, TopicError
@@ -40,10 +40,18 @@ async def _create(config: ReplayConfig, bootstrap: str, name: str, partitions: i
     )
     await admin.start()
     try:
-        response = await admin.create_topics([NewTopic(name, partitions, config.producer.replication_factor)])
+        replicas = config.producer.replication_factor
+        response = await admin.create_topics([NewTopic(name, partitions, replicas)])
         for _name, code, *rest in getattr(response, "topic_errors", []):
             if code and code != TopicAlreadyExistsError.errno:
-                raise TopicError(f"cannot create topic {name!r}: error {code} {rest[-1] if rest else ''}".strip())
+                said = verbatim(rest[-1] if rest and rest[-1] else for_code(code).description)
+                if code == InvalidReplicationFactorError.errno:
+                    raise named(
+                        TopicError, f"cannot create topic {verbatim(repr(name))} with {{replication_factor}} {replicas}: {said}"
+                    )
+                raise TopicError(
+                    f"cannot create topic {name!r}: {for_code(code).__name__}: {rest[-1] if rest else ''}".rstrip(": ")
+                )
     except TopicAlreadyExistsError:
         pass
     finally:

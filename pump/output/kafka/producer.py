@@ -51,6 +51,8 @@ class KafkaSink:
             self._producer = AIOKafkaProducer(**cluster.kwargs)
         except TypeError as exc:
             raise config_error(f"{{options}}: not an aiokafka producer argument ({verbatim(exc)})") from None
+        except RuntimeError as exc:  # aiokafka: "Compression library for zstd not found"
+            raise config_error(f"{{compression}}: {verbatim(exc)} (pip install 'aiokafka[snappy,lz4,zstd]')") from None
         except (ValueError, AssertionError, KafkaError) as exc:
             raise config_error(f"producer settings rejected: {verbatim(exc)}") from None
 

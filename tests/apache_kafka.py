@@ -1,0 +1,207 @@
+"""Apache Kafka itself, for tests and benchmarks: KRaft nodes as plain JVM processes on loopback.
+
+The broker and tools come from Maven Central through ``tests/apache-kafka/pom.xml``, copied once per
+version into a cache folder outside the tree (``$PUMP_KAFKA_CACHE``, default ``~/.cache/pump``); no jar is
+committed, and pump itself never needs Java. A node is formatted (``kafka.tools.StorageTool``) and run
+(``kafka.Kafka``) with a generated ``server.properties``; every node is combined broker and controller.
+Ready means a metadata request through librdkafka lists every broker. Logs stay in each node's folder
+and their tails go into failure messages; every process is stopped on the way out, whatever happened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from confluent_kafka.admin import AdminClient
+
+from pump.dev.broker import free_port
+from tests.tools import require
+
+POM = Path(__file__).resolve().parent / "apache-kafka" / "pom.xml"
+VERSION = re.search(r"<kafka.version>([^<]+)</kafka.version>", POM.read_text()).group(1)  # type: ignore[union-attr]
+LOG4J = """<Configuration status="warn"><Appenders><File name="f" fileName="${sys:pump.log}"><PatternLayout
+pattern="%d{HH:mm:ss.SSS} %p %c{1}: %m%n"/></File></Appenders><Loggers><Root level="info"><AppenderRef ref="f"/>
+</Root><Logger name="kafka.request.logger" level="warn"/><Logger name="org.apache.kafka.raft" level="warn"/>
+</Loggers></Configuration>"""
+
+
+def jars() -> Path:
+    """The folder of Kafka's jars, fetched with Maven the first time (needs java and mvn)."""
+    require("java", "Java 17 (Debian package openjdk-17-jre-headless)")
+    mvn = require("mvn", "Maven (Debian package maven)")
+    folder = Path(os.environ.get("PUMP_KAFKA_CACHE", Path.home() / ".cache" / "pump")) / f"kafka-{VERSION}"
+    if (folder / ".complete").exists():
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    cmd = [mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies", "-DincludeScope=runtime",
+           f"-DoutputDirectory={folder}"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0:
+        raise RuntimeError(f"fetching Apache Kafka {VERSION} with Maven failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    (folder / ".complete").write_text(VERSION)
+    return folder
+
+
+@dataclass
+class Node:
+    id: int
+    port: int
+    controller_port: int
+    folder: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "server.log"
+
+
+@dataclass
+class KafkaCluster:
+    """``n`` combined broker+controller nodes. ``with KafkaCluster(n, folder) as cluster: cluster.bootstrap``."""
+
+    size: int
+    folder: Path
+    settings: dict[str, str] = field(default_factory=dict)  # more server.properties for every node
+    heap: str = "384m"
+    nodes: list[Node] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.jars = jars()
+        self.cluster_id = _cluster_id(self.jars)
+        self.nodes = [Node(i + 1, free_port(), free_port(), self.folder / f"node{i + 1}") for i in range(self.size)]
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+
+    def __enter__(self) -> KafkaCluster:
+        try:
+            for node in self.nodes:
+                self._format(node)
+            for node in self.nodes:
+                self.start(node)
+            self.wait_ready()
+        except BaseException:
+            self.stop_all()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop_all()
+
+    def properties(self, node: Node) -> str:
+        voters = ",".join(f"{n.id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
+        replicas = str(min(self.size, 3))
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": str(node.id),
+            "controller.quorum.voters": voters,
+            "listeners": f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{node.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": str(node.folder / "data"),
+            "offsets.topic.replication.factor": replicas,
+            "transaction.state.log.replication.factor": replicas,
+            "transaction.state.log.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": replicas,
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            "num.partitions": "1",
+            **self.settings,
+        }
+        return "".join(f"{k}={v}\n" for k, v in props.items())
+
+    def _java(self, node: Node, *args: str) -> list[str]:
+        return ["java", "-Xms128m", f"-Xmx{self.heap}", f"-Dpump.log={node.log}",
+                f"-Dlog4j2.configurationFile={node.folder / 'log4j2.xml'}", "-cp", f"{self.jars}/*", *args]  # fmt: skip
+
+    def _format(self, node: Node) -> None:
+        node.folder.mkdir(parents=True, exist_ok=True)
+        (node.folder / "server.properties").write_text(self.properties(node))
+        (node.folder / "log4j2.xml").write_text(LOG4J)
+        cmd = self._java(
+            node, "kafka.tools.StorageTool", "format", "-t", self.cluster_id, "-c", str(node.folder / "server.properties")
+        )
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            raise RuntimeError(f"formatting node {node.id} failed:\n{proc.stdout}\n{proc.stderr}")
+
+    def start(self, node: Node) -> None:
+        with open(node.folder / "stdout.log", "ab") as out:
+            node.process = subprocess.Popen(self._java(node, "kafka.Kafka", str(node.folder / "server.properties")),
+                                            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)  # fmt: skip
+
+    def kill(self, node: Node) -> None:
+        """SIGKILL, as a crash would."""
+        if node.process is not None and node.process.poll() is None:
+            node.process.send_signal(signal.SIGKILL)
+            node.process.wait(30)
+        node.process = None
+
+    def stop(self, node: Node, timeout: float = 30) -> None:
+        if node.process is None:
+            return
+        if node.process.poll() is None:
+            node.process.terminate()
+            try:
+                node.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                node.process.kill()
+                node.process.wait(30)
+        node.process = None
+
+    def stop_all(self) -> None:
+        for node in self.nodes:
+            with contextlib.suppress(Exception):
+                self.stop(node)
+
+    def wait_ready(self, within: float = 120) -> None:
+        """Until a metadata request answers with every broker (each of them started)."""
+        admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0})
+        deadline = time.monotonic() + within
+        while True:
+            for node in self.nodes:
+                if node.process is not None and node.process.poll() is not None:
+                    raise RuntimeError(f"Kafka node {node.id} exited with {node.process.returncode}\n{self.tails()}")
+            with contextlib.suppress(Exception):
+                if len(admin.list_topics(timeout=2).brokers) == sum(n.process is not None for n in self.nodes):
+                    return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Kafka not ready after {within:.0f} s\n{self.tails()}")
+            time.sleep(0.2)
+
+    def tails(self, lines: int = 30) -> str:
+        """The end of every node's log, for failure messages."""
+        out = []
+        for node in self.nodes:
+            for log in (node.log, node.folder / "stdout.log"):
+                if log.exists():
+                    text = log.read_text(errors="replace").splitlines()[-lines:]
+                    out.append(f"--- node {node.id} {log.name}\n" + "\n".join(text))
+        return "\n".join(out)
+
+
+def _cluster_id(folder: Path) -> str:
+    """A fresh cluster id, made by Kafka's own StorageTool (it has its own format)."""
+    proc = subprocess.run(["java", "-cp", f"{folder}/*", "kafka.tools.StorageTool", "random-uuid"],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    found = proc.stdout.strip().splitlines()
+    return found[-1] if proc.returncode == 0 and found else uuid.uuid4().hex[:22]
+
+
+@contextlib.contextmanager
+def kafka_cluster(size: int, folder: Path, **settings: str) -> Iterator[KafkaCluster]:
+    with KafkaCluster(size, folder, dict(settings)) as cluster:
+        yield cluster

@@ -1,0 +1,124 @@
+"""pump against Apache Kafka itself (a KRaft node from Maven Central): exact records in every mode, format
+and codec; partitions as Kafka's own Java producer picks them; topic creation errors; checkpoint drills."""
+
+from __future__ import annotations
+
+import collections
+import signal
+import subprocess
+from pathlib import Path
+
+import msgspec
+import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from pump import replay
+from pump.decode import java_partition
+from tests import cli
+from tests.apache_kafka import KafkaCluster
+from tests.builders import config, keyed_lines, write_lines
+from tests.kafka import Message, consume, consumed, created
+from tests.test_checkpoint import interrupt_mid_replay, resume_and_check
+
+pytestmark = [pytest.mark.integration, pytest.mark.apache_kafka]
+PARTITIONS = 4
+
+
+def check_keys_partitions_and_order(messages: list[Message], partitions: int, seq_of: str = "seq") -> None:
+    last: dict[bytes | None, int] = {}
+    for m in sorted(messages, key=lambda m: (m.partition, m.offset)):
+        assert m.key is not None and m.partition == java_partition(m.key, partitions), f"key {m.key!r} on the wrong partition"
+        seq = int(msgspec.json.decode(m.value)[seq_of])
+        assert seq > last.get(m.key, -1), f"key {m.key!r} out of order"
+        last[m.key] = seq
+
+
+def write_csv(path: Path, n: int) -> list[dict[str, str]]:
+    rows = [{"user": f"u{i % 37}", "seq": str(i), "pad": "x" * (i % 50)} for i in range(n)]
+    path.write_text("user,seq,pad\n" + "".join(f"{r['user']},{r['seq']},{r['pad']}\n" for r in rows))
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("mode", "fmt", "codec"),
+    [("batch", "jsonl", "none"), ("batch", "jsonl", "gzip"), ("batch", "jsonl", "snappy"), ("batch", "jsonl", "lz4"),
+     ("batch", "jsonl", "zstd"), ("batch", "csv", "zstd"), ("callback", "jsonl", "lz4"), ("callback", "csv", "gzip"),
+     ("sync", "jsonl", "snappy"), ("sync", "csv", "none")],
+)  # fmt: skip
+async def test_every_mode_format_and_codec_delivers_exact_records_on_java_partitions_in_key_order(
+    kafka: KafkaCluster, topic_name: str, tmp_path: Path, mode: str, fmt: str, codec: str
+) -> None:
+    n = 300 if mode == "sync" else 4000
+    if fmt == "jsonl":
+        lines = keyed_lines(n, pad=True)
+        path = write_lines(tmp_path / "in.jsonl", lines)
+        expected = collections.Counter(lines)
+    else:
+        path = tmp_path / "in.csv"
+        expected = collections.Counter(msgspec.json.encode(row) for row in write_csv(path, n))
+    await created(kafka.bootstrap, topic_name, PARTITIONS)
+    cfg = config(path, topic_name, kafka.bootstrap, key_field="user", mode=mode, compression=codec, chunk_bytes=8192, workers=3)
+    report = await replay(cfg)
+    assert (report.acknowledged, report.failed, report.unsettled, report.exit_code) == (n, 0, 0, 0), report.to_text()
+    got = await consumed(kafka.bootstrap, topic_name, n)
+    assert collections.Counter(m.value for m in got) == expected  # the broker decompressed and validated every batch
+    check_keys_partitions_and_order(got, PARTITIONS)
+
+
+KEYS = ["", "u1", "é", "日本語のキー", "😀 emoji", "x" * 1000, "key with spaces", "0", "-1", *(f"k{i}" for i in range(150))]
+
+
+def test_every_key_lands_where_kafkas_own_java_producer_puts_it(kafka: KafkaCluster, topic_name: str, tmp_path: Path) -> None:
+    partitions = 7
+    ours, theirs = f"{topic_name}-pump", f"{topic_name}-java"
+    admin = AdminClient({"bootstrap.servers": kafka.bootstrap, "log_level": 0})
+    for future in admin.create_topics([NewTopic(t, partitions, 1) for t in (ours, theirs)]).values():
+        future.result(30)
+    path = write_lines(tmp_path / "keys.jsonl", [msgspec.json.encode({"k": k, "i": i}) for i, k in enumerate(KEYS)])
+    proc = cli.pump("replay", str(path), "--topic", ours, "--bootstrap-servers", kafka.bootstrap, "--key-field", "k")
+    assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
+    console = ["java", "-cp", f"{kafka.jars}/*", "org.apache.kafka.tools.ConsoleProducer", "--bootstrap-server", kafka.bootstrap,
+               "--topic", theirs, "--property", "parse.key=true", "--property", "key.separator=\t"]  # fmt: skip
+    java = subprocess.run(
+        console, input="".join(f"{k}\t{i}\n" for i, k in enumerate(KEYS)).encode(), capture_output=True, timeout=120
+    )
+    assert java.returncode == 0, java.stderr.decode()[-2000:]
+    by_pump = {m.key: m.partition for m in consume(kafka.bootstrap, ours, len(KEYS))}
+    by_java = {m.key: m.partition for m in consume(kafka.bootstrap, theirs, len(KEYS))}
+    assert len(by_pump) == len(by_java) == len(KEYS) and b"" in by_java  # the empty key is a key to Java too
+    disagree = {k: (by_pump[k], by_java[k]) for k in by_java if by_pump.get(k) != by_java[k]}
+    assert not disagree, f"pump and Kafka's Java producer put these keys on different partitions: {disagree}"
+
+
+def test_a_replication_factor_the_cluster_cannot_meet_is_one_line_naming_the_flag(kafka: KafkaCluster, tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "x.jsonl", [b"{}"])
+    proc = cli.pump("replay", str(path), "--topic", "rf3", "--bootstrap-servers", kafka.bootstrap, "--create-topic",
+                    "--replication-factor", "3")  # fmt: skip
+    assert proc.returncode == 2
+    assert cli.stderr_lines(proc) == [
+        "pump: cannot create topic 'rf3' with --replication-factor 3: Unable to replicate the partition 3 time(s): The target"
+        " replication factor of 3 cannot be reached because only 1 broker(s) are registered."
+    ]
+
+
+def test_a_missing_topic_is_refused_and_not_created_behind_the_users_back(
+    kafka: KafkaCluster, topic_name: str, tmp_path: Path
+) -> None:
+    path = write_lines(tmp_path / "x.jsonl", [b"{}"])
+    proc = cli.pump("replay", str(path), "--topic", topic_name, "--bootstrap-servers", kafka.bootstrap)
+    assert proc.returncode == 2
+    assert cli.stderr_lines(proc) == [f"pump: topic '{topic_name}' does not exist at {kafka.bootstrap} (add --create-topic)"]
+    topics = AdminClient({"bootstrap.servers": kafka.bootstrap, "log_level": 0}).list_topics(timeout=10).topics
+    assert topic_name not in topics
+
+
+@pytest.mark.parametrize("how", ["kill", "term"])
+def test_stopped_mid_replay_then_resumed_from_the_checkpoint_loses_nothing(
+    kafka: KafkaCluster, topic_name: str, tmp_path: Path, how: str
+) -> None:
+    def stop(proc: subprocess.Popen[bytes]) -> None:
+        proc.send_signal(signal.SIGKILL if how == "kill" else signal.SIGTERM)
+
+    status, out, err, lines, cmd, line = interrupt_mid_replay(kafka, topic_name, tmp_path, 600_000, stop)  # type: ignore[arg-type]
+    assert status == (-signal.SIGKILL if how == "kill" else 143), out.decode() + err.decode()
+    resume_and_check(kafka, topic_name, cmd, lines, line)  # type: ignore[arg-type]
