@@ -44,6 +44,8 @@ def pump_run(bootstrap: str, path: str, mode: str, metrics: bool = False) -> dic
     config = ReplayConfig.of(
         path, TOPIC, bootstrap_servers=bootstrap, schema="rides", key_field="PULocationID", mode=mode, create_topic=True,
         partitions=PARTITIONS, linger=LINGER_MS / 1000, batch_bytes=BATCH_BYTES, progress=False, metrics_addr=addr,
+        acks="1",  # as the librdkafka reference
+
     )  # fmt: skip
     try:
         report = uvloop.run(replay(config))

@@ -36,6 +36,7 @@ Format = Literal["auto", "csv", "jsonl"]
 ModeName = Literal["batch", "callback", "sync"]
 Compression = Literal["none", "gzip", "snappy", "lz4", "zstd"]
 Acks = Literal["0", "1", "all"]
+Idempotence = Literal["auto", "on", "off"]
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
@@ -114,8 +115,15 @@ class ProducerSettings(_Group):
     create_topic: Annotated[bool, setting("create the topic if it does not exist")] = False
     partitions: Annotated[int, setting("partitions when the topic is created", ge=1, metavar="N")] = 1
     replication_factor: Annotated[int, setting("replication when the topic is created", ge=1, metavar="N")] = 1
-    acks: Annotated[Acks, setting("acknowledgements a send waits for")] = "1"
-    idempotence: Annotated[bool, setting("idempotent producer (acks=all): no duplicates from retries")] = False
+    acks: Annotated[Acks, setting("acknowledgements a send waits for (all: every in-sync replica, as Kafka's clients)")] = "all"
+    idempotence: Annotated[
+        Idempotence,
+        setting(
+            "idempotent producer: retries never duplicate or reorder a record. auto: on when acks is all and the broker"
+            " accepts it (else one warning, and on without it); on (also --idempotence alone): required; off",
+            const="on",
+        ),
+    ] = "auto"
     linger: Annotated[float, setting("how long a batch waits to fill", flag="--linger-ms", flag_unit="ms", ge=0)] = 0.005
     batch_bytes: Annotated[int, setting("largest batch", ge=1, metavar="N")] = 1 << 20
     max_message_bytes: Annotated[
@@ -127,6 +135,11 @@ class ProducerSettings(_Group):
         dict[str, str],
         setting("any other aiokafka producer argument (repeatable)", flag="-X", metavar="KEY=VALUE"),
     ] = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.idempotence == "on" and self.acks != "all":
+            raise config_error("{idempotence} on needs {acks} all (every in-sync replica must have a record before it counts)")
 
 
 class SecuritySettings(_Group):

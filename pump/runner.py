@@ -68,7 +68,8 @@ async def replay(
             run.accounts.finish()
             if metrics is not None:
                 metrics.finish()
-            report = await _with_json(build_report(config, run.accounts.ledger, run.sink.partitions, ending), config)
+            report = build_report(config, run.accounts.ledger, run.sink, ending)
+            report = await _with_json(report, config)
         if on_report is not None:
             on_report(report)
         warning = await exporter.finish() if exporter is not None else None  # the server lingers here
@@ -102,7 +103,11 @@ async def _kafka(config: ReplayConfig) -> AsyncIterator[KafkaCluster]:
     if config.producer.bootstrap_servers != EMBEDDED:
         yield KafkaCluster(config, config.producer.bootstrap_servers)
         return
-    create = msgspec.structs.replace(config, producer=msgspec.structs.replace(config.producer, create_topic=True))
+    producer = config.producer  # Tansu creates no topic on its own and refuses the idempotent producer
+    idempotence = "off" if producer.idempotence == "auto" else producer.idempotence
+    create = msgspec.structs.replace(
+        config, producer=msgspec.structs.replace(producer, create_topic=True, idempotence=idempotence)
+    )
     async with embedded_broker() as broker:
         yield KafkaCluster(create, broker.bootstrap)
 

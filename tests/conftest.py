@@ -31,6 +31,13 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
         yield cluster
 
 
+@pytest.fixture(scope="module")
+def kafka3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
+    """Three Apache Kafka nodes (each broker and controller), for the tests that stop brokers; one per module."""
+    with KafkaCluster(3, tmp_path_factory.mktemp("kafka3")) as cluster:
+        yield cluster
+
+
 @pytest.fixture
 def topic_name() -> str:
     return f"t-{uuid.uuid4().hex[:12]}"

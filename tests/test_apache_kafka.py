@@ -122,3 +122,13 @@ def test_stopped_mid_replay_then_resumed_from_the_checkpoint_loses_nothing(
     status, out, err, lines, cmd, line = interrupt_mid_replay(kafka, topic_name, tmp_path, 600_000, stop)  # type: ignore[arg-type]
     assert status == (-signal.SIGKILL if how == "kill" else 143), out.decode() + err.decode()
     resume_and_check(kafka, topic_name, cmd, lines, line)  # type: ignore[arg-type]
+
+
+def test_by_default_the_producer_is_idempotent_with_acks_all(kafka: KafkaCluster, topic_name: str, tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "in.jsonl", keyed_lines(2000))
+    report = tmp_path / "r.json"
+    proc = cli.pump("replay", str(path), "--topic", topic_name, "--bootstrap-servers", kafka.bootstrap, "--create-topic",
+                    "--report-json", str(report))  # fmt: skip
+    assert proc.returncode == 0 and cli.stderr_lines(proc) == [], proc.stderr.decode()  # no fallback, no warning
+    assert (cli.report_of(report)["idempotent"], cli.report_of(report)["acks"]) == (True, "all")
+    assert "(acks=all, idempotent)" in proc.stdout.decode()

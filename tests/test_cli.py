@@ -102,8 +102,23 @@ def test_idempotence_refused_by_the_broker_is_a_clear_error_naming_the_flag(brok
     proc = cli.pump("replay", str(tmp_path / "x.jsonl"), "--topic", "t", "--bootstrap-servers", broker.bootstrap, "--idempotence")
     [line] = cli.stderr_lines(proc)
     assert proc.returncode == 2
-    assert line.startswith(f"pump: the broker at {broker.bootstrap} refused the idempotent producer (--idempotence): ")
-    assert line.endswith("; drop --idempotence to run at-least-once")
+    assert line.startswith(f"pump: the broker at {broker.bootstrap} refused the idempotent producer (--idempotence on): ")
+    assert line.endswith("; use --idempotence auto or off to run at-least-once")
+
+
+def test_by_default_a_broker_that_refuses_idempotence_gets_at_least_once_and_one_warning_line(
+    broker: Broker, topic_name: str, tmp_path: Path
+) -> None:
+    path = write_lines(tmp_path / "in.jsonl", keyed_lines(500))
+    report = tmp_path / "r.json"
+    proc = cli.pump("replay", str(path), "--topic", topic_name, "--bootstrap-servers", broker.bootstrap, "--create-topic",
+                    "--report-json", str(report))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr.decode()
+    [line] = cli.stderr_lines(proc)
+    assert line.startswith(f"pump: warning: the broker at {broker.bootstrap} refused the idempotent producer (")
+    assert line.endswith("); sending without it: a retried send may be written twice")
+    assert (cli.report_of(report)["idempotent"], cli.report_of(report)["acks"]) == (False, "all")
+    assert len(consume(broker.bootstrap, topic_name, 500)) == 500
 
 
 def test_the_broker_command_serves_a_replay_until_signalled(tmp_path: Path) -> None:

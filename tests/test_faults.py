@@ -42,7 +42,7 @@ async def test_idempotent_replay_through_retriable_errors_and_a_leader_move_is_e
     with mock_cluster(3) as cluster:
         cluster.create_topic("faults", 4)
         cluster.fail_produce(*([NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT] * 4))
-        cfg = config(path, "faults", cluster.bootstrap, key_field="user", idempotence=True, chunk_bytes=2048, max_in_flight=500)
+        cfg = config(path, "faults", cluster.bootstrap, key_field="user", idempotence="on", chunk_bytes=2048, max_in_flight=500)
         run = asyncio.create_task(replay(cfg))
         await asyncio.sleep(0.2)
         cluster.move_leader("faults", 0, 2)

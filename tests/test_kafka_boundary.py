@@ -19,18 +19,20 @@ def test_producer_arguments_come_from_the_settings_in_aiokafkas_units() -> None:
     got = kwargs(linger=0.02, batch_bytes=65536, max_message_bytes=2 << 20, compression="zstd", delivery_timeout=45.5)
     assert got["bootstrap_servers"] == ["b1:9092", "b2:9092"]
     assert (got["linger_ms"], got["max_batch_size"], got["max_request_size"]) == (20, 65536, 2 << 20)
-    assert (got["compression_type"], got["request_timeout_ms"], got["acks"], got["enable_idempotence"]) == (
-        "zstd",
-        45500,
-        1,
-        False,
-    )
+    assert (got["compression_type"], got["request_timeout_ms"]) == ("zstd", 45500)
     assert kwargs(compression="none")["compression_type"] is None
 
 
-def test_idempotence_means_acks_all_and_sync_mode_never_lingers() -> None:
-    assert (kwargs(idempotence=True)["acks"], kwargs(idempotence=True)["enable_idempotence"]) == ("all", True)
-    assert kwargs(acks="0")["acks"] == 0 and kwargs(acks="all")["acks"] == "all"
+def test_by_default_the_producer_is_idempotent_with_acks_all_as_kafkas_own_clients() -> None:
+    assert (kwargs()["acks"], kwargs()["enable_idempotence"]) == ("all", True)
+    assert (kwargs(acks="1")["acks"], kwargs(acks="1")["enable_idempotence"]) == (1, False)  # auto yields to acks
+    assert (kwargs(acks="0")["acks"], kwargs(idempotence="off")["enable_idempotence"]) == (0, False)
+    assert kwargs(idempotence="on")["enable_idempotence"] is True
+    with pytest.raises(ConfigError, match=r"producer\.idempotence on needs producer\.acks all"):
+        kwargs(idempotence="on", acks="1")
+
+
+def test_sync_mode_never_lingers() -> None:
     assert kwargs(mode="sync", linger=0.05)["linger_ms"] == 0
 
 

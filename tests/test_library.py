@@ -55,7 +55,7 @@ async def test_two_replays_at_once_count_only_their_own_retries_and_metrics(brok
         faulty.create_topic("faulty", 4)
         faulty.fail_produce(*([NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT] * 3))
         calm_config = config(path, "calm", broker.bootstrap, key_field="user", create_topic=True, chunk_bytes=4096)
-        faulty_config = config(path, "faulty", faulty.bootstrap, key_field="user", idempotence=True, chunk_bytes=4096)
+        faulty_config = config(path, "faulty", faulty.bootstrap, key_field="user", idempotence="on", chunk_bytes=4096)
         calm, troubled = await asyncio.gather(
             pump.replay(calm_config, registry=calm_registry), pump.replay(faulty_config, registry=faulty_registry)
         )

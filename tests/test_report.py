@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import signal
+from types import SimpleNamespace
 
 import pytest
 
@@ -67,6 +68,8 @@ def test_a_batch_weighs_as_its_records_and_empty_means_zero() -> None:
 @pytest.mark.parametrize(("partitions", "words"), [(1, "(1 partition)"), (8, "(8 partitions)")])
 def test_the_report_counts_partitions_in_good_english(partitions: int, words: str) -> None:
     config = ReplayConfig.of("x.jsonl", "rides")
-    text = build_report(config, ledger(records=1, sent=1, acked=1), partitions, Ending()).to_text()
-    assert text.splitlines()[0] == f"pump replay -> topic 'rides' {words}, mode batch"
-    assert text.splitlines()[-1] == "  result    OK: every record acknowledged"
+    sink = SimpleNamespace(partitions=partitions, idempotent=True, warnings=["a note"])
+    text = build_report(config, ledger(records=1, sent=1, acked=1), sink, Ending()).to_text().splitlines()
+    assert text[0] == f"pump replay -> topic 'rides' {words}, mode batch"
+    assert text[3] == "  delivery  1 sent, 1 acknowledged, 0 failed (acks=all, idempotent)"
+    assert text[-2:] == ["  warning   a note", "  result    OK: every record acknowledged"]

@@ -25,13 +25,18 @@ def _run_loop(coro: Coroutine[Any, Any, Report], loop_name: str) -> Report:
 def replay(args: argparse.Namespace) -> int:
     from pump.runner import replay as run
 
-    def show(report: Report) -> None:
+    shown: list[str] = []
+
+    def show(report: Report) -> None:  # warnings first: the error, if any, is the last line
         print(report.to_text(), flush=True)
+        for warning in report.warnings:
+            print(f"pump: warning: {warning}", file=sys.stderr)
+        shown.extend(report.warnings)
         if report.error:
             print(f"pump: {report.error}", file=sys.stderr)
 
     report = _run_loop(run(config_from_args(args), on_report=show, handle_signals=True), args.loop)
-    for warning in report.warnings:
+    for warning in report.warnings[len(shown) :]:  # e.g. a push to the Pushgateway that failed after the report
         print(f"pump: warning: {warning}", file=sys.stderr)
     return report.exit_code
 

@@ -75,6 +75,8 @@ def _add_flag(group: Any, s: Setting) -> None:
         common["help"] += f" (default ${s.extra['env']}, else {s.default})"
     elif default is not None:
         common["help"] += f" (default {default:g})" if isinstance(default, float) else f" (default {default})"
+    if "const" in s.extra:  # the flag alone means this value: --idempotence == --idempotence on
+        common["nargs"], common["const"] = "?", s.extra["const"]
     if isinstance(kind, mi.LiteralType):
         common["choices"] = list(kind.values)
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 from dataclasses import dataclass
+from typing import Protocol
 
 import msgspec
 
@@ -25,6 +26,8 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     topic: str
     mode: str
     partitions: int
+    acks: str = "all"
+    idempotent: bool = False
     files: int
     lines: int
     bytes_read: int
@@ -63,7 +66,8 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
             f" mode {self.mode}",
             f"  input     {self.files} file(s), {self.lines:,} lines, {_mb(self.bytes_read)} MB",
             f"  records   {self.records:,} decoded, {self.invalid:,} invalid, {self.blank_lines:,} blank",
-            f"  delivery  {self.sent:,} sent, {self.acknowledged:,} acknowledged, {self.failed:,} failed",
+            f"  delivery  {self.sent:,} sent, {self.acknowledged:,} acknowledged, {self.failed:,} failed"
+            f" (acks={self.acks}{', idempotent' if self.idempotent else ''})",
             f"  speed     {self.records_per_s:,.1f} records/s ({self.mb_per_s:.2f} MB/s) over {self.duration_s:.2f} s",
             f"  latency   {lat.p50_ms:.1f} ms p50, {lat.p95_ms:.1f} ms p95, {lat.p99_ms:.1f} ms p99, {lat.max_ms:.1f} ms max",
         ]
@@ -125,13 +129,23 @@ def exit_status(ledger: Ledger, ending: Ending) -> int:
     return 1 if (ledger.unhandled or ledger.unsettled or ending.aborted) else 0
 
 
-def build_report(config: ReplayConfig, ledger: Ledger, partitions: int, ending: Ending) -> Report:
+class Delivered(Protocol):
+    """What the report reads of the sink: ``pump.output.Sink`` is one."""
+
+    partitions: int
+    idempotent: bool
+    warnings: list[str]
+
+
+def build_report(config: ReplayConfig, ledger: Ledger, sink: Delivered, ending: Ending) -> Report:
     duration = max(ledger.duration, 1e-9)
     h = ledger.latency
     return Report(
         topic=config.topic,
         mode=config.delivery.mode,
-        partitions=partitions,
+        partitions=sink.partitions,
+        acks=config.producer.acks,
+        idempotent=sink.idempotent,
         files=ledger.files,
         lines=ledger.lines,
         bytes_read=ledger.bytes_read,
@@ -157,5 +171,6 @@ def build_report(config: ReplayConfig, ledger: Ledger, partitions: int, ending: 
         error=str(ending.error) if ending.error else None,
         aborted=ending.aborted,
         interrupted=signal.Signals(ending.interrupted).name if ending.interrupted is not None else None,
+        warnings=list(sink.warnings),
         exit_code=exit_status(ledger, ending),
     )

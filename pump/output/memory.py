@@ -103,6 +103,8 @@ class MemorySink:
         self.cluster = cluster
         self.topic = topic
         self.partitions = 0
+        self.idempotent = False
+        self.warnings: list[str] = []
         self.closing_limit: float | None = None
 
     async def __aenter__(self) -> MemorySink:

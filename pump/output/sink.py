@@ -31,6 +31,8 @@ class BatchBuilder(Protocol):
 class Sink(Protocol):
     topic: str
     partitions: int  # known once the sink is open
+    idempotent: bool  # whether retries can neither duplicate nor reorder records (known once open)
+    warnings: list[str]  # what the report should say about how the sink had to run
 
     async def __aenter__(self) -> Self: ...
 

@@ -59,15 +59,20 @@ def connect_error(exc: BaseException, causes: list[str], config: ReplayConfig, b
     if protocol.startswith("SASL") and isinstance(exc, KeyError | ValueError):
         # aiokafka's SCRAM client raises KeyError('v') when the server's final message is an error
         return BrokerError(f"cannot use Kafka at {bootstrap}: SASL authentication failed: the broker rejected the login")
-    if config.producer.idempotence and isinstance(exc, KafkaError) and not isinstance(exc, KafkaConnectionError):
+    if refused_idempotence(exc, config):
         return named(
             BrokerError,
-            f"the broker at {verbatim(bootstrap)} refused the idempotent producer ({{idempotence}}): {verbatim(describe(exc))};"
-            " drop {idempotence} to run at-least-once",
+            f"the broker at {verbatim(bootstrap)} refused the idempotent producer ({{idempotence}} on):"
+            f" {verbatim(describe(exc))}; use {{idempotence}} auto or off to run at-least-once",
         )
     if isinstance(exc, KafkaError | OSError | asyncio.TimeoutError):
         return BrokerError(f"cannot use Kafka at {bootstrap}: {describe(exc)}")
     return None
+
+
+def refused_idempotence(exc: BaseException, config: ReplayConfig) -> bool:
+    """Starting an idempotent producer failed at the broker (not on the way to it): Tansu answers InitProducerId so."""
+    return config.producer.idempotence != "off" and isinstance(exc, KafkaError) and not isinstance(exc, KafkaConnectionError)
 
 
 def explain(cause: str, protocol: str) -> str:

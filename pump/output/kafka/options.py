@@ -55,18 +55,24 @@ def producer_kwargs(config: ReplayConfig, bootstrap: str) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "bootstrap_servers": bootstrap.split(","),
         "client_id": "pump",
-        "acks": "all" if producer.acks == "all" or producer.idempotence else int(producer.acks),
+        "acks": "all" if producer.acks == "all" else int(producer.acks),
         # sync waits for each ack before the next send: lingering would only add latency
         "linger_ms": 0 if delivery.mode == "sync" else int(producer.linger * 1000),
         "max_batch_size": producer.batch_bytes,
         "max_request_size": max(producer.batch_bytes, producer.max_message_bytes),
         "compression_type": None if producer.compression == "none" else producer.compression,
         "request_timeout_ms": int(delivery.delivery_timeout * 1000),
-        "enable_idempotence": producer.idempotence,
+        "enable_idempotence": idempotent(config),
     }
     kwargs.update(client_kwargs(config.security))
     kwargs.update({k: coerce(v) for k, v in producer.options.items()})
     return kwargs
+
+
+def idempotent(config: ReplayConfig) -> bool:
+    """Whether to ask for the idempotent producer: on, or auto with acks=all (as Kafka's clients decide)."""
+    producer = config.producer
+    return producer.idempotence == "on" or (producer.idempotence == "auto" and producer.acks == "all")
 
 
 def client_kwargs(security: SecuritySettings) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from aiokafka.producer.message_accumulator import BatchBuilder
 
 from pump.config import ReplayConfig, config_error, verbatim
 from pump.output.kafka.admin import ensure_topic
-from pump.output.kafka.errors import DELIVERY_ERRORS, connect_error, failure_of
+from pump.output.kafka.errors import DELIVERY_ERRORS, connect_error, describe, failure_of, refused_idempotence
 from pump.output.kafka.logs import Tap
 from pump.output.kafka.options import producer_kwargs
 from pump.output.sink import OnDone
@@ -47,8 +47,14 @@ class KafkaSink:
         self._create_partitions = partitions
         self._tap = Tap(on_retry)
         self._stop_within: float | None = None  # set on shutdown: do not wait forever on a dead broker
+        self.warnings: list[str] = []
+        self.idempotent = bool(cluster.kwargs["enable_idempotence"])
+        self._producer = self._make(cluster.kwargs)
+
+    @staticmethod
+    def _make(kwargs: dict[str, Any]) -> AIOKafkaProducer:
         try:
-            self._producer = AIOKafkaProducer(**cluster.kwargs)
+            return AIOKafkaProducer(**kwargs)
         except TypeError as exc:
             raise config_error(f"{{options}}: not an aiokafka producer argument ({verbatim(exc)})") from None
         except RuntimeError as exc:  # aiokafka: "Compression library for zstd not found"
@@ -60,8 +66,12 @@ class KafkaSink:
         config, bootstrap = self.cluster.config, self.cluster.bootstrap
         self._tap.attach()
         try:
-            with self._tap.starting():
-                await asyncio.wait_for(self._producer.start(), config.producer.connect_timeout)
+            try:
+                await self._start()
+            except KafkaError as exc:
+                if not (self.idempotent and config.producer.idempotence == "auto" and refused_idempotence(exc, config)):
+                    raise
+                await self._without_idempotence(describe(exc))
             self.partitions = await ensure_topic(self._producer, config, bootstrap, self.topic, self._create_partitions)
         except BaseException as exc:
             await self._producer.stop()
@@ -71,6 +81,21 @@ class KafkaSink:
                 raise
             raise error from None
         return self
+
+    async def _start(self) -> None:
+        with self._tap.starting():
+            await asyncio.wait_for(self._producer.start(), self.cluster.config.producer.connect_timeout)
+
+    async def _without_idempotence(self, why: str) -> None:
+        """``idempotence auto`` and a broker that refuses it (Tansu does): go on without, and say so once."""
+        await self._producer.stop()
+        self.warnings.append(
+            f"the broker at {self.cluster.bootstrap} refused the idempotent producer ({why}); sending without it:"
+            " a retried send may be written twice"
+        )
+        self.idempotent = False
+        self._producer = self._make({**self.cluster.kwargs, "enable_idempotence": False})
+        await self._start()
 
     async def __aexit__(self, *exc_info: object) -> None:
         try:

@@ -1,0 +1,64 @@
+"""pump on a 3-broker Apache Kafka cluster: replicated topics, and the leader killed mid-replay."""
+
+from __future__ import annotations
+
+import collections
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from tests import cli
+from tests.apache_kafka import KafkaCluster
+from tests.builders import keyed_lines, write_lines
+from tests.kafka import consume
+from tests.test_apache_kafka import check_keys_partitions_and_order
+
+pytestmark = [pytest.mark.integration, pytest.mark.apache_kafka]
+
+
+def admin(cluster: KafkaCluster) -> AdminClient:
+    return AdminClient({"bootstrap.servers": cluster.bootstrap, "log_level": 0})
+
+
+def test_a_topic_created_with_three_replicas_has_them_on_three_brokers(
+    kafka3: KafkaCluster, topic_name: str, tmp_path: Path
+) -> None:
+    path = write_lines(tmp_path / "in.jsonl", keyed_lines(1000))
+    proc = cli.pump("replay", str(path), "--topic", topic_name, "--bootstrap-servers", kafka3.bootstrap, "--create-topic",
+                    "--partitions", "3", "--replication-factor", "3", "--key-field", "user")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
+    partitions = admin(kafka3).list_topics(topic_name, timeout=10).topics[topic_name].partitions
+    assert sorted(sorted(p.replicas) for p in partitions.values()) == [[1, 2, 3]] * 3
+    assert len(consume(kafka3.bootstrap, topic_name, 1000)) == 1000
+
+
+def test_idempotent_replay_through_a_killed_and_restarted_leader_is_exact_and_in_order(
+    kafka3: KafkaCluster, topic_name: str, tmp_path: Path
+) -> None:
+    lines = keyed_lines(400_000, keys=101)
+    path = write_lines(tmp_path / "in.jsonl", lines)
+    client = admin(kafka3)  # kept: a dropped AdminClient destroys its handle before the future resolves
+    client.create_topics([NewTopic(topic_name, 6, 3, config={"min.insync.replicas": "2"})])[topic_name].result(30)
+    report = tmp_path / "report.json"
+    with cli.start("replay", str(path), "--topic", topic_name, "--bootstrap-servers", kafka3.bootstrap, "--key-field", "user",
+                   "--idempotence", "--delivery-timeout", "120", "--max-in-flight", "20000", "--report-json", str(report),
+                   "--no-progress") as proc:  # fmt: skip
+        time.sleep(2)
+        assert proc.poll() is None, "the replay ended before the leader could be killed"
+        partitions = client.list_topics(topic_name, timeout=10).topics[topic_name].partitions.values()
+        leaders = collections.Counter(p.leader for p in partitions)
+        victim = kafka3.nodes[leaders.most_common(1)[0][0] - 1]
+        kafka3.kill(victim)  # SIGKILL: a crash, not a clean shutdown
+        time.sleep(3)
+        kafka3.start(victim)
+        out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out.decode() + err.decode() + kafka3.tails()
+    assert cli.report_of(report)["retries"] > 0, "the leader's death did not touch the replay"
+    got = consume(kafka3.bootstrap, topic_name, len(lines), within=120)
+    counts = collections.Counter(m.value for m in got)
+    assert [v for v in lines if v not in counts] == [], "records missing"
+    assert {v: n for v, n in counts.items() if n > 1} == {}, "records duplicated"
+    check_keys_partitions_and_order(got, 6)
+    kafka3.wait_ready()
