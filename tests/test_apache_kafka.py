@@ -132,3 +132,30 @@ def test_by_default_the_producer_is_idempotent_with_acks_all(kafka: KafkaCluster
     assert proc.returncode == 0 and cli.stderr_lines(proc) == [], proc.stderr.decode()  # no fallback, no warning
     assert (cli.report_of(report)["idempotent"], cli.report_of(report)["acks"]) == (True, "all")
     assert "(acks=all, idempotent)" in proc.stdout.decode()
+
+
+@pytest.mark.parametrize("mode", ["batch", "callback", "sync"])
+def test_records_over_the_topics_max_message_bytes_alone_fail_as_too_large_and_are_dead_lettered(
+    kafka: KafkaCluster, topic_name: str, tmp_path: Path, mode: str
+) -> None:
+    n = 400 if mode == "sync" else 3000
+    lines = [
+        msgspec.json.encode({"user": f"u{i % 7}", "seq": i, "pad": "x" * (3000 if i % 100 == 50 else 200)}) for i in range(n)
+    ]
+    big = {line for line in lines if len(line) > 2048}
+    path = write_lines(tmp_path / "in.jsonl", lines)
+    admin = AdminClient({"bootstrap.servers": kafka.bootstrap, "log_level": 0})
+    admin.create_topics([NewTopic(topic_name, 2, 1, config={"max.message.bytes": "2048"})])[topic_name].result(30)
+    dead, report = tmp_path / "dead.jsonl", tmp_path / "report.json"
+    proc = cli.pump("replay", str(path), "--topic", topic_name, "--bootstrap-servers", kafka.bootstrap, "--key-field", "user",
+                    "--mode", mode, "--dead-letter", str(dead), "--report-json", str(report))  # fmt: skip
+    assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
+    got = cli.report_of(report)
+    assert (got["acknowledged"], got["failed_by_reason"], got["dead_lettered"]) == (
+        n - len(big),
+        {"too_large": len(big)},
+        len(big),
+    )
+    letters = [msgspec.json.decode(x) for x in dead.read_bytes().splitlines()]
+    assert {x["raw"].encode() for x in letters} == big and {x["reason"] for x in letters} == {"delivery"}
+    assert {m.value for m in consume(kafka.bootstrap, topic_name, n - len(big))} == set(lines) - big

@@ -108,3 +108,19 @@ async def test_a_batch_never_holds_more_records_than_may_be_in_flight() -> None:
             await asyncio.sleep(0.001)
     assert [len(b) for b in (cluster.messages("t")[i : i + 3] for i in range(0, 10, 3))] == [3, 3, 3, 1]
     assert accounts.ledger.acked == 10
+
+
+@pytest.mark.parametrize("mode_name", ["batch", "callback", "sync"])
+async def test_only_records_too_large_for_the_topics_batch_limit_fail_and_never_reach_the_broker(mode_name: str) -> None:
+    cluster = MemoryCluster(max_batch_bytes=400, batch_capacity=1000)  # refuses any batch over 400 bytes, as a broker would
+    accounts = new_accounts()
+    records: list[Record] = [(b"k", b"x" * (500 if i % 10 == 3 else 40), i + 1) for i in range(40)]
+    async with cluster.sink("t", 1) as sink:
+        mode = make_mode(DeliverySettings(mode=mode_name), sink, accounts, InFlight(100), 0.001, 1 << 20)  # type: ignore[arg-type]
+        c = read(accounts, chunk(b"r\n" * 40), 40)
+        await mode.send({0: records}, c)
+        await mode.close()
+    led = accounts.ledger
+    assert (led.acked, led.failed, dict(led.failed_by_reason)) == (36, 4, {"too_large": 4})
+    assert [m.value for m in cluster.messages("t")] == [v for _, v, _ in records if len(v) == 40]  # in order
+    assert cluster.refused == 0, "a batch over the topic's limit was sent (with idempotence, its partition would stall)"

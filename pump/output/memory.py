@@ -32,18 +32,34 @@ class Message:
     value: bytes
 
 
-class MemoryBatch:
-    """Holds up to ``capacity`` records, like a producer's batch builder."""
+BATCH_HEADER = 61  # bytes of a v2 record batch's header
+RECORD_FRAMING = 21  # at most, a record's own length, attributes, deltas and sizes
 
-    def __init__(self, capacity: int) -> None:
+
+def record_size(key: bytes | None, value: bytes) -> int:
+    return len(value) + (len(key) if key is not None else 0) + RECORD_FRAMING
+
+
+class MemoryBatch:
+    """Holds up to ``capacity`` records (and ``max_bytes``, if set), like a producer's batch builder: an empty
+    batch takes any record, a non-empty one refuses what would not fit."""
+
+    def __init__(self, capacity: int, max_bytes: int | None = None) -> None:
         self.capacity = capacity
+        self.max_bytes = max_bytes
         self.records: list[tuple[bytes | None, bytes]] = []
+        self._size = BATCH_HEADER
 
     def append(self, *, key: bytes | None, value: bytes, timestamp: int | None) -> object | None:
-        if len(self.records) >= self.capacity:
+        grown = self._size + record_size(key, value)
+        if self.records and (len(self.records) >= self.capacity or (self.max_bytes is not None and grown > self.max_bytes)):
             return None
         self.records.append((key, value))
+        self._size = grown
         return True
+
+    def size(self) -> int:
+        return self._size
 
 
 @dataclass
@@ -61,9 +77,11 @@ class MemoryCluster:
     hold: bool = False
     fail: Callable[[bytes | None, bytes], DeliveryError | None] | None = None
     missing: frozenset[str] = frozenset()
+    max_batch_bytes: int | None = None  # as a topic's max.message.bytes: batches over it would be refused
     logs: dict[str, list[Message]] = field(default_factory=dict)
     pending: list[_Pending] = field(default_factory=list)
     sends: int = 0  # calls of send() and send_batch(), over every sink
+    refused: int = 0  # batches refused for being over max_batch_bytes
     _ends: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def sink(self, topic: str, partitions: int, on_retry: Callable[[], None] | None = None) -> MemorySink:
@@ -88,6 +106,10 @@ class MemoryCluster:
             asyncio.get_running_loop().call_soon(self._complete, pending, None)
 
     def _complete(self, pending: _Pending, error: DeliveryError | None) -> None:
+        size = BATCH_HEADER + sum(record_size(k, v) for k, v in pending.records)
+        if error is None and self.max_batch_bytes is not None and size > self.max_batch_bytes:
+            self.refused += 1
+            error = DeliveryError("too_large", f"a batch of {size} bytes is over the topic's {self.max_batch_bytes}")
         if error is None and self.fail is not None:
             error = next((e for e in (self.fail(k, v) for k, v in pending.records) if e is not None), None)
         if error is None:
@@ -105,6 +127,7 @@ class MemorySink:
         self.partitions = 0
         self.idempotent = False
         self.warnings: list[str] = []
+        self.max_batch_bytes = cluster.max_batch_bytes
         self.closing_limit: float | None = None
 
     async def __aenter__(self) -> MemorySink:
@@ -117,7 +140,10 @@ class MemorySink:
         return None
 
     def create_batch(self) -> MemoryBatch:
-        return MemoryBatch(self.cluster.batch_capacity)
+        return MemoryBatch(self.cluster.batch_capacity, self.max_batch_bytes)
+
+    def fits(self, key: bytes | None, value: bytes) -> bool:
+        return self.max_batch_bytes is None or BATCH_HEADER + record_size(key, value) <= self.max_batch_bytes
 
     async def send_batch(self, batch: MemoryBatch, partition: int, on_done: OnDone) -> None:  # type: ignore[override]
         self.cluster._deliver(_Pending(self.topic, partition, list(batch.records), on_done))

@@ -28,6 +28,28 @@ from pump.output.sink import BatchBuilder, Delivery, Sink
 from pump.records import ByPartition, DeliveryError, Record
 
 
+def _over_topic_limit(size: int, limit: int | None) -> str:
+    return f"a record of {size:,} bytes does not fit in a batch the topic accepts (max.message.bytes {limit:,})"
+
+
+class _SizeGuard:
+    """For the per-record modes: a record whose one-record batch the topic would refuse fails here, before it is
+    sent (with the idempotent producer, a refused batch would also fail every later one of its partition)."""
+
+    __slots__ = ("fast", "sink")
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        limit = sink.max_batch_bytes  # key + value under this always fit, whatever the framing: no need to ask
+        self.fast = None if limit is None else limit - 128
+
+    def refuses(self, key: bytes | None, value: bytes) -> bool:
+        fast = self.fast
+        if fast is None or (len(value) if key is None else len(value) + len(key)) <= fast:
+            return False
+        return not self.sink.fits(key, value)
+
+
 class SendMode(Protocol):
     name: str
 
@@ -60,12 +82,15 @@ class SyncMode:
         self.accounts = accounts
 
     async def send(self, records: ByPartition, chunk: Chunk) -> None:
-        accounts, send_and_wait = self.accounts, self.sink.send_and_wait
+        accounts, send_and_wait, guard = self.accounts, self.sink.send_and_wait, _SizeGuard(self.sink)
         for partition, recs in records.items():
             for rec in recs:
                 key, value, _line = rec
                 started = time.perf_counter()
                 accounts.sent(1)
+                if guard.refuses(key, value):
+                    accounts.failed([(chunk, [rec])], "too_large", _over_topic_limit(len(value), self.sink.max_batch_bytes))
+                    continue
                 error = await send_and_wait(key, value, partition)
                 if error is None:
                     accounts.acked_one(chunk, len(value), time.perf_counter() - started)
@@ -86,10 +111,15 @@ class CallbackMode:
 
     async def send(self, records: ByPartition, chunk: Chunk) -> None:
         accounts, inflight, send, settle = self.accounts, self.inflight, self.sink.send, self._settle
+        guard = _SizeGuard(self.sink)
         for partition, recs in records.items():
             for rec in recs:
-                await inflight.acquire(1)
                 key, value, _line = rec
+                if guard.refuses(key, value):
+                    accounts.sent(1)
+                    accounts.failed([(chunk, [rec])], "too_large", _over_topic_limit(len(value), self.sink.max_batch_bytes))
+                    continue
+                await inflight.acquire(1)
                 accounts.sent(1)
                 try:
                     await send(key, value, partition, partial(settle, chunk, rec, time.perf_counter()))
@@ -165,7 +195,12 @@ class BatchMode:
         self.accounts.failed([(chunk, [rec])], "too_large", message)
 
     async def _append(self, partition: int, recs: list[Record], chunk: Chunk) -> None:
-        """The hot loop: counts stay in locals and the builder's ``append`` is bound once per batch."""
+        """The hot loop: counts stay in locals and the builder's ``append`` is bound once per batch.
+
+        A batch is started (and a full one shipped) in the branch, so the one record that can exceed the batch
+        limit the topic accepts, the first of a batch (a non-empty batch refuses what does not fit), is checked
+        there, once per batch, not once per record.
+        """
         batch = self._open.get(partition) or self._new()
         append, count, nbytes = batch.builder.append, batch.count, batch.nbytes
         start = 0  # recs[start:i] are in ``batch`` from this call
@@ -178,17 +213,18 @@ class BatchMode:
                 start = i + 1
                 self._too_large(chunk, recs[i], f"a record of {size:,} bytes is over --max-message-bytes {limit:,}")
                 continue
-            if count >= cap or append(key=key, value=value, timestamp=None) is None:
-                batch.count, batch.nbytes = count, nbytes
-                if i > start:
-                    batch.segments.append((chunk, recs[start:i]))
-                if count:
+            if count == 0 or count >= cap or append(key=key, value=value, timestamp=None) is None:
+                if count:  # full, or at the in-flight bound: ship it and start another
+                    batch.count, batch.nbytes = count, nbytes
+                    if i > start:
+                        batch.segments.append((chunk, recs[start:i]))
                     await self._ship(partition, batch)
-                batch, start = self._new(), i
-                append, count, nbytes = batch.builder.append, 0, 0
-                if append(key=key, value=value, timestamp=None) is None:
-                    self._too_large(chunk, recs[i], f"a record of {size:,} bytes does not fit in a batch (--batch-bytes)")
-                    start = i + 1
+                    batch, start = self._new(), i
+                    append, count, nbytes = batch.builder.append, 0, 0
+                if not self._first(batch, key, value):  # the batch is empty but for this record: start afresh
+                    self._too_large(chunk, recs[i], _over_topic_limit(size, self.sink.max_batch_bytes))
+                    batch, start = self._new(), i + 1
+                    append = batch.builder.append
                     continue
             count += 1
             nbytes += size
@@ -196,6 +232,13 @@ class BatchMode:
         if len(recs) > start:
             batch.segments.append((chunk, recs[start:]))
         self._open[partition] = batch
+
+    def _first(self, batch: _OpenBatch, key: bytes | None, value: bytes) -> bool:
+        """Put a record into an empty batch; False if no batch can hold it (--batch-bytes, or the topic's limit)."""
+        limit = self.sink.max_batch_bytes
+        return batch.builder.append(key=key, value=value, timestamp=None) is not None and (
+            limit is None or batch.builder.size() <= limit
+        )
 
     async def _ship(self, partition: int, batch: _OpenBatch) -> None:
         """Hand a batch to the sink. Cancelled before that, the batch stays unshipped (``shipped`` False)."""

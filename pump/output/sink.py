@@ -27,12 +27,17 @@ class BatchBuilder(Protocol):
 
     def append(self, *, key: bytes | None, value: bytes, timestamp: int | None) -> object | None: ...
 
+    def size(self) -> int:
+        """Bytes written so far (before compression)."""
+        ...
+
 
 class Sink(Protocol):
     topic: str
     partitions: int  # known once the sink is open
     idempotent: bool  # whether retries can neither duplicate nor reorder records (known once open)
     warnings: list[str]  # what the report should say about how the sink had to run
+    max_batch_bytes: int | None  # the largest batch the topic accepts, if the broker says (known once open)
 
     async def __aenter__(self) -> Self: ...
 
@@ -48,6 +53,9 @@ class Sink(Protocol):
 
     async def send_and_wait(self, key: bytes | None, value: bytes, partition: int) -> DeliveryError | None:
         """Send one record and wait for its outcome (the sync mode: one round trip per record)."""
+
+    def fits(self, key: bytes | None, value: bytes) -> bool:
+        """Whether a batch of just this record is within ``max_batch_bytes`` (an upper bound of its size)."""
 
     def outcome(self, delivery: Delivery) -> DeliveryError | None:
         """What became of a send whose ``on_done`` got ``delivery``: None if acknowledged, else why not."""

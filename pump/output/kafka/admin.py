@@ -1,5 +1,5 @@
-"""Making sure a topic exists: a full metadata fetch (Tansu auto-creates a topic on a targeted one),
-and a creation through the admin client when the settings allow it."""
+"""What pump asks of a topic before sending: that it exists (a full metadata fetch: Tansu auto-creates a
+topic on a targeted one), its creation when the settings allow it, and the largest batch it accepts."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import InvalidReplicationFactorError, KafkaError, TopicAlreadyExistsError, for_code
 
 from pump.config import ReplayConfig, named, verbatim
@@ -33,11 +34,35 @@ async def ensure_topic(producer: AIOKafkaProducer, config: ReplayConfig, bootstr
     return len(parts)
 
 
-async def _create(config: ReplayConfig, bootstrap: str, name: str, partitions: int) -> None:
+async def batch_limit(config: ReplayConfig, bootstrap: str, topic: str) -> int | None:
+    """The topic's ``max.message.bytes``: the largest record *batch* it accepts. None if the broker does not say
+    (Tansu closes the connection on DescribeConfigs); pump then sends as the settings say."""
+    admin = _admin(config, bootstrap)
+    try:
+        await admin.start()
+        [response] = await asyncio.wait_for(
+            admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic, {"max.message.bytes": None})]),
+            config.producer.connect_timeout,
+        )
+        for _code, _message, _type, _name, entries in response.resources:
+            for name, value, *_ in entries:
+                if name == "max.message.bytes" and str(value).isdigit():
+                    return int(value)
+    except (KafkaError, OSError, TimeoutError):
+        return None
+    finally:
+        await admin.close()
+    return None
+
+
+def _admin(config: ReplayConfig, bootstrap: str) -> AIOKafkaAdminClient:
     kwargs: dict[str, Any] = client_kwargs(config.security)
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap.split(","), request_timeout_ms=int(config.delivery.delivery_timeout * 1000), **kwargs
-    )
+    timeout = int(config.delivery.delivery_timeout * 1000)
+    return AIOKafkaAdminClient(bootstrap_servers=bootstrap.split(","), request_timeout_ms=timeout, **kwargs)
+
+
+async def _create(config: ReplayConfig, bootstrap: str, name: str, partitions: int) -> None:
+    admin = _admin(config, bootstrap)
     await admin.start()
     try:
         replicas = config.producer.replication_factor

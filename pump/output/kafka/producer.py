@@ -15,9 +15,10 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.producer.message_accumulator import BatchBuilder
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from pump.config import ReplayConfig, config_error, verbatim
-from pump.output.kafka.admin import ensure_topic
+from pump.output.kafka.admin import batch_limit, ensure_topic
 from pump.output.kafka.errors import DELIVERY_ERRORS, connect_error, describe, failure_of, refused_idempotence
 from pump.output.kafka.logs import Tap
 from pump.output.kafka.options import producer_kwargs
@@ -48,8 +49,10 @@ class KafkaSink:
         self._tap = Tap(on_retry)
         self._stop_within: float | None = None  # set on shutdown: do not wait forever on a dead broker
         self.warnings: list[str] = []
+        self.max_batch_bytes: int | None = None
         self.idempotent = bool(cluster.kwargs["enable_idempotence"])
-        self._producer = self._make(cluster.kwargs)
+        self._kwargs = cluster.kwargs  # as the producer runs now (a fallback or a topic's limit may change them)
+        self._producer = self._make(self._kwargs)
 
     @staticmethod
     def _make(kwargs: dict[str, Any]) -> AIOKafkaProducer:
@@ -73,6 +76,7 @@ class KafkaSink:
                     raise
                 await self._without_idempotence(describe(exc))
             self.partitions = await ensure_topic(self._producer, config, bootstrap, self.topic, self._create_partitions)
+            await self._fit_batches(await batch_limit(config, bootstrap, self.topic))
         except BaseException as exc:
             await self._producer.stop()
             self._tap.detach()
@@ -94,7 +98,21 @@ class KafkaSink:
             " a retried send may be written twice"
         )
         self.idempotent = False
-        self._producer = self._make({**self.cluster.kwargs, "enable_idempotence": False})
+        self._kwargs = {**self._kwargs, "enable_idempotence": False}
+        self._producer = self._make(self._kwargs)
+        await self._start()
+
+    async def _fit_batches(self, limit: int | None) -> None:
+        """A topic whose ``max.message.bytes`` is below our batch size would refuse whole batches, failing every
+        record in them (aiokafka, unlike Kafka's Java producer, does not split a refused batch): send smaller ones,
+        so only a record too large on its own fails."""
+        self.max_batch_bytes = limit
+        kwargs = self._kwargs
+        if limit is None or limit >= kwargs["max_batch_size"]:
+            return
+        await self._producer.stop()
+        self._kwargs = {**kwargs, "max_batch_size": limit}
+        self._producer = self._make(self._kwargs)
         await self._start()
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -146,6 +164,10 @@ class KafkaSink:
         except DELIVERY_ERRORS as exc:
             return failure_of(exc)
         return None
+
+    def fits(self, key: bytes | None, value: bytes) -> bool:
+        limit = self.max_batch_bytes
+        return limit is None or DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, []) <= limit
 
     def outcome(self, delivery: asyncio.Future[Any]) -> DeliveryError | None:
         """aiokafka's delivery future -> None, or the failure in pump's terms."""
