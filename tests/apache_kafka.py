@@ -59,6 +59,7 @@ class Node:
     controller_port: int
     folder: Path
     process: subprocess.Popen[bytes] | None = None
+    listeners: dict[str, int] = field(default_factory=dict)  # more listeners (e.g. SASL_SSL) and their ports
 
     @property
     def log(self) -> Path:
@@ -72,17 +73,24 @@ class KafkaCluster:
     size: int
     folder: Path
     settings: dict[str, str] = field(default_factory=dict)  # more server.properties for every node
+    listeners: tuple[str, ...] = ()  # more listeners, each named after its security protocol (SASL_SSL, ...)
+    format_args: tuple[str, ...] = ()  # more StorageTool format arguments (e.g. --add-scram)
     heap: str = "384m"
     nodes: list[Node] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.jars = jars()
         self.cluster_id = _cluster_id(self.jars)
-        self.nodes = [Node(i + 1, free_port(), free_port(), self.folder / f"node{i + 1}") for i in range(self.size)]
+        self.nodes = [Node(i + 1, free_port(), free_port(), self.folder / f"node{i + 1}", None,
+                           {name: free_port() for name in self.listeners}) for i in range(self.size)]  # fmt: skip
 
     @property
     def bootstrap(self) -> str:
+        """The PLAINTEXT listeners (whose anonymous user a secured cluster makes a super user, for the tests)."""
         return ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+
+    def bootstrap_of(self, listener: str) -> str:
+        return ",".join(f"127.0.0.1:{n.listeners[listener]}" for n in self.nodes)
 
     def __enter__(self) -> KafkaCluster:
         try:
@@ -101,16 +109,18 @@ class KafkaCluster:
 
     def properties(self, node: Node) -> str:
         voters = ",".join(f"{n.id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
+        more = "".join(f",{name}://127.0.0.1:{port}" for name, port in node.listeners.items())
         replicas = str(min(self.size, 3))
         props = {
             "process.roles": "broker,controller",
             "node.id": str(node.id),
             "controller.quorum.voters": voters,
-            "listeners": f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{node.port}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}{more}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{node.port}{more}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+            + "".join(f",{n}:{n}" for n in node.listeners),
             "log.dirs": str(node.folder / "data"),
             "offsets.topic.replication.factor": replicas,
             "transaction.state.log.replication.factor": replicas,
@@ -131,9 +141,8 @@ class KafkaCluster:
         node.folder.mkdir(parents=True, exist_ok=True)
         (node.folder / "server.properties").write_text(self.properties(node))
         (node.folder / "log4j2.xml").write_text(LOG4J)
-        cmd = self._java(
-            node, "kafka.tools.StorageTool", "format", "-t", self.cluster_id, "-c", str(node.folder / "server.properties")
-        )
+        props = str(node.folder / "server.properties")
+        cmd = self._java(node, "kafka.tools.StorageTool", "format", "-t", self.cluster_id, "-c", props, *self.format_args)
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         if proc.returncode != 0:
             raise RuntimeError(f"formatting node {node.id} failed:\n{proc.stdout}\n{proc.stderr}")

@@ -172,3 +172,16 @@ async def test_a_decode_process_that_dies_is_one_clear_error_not_a_traceback(tmp
     children[0].kill()  # as the kernel's OOM killer would
     with pytest.raises(PumpError, match=r"a decode process died while decoding .*in\.jsonl from line \d+"):
         await asyncio.wait_for(run, 30)
+
+
+async def test_a_refused_authorization_stops_the_run_instead_of_failing_record_after_record(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "in.jsonl", keyed_lines(200_000))
+
+    def refuse(key: bytes | None, value: bytes) -> DeliveryError:
+        return DeliveryError("not_authorized", "user 'bob' is not authorized to write to topic 't'")
+
+    cluster = MemoryCluster(fail=refuse)
+    report = await replay(config(path, "t", chunk_bytes=4096), cluster=cluster)
+    assert (report.exit_code, report.error) == (2, "user 'bob' is not authorized to write to topic 't'")
+    assert report.acknowledged == 0 and report.failed_by_reason == {"not_authorized": report.failed}
+    assert report.records < 200_000, "the run went on reading after the broker said no"

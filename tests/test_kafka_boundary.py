@@ -71,6 +71,10 @@ def test_the_delivery_timeout_bug_is_refused_not_silently_overridden() -> None:
         ("Unable connect to \"h:1\": Connection at h:1 closed", "PLAINTEXT",
          "the broker closed the connection during the handshake (PLAINTEXT): it may require authentication or TLS"
          " (--security-protocol SASL_PLAINTEXT, SSL or SASL_SSL)"),
+        ('Unable connect to "h:1": [Error 58] SaslAuthenticationFailed: Authentication failed during authentication due to'
+         " invalid credentials with SASL mechanism SCRAM-SHA-512", "SASL_SSL",
+         "SASL authentication failed: Authentication failed during authentication due to invalid credentials with SASL"
+         " mechanism SCRAM-SHA-512"),
         ("Unable connect to \"h:1\": Connection at h:1 closed", "SASL_PLAINTEXT",
          "SASL authentication failed: the broker closed the connection (wrong user or password, or a refused mechanism)"),
     ],

@@ -22,9 +22,9 @@ from pump.account.deadletters import DeadLetter, DeadLetterQueue, DeadLetterTarg
 from pump.account.ledger import Ledger
 from pump.decode import Decoded
 from pump.decode.lines import LineIndex
-from pump.errors import PumpError
+from pump.errors import BrokerError, PumpError
 from pump.input import Chunk, Position
-from pump.records import Record
+from pump.records import FATAL_REASONS, Record
 
 Segment = tuple[Chunk, list[Record]]
 
@@ -57,6 +57,8 @@ class Accounts:
         self.tally = tally
         self.dead_letters = DeadLetterQueue(dead_letters, self._written) if dead_letters is not None else None
         self._writer: asyncio.Task[None] | None = None
+        self._fatal: PumpError | None = None  # a delivery failure no later record would escape (not authorized)
+        self._broken = asyncio.Event()
 
     async def __aenter__(self) -> Accounts:
         if self.dead_letters is not None:
@@ -73,15 +75,19 @@ class Accounts:
 
     @property
     def error(self) -> PumpError | None:
-        """Why accounting cannot go on (a dead letter could not be written), if it cannot."""
-        return self.dead_letters.error if self.dead_letters is not None else None
+        """Why the run cannot go on (a fatal delivery failure, a dead letter that could not be written), if so."""
+        return self._fatal or (self.dead_letters.error if self.dead_letters is not None else None)
 
     async def broken(self) -> None:
-        """Returns once accounting cannot go on; never returns while it can."""
-        if self.dead_letters is None:
-            await asyncio.Event().wait()
-        else:
-            await self.dead_letters.failed.wait()
+        """Returns once the run cannot go on; never returns while it can."""
+        waits = [asyncio.ensure_future(self._broken.wait())]
+        if self.dead_letters is not None:
+            waits.append(asyncio.ensure_future(self.dead_letters.failed.wait()))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
 
     # input
 
@@ -171,6 +177,9 @@ class Accounts:
         self.ledger.failed_by_reason[reason] += n
         if self.tally is not None:
             self.tally.failed(n, reason)
+        if reason in FATAL_REASONS and self._fatal is None:
+            self._fatal = BrokerError(message)
+            self._broken.set()
         if self.dead_letters is None:
             return
         letters = []

@@ -11,11 +11,14 @@ from __future__ import annotations
 import asyncio
 
 from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
     MessageSizeTooLargeError,
     RequestTimedOutError,
+    SaslAuthenticationFailed,
+    TopicAuthorizationFailedError,
 )
 
 from pump.config import ReplayConfig, named, verbatim
@@ -24,6 +27,7 @@ from pump.records import DeliveryError, FailureReason
 
 #: What a send (or its outcome) can fail with; translated by ``failure_of``.
 DELIVERY_ERRORS: tuple[type[BaseException], ...] = (KafkaError, asyncio.TimeoutError)
+NOT_AUTHORIZED = (TopicAuthorizationFailedError, ClusterAuthorizationFailedError)
 
 
 def describe(exc: BaseException) -> str:
@@ -39,6 +43,8 @@ def reason_of(exc: BaseException) -> FailureReason:
         return "timeout"
     if isinstance(exc, MessageSizeTooLargeError):
         return "too_large"
+    if isinstance(exc, NOT_AUTHORIZED):
+        return "not_authorized"
     if isinstance(exc, KafkaConnectionError):
         return "connection"
     if isinstance(exc, KafkaError):
@@ -50,12 +56,17 @@ def failure_of(exc: BaseException) -> DeliveryError:
     return DeliveryError(reason_of(exc), describe(exc))
 
 
-def connect_error(exc: BaseException, causes: list[str], config: ReplayConfig, bootstrap: str) -> BrokerError | None:
+def connect_error(exc: BaseException, causes: list[str], config: ReplayConfig, bootstrap: str, topic: str) -> BrokerError | None:
     """What to tell the user when the producer could not start; None: not an error of ours to explain."""
     protocol = config.security.security_protocol
     where = f"cannot use Kafka at {verbatim(bootstrap)}"
     if isinstance(exc, KafkaConnectionError) and causes:
         return named(BrokerError, f"{where}: {explain(causes[-1], protocol)}")
+    if isinstance(exc, SaslAuthenticationFailed):
+        said = describe(exc).split("SaslAuthenticationFailed: ", 1)[-1]
+        return BrokerError(f"cannot use Kafka at {bootstrap}: SASL authentication failed: {said}")
+    if isinstance(exc, NOT_AUTHORIZED):
+        return BrokerError(not_authorized(topic, config, describe(exc)))
     if protocol.startswith("SASL") and isinstance(exc, KeyError | ValueError):
         # aiokafka's SCRAM client raises KeyError('v') when the server's final message is an error
         return BrokerError(f"cannot use Kafka at {bootstrap}: SASL authentication failed: the broker rejected the login")
@@ -71,13 +82,24 @@ def connect_error(exc: BaseException, causes: list[str], config: ReplayConfig, b
 
 
 def refused_idempotence(exc: BaseException, config: ReplayConfig) -> bool:
-    """Starting an idempotent producer failed at the broker (not on the way to it): Tansu answers InitProducerId so."""
-    return config.producer.idempotence != "off" and isinstance(exc, KafkaError) and not isinstance(exc, KafkaConnectionError)
+    """Starting an idempotent producer failed at the broker (not on the way to it, and not for want of the user's
+    rights): Tansu answers InitProducerId so."""
+    if config.producer.idempotence == "off" or not isinstance(exc, KafkaError):
+        return False
+    return not isinstance(exc, (KafkaConnectionError, SaslAuthenticationFailed, *NOT_AUTHORIZED))
+
+
+def not_authorized(topic: str, config: ReplayConfig, said: str) -> str:
+    user = config.security.sasl_username
+    who = f"user {user!r}" if user else "this client"
+    return f"{who} is not authorized to write to topic {topic!r} ({said}); it needs WRITE on the topic"
 
 
 def explain(cause: str, protocol: str) -> str:
     """One line on why the handshake failed, from aiokafka's own words (a template naming settings)."""
     cause = verbatim(cause.split(": ", 1)[-1] if cause.startswith("Unable") else cause)
+    if "SaslAuthenticationFailed: " in cause:
+        return f"SASL authentication failed: {cause.split('SaslAuthenticationFailed: ', 1)[1]}"
     if "CERTIFICATE_VERIFY_FAILED" in cause:
         return f"TLS certificate not trusted ({cause.split('] ', 1)[-1].split(' (_ssl')[0]}); check {{ssl_cafile}}"
     if "SSL" in cause or "TLS" in cause:

@@ -19,7 +19,14 @@ from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from pump.config import ReplayConfig, config_error, verbatim
 from pump.output.kafka.admin import batch_limit, ensure_topic
-from pump.output.kafka.errors import DELIVERY_ERRORS, connect_error, describe, failure_of, refused_idempotence
+from pump.output.kafka.errors import (
+    DELIVERY_ERRORS,
+    connect_error,
+    describe,
+    failure_of,
+    not_authorized,
+    refused_idempotence,
+)
 from pump.output.kafka.logs import Tap
 from pump.output.kafka.options import producer_kwargs
 from pump.output.sink import OnDone
@@ -80,7 +87,7 @@ class KafkaSink:
         except BaseException as exc:
             await self._producer.stop()
             self._tap.detach()
-            error = connect_error(exc, self._tap.causes, config, bootstrap)
+            error = connect_error(exc, self._tap.causes, config, bootstrap, self.topic)
             if error is None:
                 raise
             raise error from None
@@ -147,14 +154,14 @@ class KafkaSink:
         try:
             fut = await self._producer.send_batch(batch, self.topic, partition=partition)
         except DELIVERY_ERRORS as exc:
-            raise failure_of(exc) from None
+            raise self._failure(exc) from None
         fut.add_done_callback(on_done)
 
     async def send(self, key: bytes | None, value: bytes, partition: int, on_done: OnDone) -> None:
         try:
             fut = await self._producer.send(self.topic, value, key=key, partition=partition)
         except DELIVERY_ERRORS as exc:
-            raise failure_of(exc) from None
+            raise self._failure(exc) from None
         fut.add_done_callback(on_done)
 
     async def send_and_wait(self, key: bytes | None, value: bytes, partition: int) -> DeliveryError | None:
@@ -162,7 +169,7 @@ class KafkaSink:
             fut = await self._producer.send(self.topic, value, key=key, partition=partition)
             await fut
         except DELIVERY_ERRORS as exc:
-            return failure_of(exc)
+            return self._failure(exc)
         return None
 
     def fits(self, key: bytes | None, value: bytes) -> bool:
@@ -174,4 +181,10 @@ class KafkaSink:
         if delivery.cancelled():
             return DeliveryError("other", "send cancelled")
         exc = delivery.exception()
-        return None if exc is None else failure_of(exc)
+        return None if exc is None else self._failure(exc)
+
+    def _failure(self, exc: BaseException) -> DeliveryError:
+        error = failure_of(exc)
+        if error.reason == "not_authorized":  # the run stops on it: say who may not write where
+            return DeliveryError("not_authorized", not_authorized(self.topic, self.cluster.config, error.message))
+        return error
