@@ -109,7 +109,6 @@ class Engine:
             halted.cancel()
             broken.cancel()
             await self._stop_reader(reader)
-            await self.stages.decode.aclose()
         await self._close()
         return Ending(self._error or self.accounts.error, self._aborted, self._interrupted)
 

@@ -18,7 +18,6 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -219,9 +218,3 @@ def _cluster_id(folder: Path) -> str:
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     found = proc.stdout.strip().splitlines()
     return found[-1] if proc.returncode == 0 and found else uuid.uuid4().hex[:22]
-
-
-@contextlib.contextmanager
-def kafka_cluster(size: int, folder: Path, **settings: str) -> Iterator[KafkaCluster]:
-    with KafkaCluster(size, folder, dict(settings)) as cluster:
-        yield cluster

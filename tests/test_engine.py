@@ -60,6 +60,7 @@ async def test_first_signal_stops_reading_and_finishes_what_is_in_flight(tmp_pat
     assert 0 < report.acknowledged == report.sent < 200_000 and report.failed == 0
     assert len(cluster.messages("t")) == report.acknowledged
     assert "INTERRUPTED by SIGTERM" in report.to_text()
+    assert cluster.hurried == 30.0  # closing the sink waits no longer than the shutdown timeout
 
 
 async def test_a_signal_with_sends_that_never_finish_gives_up_after_the_shutdown_timeout(tmp_path: Path) -> None:
@@ -85,6 +86,7 @@ async def test_a_second_signal_aborts_at_once(tmp_path: Path) -> None:
     with pytest.raises(Interrupted, match="aborted by a second SIGTERM") as caught:
         await asyncio.wait_for(run, 5)
     assert caught.value.exit_code == 143
+    assert cluster.hurried == 1.0  # and the second signal cuts that to a second
 
 
 async def test_max_errors_stops_early_but_delivers_the_valid_lines_already_read(tmp_path: Path) -> None:

@@ -55,9 +55,9 @@ class Accounts:
         self.ledger = ledger
         self.completion = completion
         self.tally = tally
-        self.dead_letters = DeadLetterQueue(dead_letters, self._written) if dead_letters is not None else None
+        self.dead_letters = DeadLetterQueue(dead_letters, self._written, self._break) if dead_letters is not None else None
         self._writer: asyncio.Task[None] | None = None
-        self._fatal: PumpError | None = None  # a delivery failure no later record would escape (not authorized)
+        self._error: PumpError | None = None  # the first reason the run cannot go on
         self._broken = asyncio.Event()
 
     async def __aenter__(self) -> Accounts:
@@ -76,18 +76,15 @@ class Accounts:
     @property
     def error(self) -> PumpError | None:
         """Why the run cannot go on (a fatal delivery failure, a dead letter that could not be written), if so."""
-        return self._fatal or (self.dead_letters.error if self.dead_letters is not None else None)
+        return self._error
 
     async def broken(self) -> None:
         """Returns once the run cannot go on; never returns while it can."""
-        waits = [asyncio.ensure_future(self._broken.wait())]
-        if self.dead_letters is not None:
-            waits.append(asyncio.ensure_future(self.dead_letters.failed.wait()))
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for wait in waits:
-                wait.cancel()
+        await self._broken.wait()
+
+    def _break(self, error: PumpError) -> None:
+        self._error = self._error or error
+        self._broken.set()
 
     # input
 
@@ -177,15 +174,14 @@ class Accounts:
         self.ledger.failed_by_reason[reason] += n
         if self.tally is not None:
             self.tally.failed(n, reason)
-        if reason in FATAL_REASONS and self._fatal is None:
-            self._fatal = BrokerError(message)
-            self._broken.set()
+        if reason in FATAL_REASONS:
+            self._break(BrokerError(message))
         if self.dead_letters is None:
             return
         letters = []
+        text = f"{reason}: {message}"
         for chunk, recs in segments:
             lines = LineIndex(chunk)
-            text = f"{reason}: {message}"
             letters += [DeadLetter.of(chunk.path, line, lines.of(line), "delivery", text, lines.raw(line)) for _, _, line in recs]
         self.dead_letters.put(Pending(letters, [(chunk.seq, len(recs)) for chunk, recs in segments], Counter(delivery=n)))
 

@@ -149,14 +149,20 @@ class DeadLetterQueue:
     Workers ``await room()`` before putting a chunk's invalid lines (outside their turn, so
     a slow target does not hold up the others until the queue is full); delivery callbacks
     put without waiting (bounded by the records in flight). A failed write ends the queue:
-    ``error`` says why, ``failed`` is set, and later letters are not written.
+    ``error`` says why, ``on_failed`` is told, and later letters are not written.
     """
 
-    def __init__(self, target: DeadLetterTarget, on_written: Callable[[Pending], None], limit: int = 10_000) -> None:
+    def __init__(
+        self,
+        target: DeadLetterTarget,
+        on_written: Callable[[Pending], None],
+        on_failed: Callable[[PumpError], None],
+        limit: int = 10_000,
+    ) -> None:
         self.target = target
         self.error: PumpError | None = None
-        self.failed = asyncio.Event()
         self._on_written = on_written
+        self._on_failed = on_failed
         self._limit = limit
         self._pending: deque[Pending] = deque()
         self._queued = 0
@@ -206,10 +212,12 @@ class DeadLetterQueue:
             raise
 
     def fail(self, error: PumpError) -> None:
-        """Nothing more is written; the first error is the one reported."""
+        """Nothing more is written; the first error is the one reported (to ``on_failed``)."""
+        first = self.error is None
         self.error = self.error or error
         self._pending.clear()
         self._queued = 0
         self._room.set()
         self._idle.set()
-        self.failed.set()
+        if first:
+            self._on_failed(error)

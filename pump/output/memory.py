@@ -82,6 +82,7 @@ class MemoryCluster:
     pending: list[_Pending] = field(default_factory=list)
     sends: int = 0  # calls of send() and send_batch(), over every sink
     refused: int = 0  # batches refused for being over max_batch_bytes
+    hurried: float | None = None  # the last bound a sink was given on its closing (a shutdown under way)
     _ends: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def sink(self, topic: str, partitions: int, on_retry: Callable[[], None] | None = None) -> MemorySink:
@@ -128,7 +129,6 @@ class MemorySink:
         self.idempotent = False
         self.warnings: list[str] = []
         self.max_batch_bytes = cluster.max_batch_bytes
-        self.closing_limit: float | None = None
 
     async def __aenter__(self) -> MemorySink:
         if self.topic in self.cluster.missing:
@@ -160,4 +160,4 @@ class MemorySink:
         return delivery
 
     def hurry(self, seconds: float) -> None:
-        self.closing_limit = seconds
+        self.cluster.hurried = seconds
