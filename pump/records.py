@@ -23,8 +23,16 @@ ByPartition = dict[int, list[Record]]
 InvalidReason = Literal["json", "not_object", "schema", "key", "csv", "encoding"]
 INVALID_REASONS: tuple[InvalidReason, ...] = ("json", "not_object", "schema", "key", "csv", "encoding")
 
-FailureReason = Literal["timeout", "too_large", "not_authorized", "connection", "broker", "other"]
-FAILURE_REASONS: tuple[FailureReason, ...] = ("timeout", "too_large", "not_authorized", "connection", "broker", "other")
+FailureReason = Literal["timeout", "too_large", "not_enough_replicas", "not_authorized", "connection", "broker", "other"]
+FAILURE_REASONS: tuple[FailureReason, ...] = (
+    "timeout",
+    "too_large",
+    "not_enough_replicas",
+    "not_authorized",
+    "connection",
+    "broker",
+    "other",
+)
 #: Failures that no later record can escape either: the run stops (status 2) instead of failing record after record.
 FATAL_REASONS: frozenset[str] = frozenset({"not_authorized"})
 

@@ -3,7 +3,9 @@
 The broker and tools come from Maven Central through ``tests/apache-kafka/pom.xml``, copied once per
 version into a cache folder outside the tree (``$PUMP_KAFKA_CACHE``, default ``~/.cache/pump``); no jar is
 committed, and pump itself never needs Java. A node is formatted (``kafka.tools.StorageTool``) and run
-(``kafka.Kafka``) with a generated ``server.properties``; every node is combined broker and controller.
+(``kafka.Kafka``) with a generated ``server.properties``. The first ``controllers`` nodes (default all) are
+combined broker and controller, the others brokers only: with one controller, stopping brokers never costs
+the KRaft quorum, so the controller can shrink the in-sync replicas.
 Ready means a metadata request through librdkafka lists every broker. Logs stay in each node's folder
 and their tails go into failure messages; every process is stopped on the way out, whatever happened.
 """
@@ -67,7 +69,7 @@ class Node:
 
 @dataclass
 class KafkaCluster:
-    """``n`` combined broker+controller nodes. ``with KafkaCluster(n, folder) as cluster: cluster.bootstrap``."""
+    """``size`` nodes, the first ``controllers`` of them also controllers. ``with KafkaCluster(n, folder) as c: c.bootstrap``."""
 
     size: int
     folder: Path
@@ -75,6 +77,7 @@ class KafkaCluster:
     listeners: tuple[str, ...] = ()  # more listeners, each named after its security protocol (SASL_SSL, ...)
     format_args: tuple[str, ...] = ()  # more StorageTool format arguments (e.g. --add-scram)
     heap: str = "384m"
+    controllers: int = 0  # how many nodes are also controllers (0: every node)
     nodes: list[Node] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -107,14 +110,16 @@ class KafkaCluster:
         self.stop_all()
 
     def properties(self, node: Node) -> str:
-        voters = ",".join(f"{n.id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
+        voting = self.nodes[: self.controllers or self.size]
+        voters = ",".join(f"{n.id}@127.0.0.1:{n.controller_port}" for n in voting)
         more = "".join(f",{name}://127.0.0.1:{port}" for name, port in node.listeners.items())
+        controller = f",CONTROLLER://127.0.0.1:{node.controller_port}" if node in voting else ""
         replicas = str(min(self.size, 3))
         props = {
-            "process.roles": "broker,controller",
+            "process.roles": "broker,controller" if node in voting else "broker",
             "node.id": str(node.id),
             "controller.quorum.voters": voters,
-            "listeners": f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}{more}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{node.port}{controller}{more}",
             "advertised.listeners": f"PLAINTEXT://127.0.0.1:{node.port}{more}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",

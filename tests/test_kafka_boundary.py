@@ -3,11 +3,22 @@ and the one-line explanations of failed handshakes."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
+from aiokafka.errors import (
+    KafkaConnectionError,
+    NotEnoughReplicasAfterAppendError,
+    NotEnoughReplicasError,
+    NotLeaderForPartitionError,
+)
+from aiokafka.structs import TopicPartition
 
 from pump import ConfigError, ReplayConfig
 from pump.cli.options import flag_of
-from pump.output.kafka.errors import explain
+from pump.output.kafka.errors import explain, failure_of
+from pump.output.kafka.expiry import Expired
+from pump.output.kafka.logs import SENDER, Tap
 from pump.output.kafka.options import OWNED, coerce, producer_kwargs
 
 
@@ -82,3 +93,34 @@ def test_the_delivery_timeout_bug_is_refused_not_silently_overridden() -> None:
 def test_handshake_failures_are_explained_in_one_line(cause: str, protocol: str, said: str) -> None:
     template = explain(cause, protocol)
     assert template.format_map({name: flag_of(name) for name in ("ssl_cafile", "security_protocol")}) == said
+
+
+def test_too_few_replicas_is_a_reason_of_its_own_also_when_pump_expired_the_batch() -> None:
+    assert failure_of(NotEnoughReplicasError()).reason == "not_enough_replicas"
+    assert failure_of(NotEnoughReplicasAfterAppendError()).reason == "not_enough_replicas"
+    expired = failure_of(Expired(30, NotEnoughReplicasError))  # the sender logs the error's class
+    assert (expired.reason, expired.message) == (
+        "not_enough_replicas",
+        "not acknowledged within 30 s; the broker last answered NOT_ENOUGH_REPLICAS",
+    )
+    # any other last answer, or none: the outcome is unknown, which is what "timeout" means
+    assert failure_of(Expired(30, NotLeaderForPartitionError)).reason == "timeout"
+    unknown = failure_of(Expired(2.5, None))
+    assert (unknown.reason, unknown.message) == ("timeout", "not acknowledged within 2.5 s")
+
+
+def test_the_log_tap_remembers_each_partitions_last_retriable_error_and_counts_retries() -> None:
+    retries: list[int] = []
+    tap = Tap(lambda: retries.append(1))
+    tap.attach()
+    try:
+        with tap.starting():  # records made in the tap's context only
+            sender = logging.getLogger(SENDER)
+            sender.warning("Got error produce response on topic-partition %s, retrying. Error: %s",
+                           TopicPartition("t", 2), NotEnoughReplicasError)  # fmt: skip
+            sender.warning("Got error produce response: %s", KafkaConnectionError("gone"))
+        logging.getLogger(SENDER).warning("Got error produce response: %s", KafkaConnectionError("not ours"))
+    finally:
+        tap.detach()
+    assert tap.last_errors == {2: NotEnoughReplicasError}
+    assert len(retries) == 2

@@ -16,6 +16,8 @@ from aiokafka.errors import (
     KafkaError,
     KafkaTimeoutError,
     MessageSizeTooLargeError,
+    NotEnoughReplicasAfterAppendError,
+    NotEnoughReplicasError,
     RequestTimedOutError,
     SaslAuthenticationFailed,
     TopicAuthorizationFailedError,
@@ -23,22 +25,31 @@ from aiokafka.errors import (
 
 from pump.config import ReplayConfig, named, verbatim
 from pump.errors import BrokerError
+from pump.output.kafka.expiry import Expired
 from pump.records import DeliveryError, FailureReason
 
 #: What a send (or its outcome) can fail with; translated by ``failure_of``.
 DELIVERY_ERRORS: tuple[type[BaseException], ...] = (KafkaError, asyncio.TimeoutError)
 NOT_AUTHORIZED = (TopicAuthorizationFailedError, ClusterAuthorizationFailedError)
+TOO_FEW_REPLICAS = (NotEnoughReplicasError, NotEnoughReplicasAfterAppendError)
 
 
 def describe(exc: BaseException) -> str:
     if isinstance(exc, asyncio.TimeoutError):
         return "no answer (timed out)"
+    if isinstance(exc, Expired):
+        return str(exc.args[0])
     text = str(exc) or type(exc).__name__
     return text.removeprefix("KafkaConnectionError: ")
 
 
 def reason_of(exc: BaseException) -> FailureReason:
     """Classify a delivery failure. A timeout means the outcome is unknown, not that it was lost."""
+    if isinstance(exc, Expired):  # the idempotent producer's timeout: say why, when the broker said
+        last = exc.last if isinstance(exc.last, type) else type(exc.last)
+        return "not_enough_replicas" if issubclass(last, TOO_FEW_REPLICAS) else "timeout"
+    if isinstance(exc, TOO_FEW_REPLICAS):
+        return "not_enough_replicas"
     if isinstance(exc, KafkaTimeoutError | RequestTimedOutError | asyncio.TimeoutError):
         return "timeout"
     if isinstance(exc, MessageSizeTooLargeError):

@@ -35,6 +35,7 @@ class _Handler(logging.Handler):
 class Tap:
     def __init__(self, on_retry: Callable[[], None] | None) -> None:
         self.causes: list[str] = []  # what aiokafka logged at WARNING or above while the producer started
+        self.last_errors: dict[int, object] = {}  # partition -> the broker's last retriable error for it
         self._on_retry = on_retry
         self._starting = False
         self._handlers = [
@@ -68,5 +69,10 @@ class Tap:
             self.causes.append(record.getMessage())
 
     def _retry(self, record: logging.LogRecord) -> None:
-        if self._on_retry is not None and str(record.msg).startswith(_RETRY):
+        if not str(record.msg).startswith(_RETRY):
+            return
+        args = record.args if isinstance(record.args, tuple) else ()
+        if len(args) == 2 and isinstance(getattr(args[0], "partition", None), int):  # (TopicPartition, error)
+            self.last_errors[args[0].partition] = args[1]
+        if self._on_retry is not None:
             self._on_retry()

@@ -27,6 +27,7 @@ from pump.output.kafka.errors import (
     not_authorized,
     refused_idempotence,
 )
+from pump.output.kafka.expiry import any_expired, fail_expired, outstanding
 from pump.output.kafka.logs import Tap
 from pump.output.kafka.options import producer_kwargs
 from pump.output.sink import OnDone
@@ -60,6 +61,12 @@ class KafkaSink:
         self.idempotent = bool(cluster.kwargs["enable_idempotence"])
         self._kwargs = cluster.kwargs  # as the producer runs now (a fallback or a topic's limit may change them)
         self._producer = self._make(self._kwargs)
+        self._watchdog: asyncio.Task[None] | None = None  # the idempotent producer's delivery timeout
+        self._sending = asyncio.Event()  # cleared while the producer is being renewed: sends wait
+        self._sending.set()
+        self._broken: BaseException | None = None  # a renewal that failed: every later send raises it
+        self._closing = False  # the watchdog's stop: aiokafka's close() swallows a cancellation now and then
+        self.renewals = 0
 
     @staticmethod
     def _make(kwargs: dict[str, Any]) -> AIOKafkaProducer:
@@ -84,6 +91,8 @@ class KafkaSink:
                 await self._without_idempotence(describe(exc))
             self.partitions = await ensure_topic(self._producer, config, bootstrap, self.topic, self._create_partitions)
             await self._fit_batches(await batch_limit(config, bootstrap, self.topic))
+            if self.idempotent:
+                self._watchdog = asyncio.create_task(self._expire(), name="pump-delivery-timeout")
         except BaseException as exc:
             await self._producer.stop()
             self._tap.detach()
@@ -124,25 +133,77 @@ class KafkaSink:
 
     async def __aexit__(self, *exc_info: object) -> None:
         try:
+            if self._watchdog is not None:
+                self._closing = True
+                self._watchdog.cancel()
+                await asyncio.wait({self._watchdog})
             if self._stop_within is None:
                 await self._producer.stop()
             else:
                 try:
                     await asyncio.wait_for(self._producer.stop(), self._stop_within)
                 except TimeoutError:
-                    await self._abandon()
+                    await self._abandon(self._producer)
         finally:
             self._tap.detach()
 
-    async def _abandon(self) -> None:
-        """A stop that timed out (a shutdown, with a broker that does not answer): stop the producer's
-        sender and close its connections now, instead of leaving them to the interpreter's exit."""
-        task = getattr(getattr(self._producer, "_sender", None), "sender_task", None)  # aiokafka has no public way
+    @staticmethod
+    async def _abandon(producer: AIOKafkaProducer) -> None:
+        """A stop that timed out (a shutdown, with a broker that does not answer), or a producer being replaced:
+        stop its sender and close its connections now, instead of leaving them to the interpreter's exit."""
+        task = getattr(getattr(producer, "_sender", None), "sender_task", None)  # aiokafka has no public way
         if task is not None and not task.done():
             task.cancel()
             await asyncio.wait({task}, timeout=1.0)
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._producer.client.close(), 1.0)
+            await asyncio.wait_for(producer.client.close(), 1.0)
+
+    async def _expire(self) -> None:
+        """The delivery timeout of the idempotent producer (see ``expiry``): watch for a batch past it, then renew."""
+        seconds = self.cluster.config.delivery.delivery_timeout
+        period = min(1.0, seconds / 10)
+        while not self._closing:
+            await asyncio.sleep(period)
+            if not self._closing and any_expired(self._producer):
+                try:
+                    await self._renew(seconds, period)
+                except Exception as exc:
+                    self._broken = exc
+                    raise
+                finally:
+                    self._sending.set()
+
+    async def _renew(self, seconds: float, period: float) -> None:
+        """Stop sending; once every outstanding batch is acknowledged or past its deadline, fail the late ones
+        and go on with a new producer (a new producer id: sequence numbers start afresh)."""
+        self._sending.clear()
+        old = self._producer
+        while not self._closing and not all(batch.expired() for batch in outstanding(old)):
+            await asyncio.sleep(period)
+        if self._closing:  # the sink is closing: its close waits for (or abandons) what is outstanding
+            return
+        await self._abandon(old)  # first, so that no answer can reach a batch once it is failed
+        fail_expired(old, seconds, self._tap.last_errors)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(old.stop(), 1.0)
+        if self._closing:
+            return
+        self._producer = self._make(self._kwargs)
+        self.renewals += 1
+        try:
+            await self._start()
+        except BaseException as exc:
+            config = self.cluster.config
+            error = connect_error(exc, self._tap.causes, config, self.cluster.bootstrap, self.topic)
+            if error is None:
+                raise
+            raise error from None
+
+    async def _ready(self) -> None:
+        """Wait out a renewal of the producer; raise what made it fail."""
+        await self._sending.wait()
+        if self._broken is not None:
+            raise self._broken
 
     def hurry(self, seconds: float) -> None:
         self._stop_within = seconds
@@ -151,6 +212,8 @@ class KafkaSink:
         return self._producer.create_batch()
 
     async def send_batch(self, batch: BatchBuilder, partition: int, on_done: OnDone) -> None:  # type: ignore[override]
+        if not self._sending.is_set() or self._broken is not None:
+            await self._ready()
         try:
             fut = await self._producer.send_batch(batch, self.topic, partition=partition)
         except DELIVERY_ERRORS as exc:
@@ -158,6 +221,8 @@ class KafkaSink:
         fut.add_done_callback(on_done)
 
     async def send(self, key: bytes | None, value: bytes, partition: int, on_done: OnDone) -> None:
+        if not self._sending.is_set() or self._broken is not None:
+            await self._ready()
         try:
             fut = await self._producer.send(self.topic, value, key=key, partition=partition)
         except DELIVERY_ERRORS as exc:
@@ -165,6 +230,8 @@ class KafkaSink:
         fut.add_done_callback(on_done)
 
     async def send_and_wait(self, key: bytes | None, value: bytes, partition: int) -> DeliveryError | None:
+        if not self._sending.is_set() or self._broken is not None:
+            await self._ready()
         try:
             fut = await self._producer.send(self.topic, value, key=key, partition=partition)
             await fut
