@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 DEMO_ROWS ?= 1000000
+REPEATS ?= 5
 
 .PHONY: demo test bench bench-compare lint clean
 
@@ -20,13 +21,15 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
 
+# Send modes vs. a librdkafka script and Kafka's perf-test, whole processes, rotating order:
+#   make bench BROKER=kafka REPEATS=5      (BROKER: embedded, kafka, or HOST:PORT)
+BROKER ?= embedded
 bench: $(VENV)/.installed
-	$(BIN)/python benchmarks/send_modes.py
+	$(BIN)/python benchmarks/send_modes.py --broker $(BROKER) --repeats $(REPEATS)
 
 # Whole CLI processes of this tree against a git revision of it (default: origin/main, else HEAD), interleaved:
 #   make bench-compare BASE=cad56b2 REPEATS=5
 BASE ?= $(shell git rev-parse --verify -q origin/main || git rev-parse HEAD)
-REPEATS ?= 5
 bench-compare: $(VENV)/.installed
 	rm -rf .bench-base && git worktree prune && git worktree add --detach -f .bench-base $(BASE)
 	$(BIN)/python benchmarks/compare.py --baseline .bench-base --repeats $(REPEATS)

@@ -1,24 +1,48 @@
-"""`make bench`: pump's send modes against a librdkafka reference, side by side in one run.
+"""`make bench`: pump's send modes against a librdkafka script and Kafka's own perf-test producer.
 
-Each contender runs in its own subprocess against its own fresh embedded broker
-and prints one JSON line; this script then prints a table with ratios to the
-reference. The reference is what a user would otherwise write: a confluent-kafka
-(librdkafka) producer with the same linger and batch size and
-``partitioner=murmur2_random``, reading the same file line by line and
-validating each line against the same ``rides`` schema to find its key.
+    python benchmarks/send_modes.py [--broker embedded|kafka|HOST:PORT] [--repeats 5] [--rows 1000000]
+                                    [--acks 1|all] [--contenders a,b,...] [--json FILE]
+
+Measured as a user would: every run is a whole process (``python -m pump replay``, the reference
+script, ``java ... ProducerPerformance``) timed from start to exit by this script, with its CPU time
+and peak RSS from ``wait4``. Each repeat runs every contender once, the order rotating from repeat to
+repeat so that drift over the session favours none; the table gives medians, min..max, and ratios of
+median rates to the librdkafka reference run in the same session.
+
+Brokers: ``embedded`` (a fresh Tansu per run, started before the clock); ``kafka`` (Apache Kafka from
+the test harness, one node for the session, a fresh topic per run, deleted after it); or the address
+of a cluster you run (fresh topics there too). The perf-test contender needs ``java`` and ``mvn``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import re
+import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 DATA = HERE / ".data"
+sys.path.insert(0, str(ROOT))
+
+PARTITIONS = 8
+LINGER_MS = 5
+BATCH_BYTES = 1 << 20
 
 
 def ensure(rows: int, fmt: str) -> Path:
@@ -32,78 +56,232 @@ def ensure(rows: int, fmt: str) -> Path:
     return path
 
 
-def run(name: str, path: str) -> dict:
-    """One contender, in its own process, against its own fresh broker (started here, so its memory is not counted)."""
-    from pump.dev.broker import Broker
+@dataclass(frozen=True)
+class Run:
+    """What a contender is asked to do: ``path`` into ``topic`` at ``bootstrap``, results into ``folder``."""
 
-    with Broker() as broker:
-        cmd = [sys.executable, str(HERE / "contender.py"), name, path, broker.bootstrap]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
-    if proc.returncode != 0:
-        raise SystemExit(f"contender {name} failed:\n{proc.stderr}")
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    print(json.dumps(result), flush=True)
-    return result
+    path: Path
+    bootstrap: str
+    topic: str
+    acks: str
+    folder: Path
 
 
-def table(results: list[dict], ref: dict) -> str:
-    head = (
-        f"{'contender':<24}{'rows':>10}{'records/s':>12}{'MB/s':>8}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'RSS MB':>8}{'+child MB':>10}{'vs ref':>8}"
+@dataclass(frozen=True)
+class Contender:
+    name: str
+    fmt: str
+    rows_divisor: int  # slow modes replay a smaller sample
+    command: Callable[[Run], list[str]]
+    result: Callable[[Run, str], tuple[int, float]]  # (records acknowledged, the contender's own timed window)
+    settings: str  # for the table's legend
+    scrape: bool = False  # scrape its metrics endpoint every second while it runs
+
+
+def pump_command(*extra: str) -> Callable[[Run], list[str]]:
+    def command(run: Run) -> list[str]:
+        return [sys.executable, "-m", "pump", "replay", str(run.path), "--bootstrap-servers", run.bootstrap, "--topic",
+                run.topic, "--schema", "rides", "--key-field", "PULocationID", "--linger-ms", str(LINGER_MS),
+                "--batch-bytes", str(BATCH_BYTES), "--acks", run.acks, "--no-progress", "--report-json",
+                str(run.folder / "report.json"), *extra]  # fmt: skip
+
+    return command
+
+
+def pump_result(run: Run, _stdout: str) -> tuple[int, float]:
+    report = json.loads((run.folder / "report.json").read_text())
+    if report["exit_code"] != 0 or report["acknowledged"] != report["records"]:
+        raise RuntimeError(f"pump did not deliver everything: {report}")
+    return report["acknowledged"], report["duration_s"]
+
+
+def reference_command(run: Run) -> list[str]:
+    return [sys.executable, str(HERE / "reference.py"), str(run.path), run.bootstrap, run.topic, "--acks", run.acks,
+            "--linger-ms", str(LINGER_MS), "--batch-bytes", str(BATCH_BYTES)]  # fmt: skip
+
+
+def reference_result(_run: Run, stdout: str) -> tuple[int, float]:
+    out = json.loads(stdout.strip().splitlines()[-1])
+    return out["records"], out["window_s"]
+
+
+PERF_LINE = re.compile(r"(\d+) records sent, ([\d.]+) records/sec .*?([\d.]+) ms avg latency")
+
+
+def perf_command(run: Run) -> list[str]:
+    from tests.apache_kafka import jars
+
+    count, size = mean_line(run.path)
+    props = [f"bootstrap.servers={run.bootstrap}", f"acks={run.acks}", f"linger.ms={LINGER_MS}", f"batch.size={BATCH_BYTES}",
+             f"enable.idempotence={str(run.acks == 'all').lower()}", "buffer.memory=134217728"]  # fmt: skip
+    return ["java", "-Xms256m", "-Xmx1g", "-cp", f"{jars()}/*", "org.apache.kafka.tools.ProducerPerformance", "--topic",
+            run.topic, "--num-records", str(count), "--record-size", str(size), "--throughput", "-1",
+            "--producer-props", *props]  # fmt: skip
+
+
+def mean_line(path: Path) -> tuple[int, int]:
+    """Lines and their mean length, streamed: this process stays small, since a child's peak RSS as ``wait4``
+    reports it starts from the size of the process that spawned it (Linux carries it across ``exec``)."""
+    count = total = 0
+    with open(path, "rb") as f:
+        for line in f:
+            count += 1
+            total += len(line) - 1
+    return count, round(total / count)
+
+
+def perf_result(_run: Run, stdout: str) -> tuple[int, float]:
+    found = PERF_LINE.findall(stdout)
+    if not found:
+        raise RuntimeError(f"no throughput line from ProducerPerformance:\n{stdout[-2000:]}")
+    records, rate, _latency = found[-1]
+    return int(records), int(records) / float(rate)
+
+
+COMMON = f"linger {LINGER_MS} ms, batch.size {BATCH_BYTES // 1024} KiB, {PARTITIONS} partitions"
+CONTENDERS = {
+    c.name: c
+    for c in (
+        Contender("librdkafka", "jsonl", 1, reference_command, reference_result,
+                  f"confluent-kafka script: msgspec-validates each line for its key; produce, poll(0); murmur2_random; {COMMON}"),
+        Contender("perf-test", "jsonl", 1, perf_command, perf_result,
+                  "Kafka's ProducerPerformance (Java client): random payloads of the rides' mean size, no keys"),
+        Contender("pump-batch", "jsonl", 1, pump_command(), pump_result, f"pump replay --mode batch, --schema rides, {COMMON}"),
+        Contender("pump-batch-metrics", "jsonl", 1, pump_command(), pump_result,
+                  "as pump-batch, with --metrics-addr scraped every second", scrape=True),
+        Contender("pump-batch-csv", "csv", 1, pump_command(), pump_result, "as pump-batch, on the same rides as CSV"),
+        Contender("pump-callback", "jsonl", 5, pump_command("--mode", "callback"), pump_result, "--mode callback, 1/5 the rows"),
+        Contender("pump-sync", "jsonl", 50, pump_command("--mode", "sync"), pump_result, "--mode sync, 1/50 of the rows"),
     )
+}  # fmt: skip
+
+
+class Target:
+    """Where runs send to. ``topic()`` gives a bootstrap address and a fresh topic for one run."""
+
+    def __init__(self, broker: str, folder: Path) -> None:
+        self.broker = broker
+        self.folder = folder
+        self.cluster = None
+        self.bootstrap = broker
+        self.admin = None
+
+    def __enter__(self) -> Target:
+        if self.broker == "kafka":
+            from tests.apache_kafka import KafkaCluster
+
+            started = time.perf_counter()
+            self.cluster = KafkaCluster(1, self.folder / "kafka", heap="1g").__enter__()
+            self.bootstrap = self.cluster.bootstrap
+            print(f"Apache Kafka ready in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.cluster is not None:
+            self.cluster.__exit__(*exc_info)
+
+    @contextlib.contextmanager
+    def topic(self) -> Iterator[tuple[str, str]]:
+        from confluent_kafka.admin import AdminClient, NewTopic
+
+        from pump.dev.broker import Broker
+
+        name = f"bench-{uuid.uuid4().hex[:8]}"
+        with contextlib.ExitStack() as stack:
+            bootstrap = stack.enter_context(Broker()).bootstrap if self.broker == "embedded" else self.bootstrap
+            admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+            admin.create_topics([NewTopic(name, PARTITIONS, 1)])[name].result(60)
+            try:
+                yield bootstrap, name
+            finally:
+                if self.broker != "embedded":  # a fresh topic per run, so runs never share a log
+                    admin.delete_topics([name])[name].result(60)
+
+
+def scraper(url: str, stop: threading.Event) -> None:
+    """What Prometheus does to a pump with metrics on (every second, stricter than the usual 5 s)."""
+    while not stop.wait(1.0):
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as r:
+            r.read()
+
+
+def run_once(contender: Contender, target: Target, path: Path, acks: str) -> dict[str, float]:
+    """One whole process, start to exit: wall time, CPU time and peak RSS (``wait4``), and what it delivered."""
+    with target.topic() as (bootstrap, topic), tempfile.TemporaryDirectory() as tmp:
+        run = Run(path, bootstrap, topic, acks, Path(tmp))
+        cmd = contender.command(run)
+        stop = threading.Event()
+        if contender.scrape:
+            from pump.dev.broker import free_port
+
+            port = free_port()
+            cmd += ["--metrics-addr", f"127.0.0.1:{port}"]
+            threading.Thread(target=scraper, args=(f"http://127.0.0.1:{port}/metrics", stop), daemon=True).start()
+        out = Path(tmp) / "stdout"
+        with open(out, "wb") as sink:
+            start = time.perf_counter()
+            proc = subprocess.Popen(cmd, cwd=ROOT, stdout=sink, stderr=subprocess.PIPE)
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - start
+        stop.set()
+        stdout = out.read_text(errors="replace")
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            raise SystemExit(f"{contender.name} exited {code}:\n{stdout[-2000:]}\n{stderr[-3000:]}")
+        records, window = contender.result(run, stdout)
+    return {"wall_s": wall, "records": records, "records_per_s": records / wall, "own_records_per_s": records / window,
+            "cpu_s": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024}  # fmt: skip
+
+
+def table(runs: dict[str, list[dict[str, float]]], reference: str) -> str:
+    def median(name: str, key: str) -> float:
+        return statistics.median(r[key] for r in runs[name])
+
+    head = (f"{'contender':<20}{'rows':>10}{'wall s (median, min..max)':>28}{'records/s':>11}{'own rec/s':>11}"
+            f"{'CPU s':>7}{'RSS MB':>8}{'vs ' + reference:>16}")  # fmt: skip
     lines = [head, "-" * len(head)]
-    for r in results:
-        ratio = r["records_per_s"] / ref["records_per_s"]
-        lines.append(
-            f"{r['name']:<24}{r['rows']:>10,}{r['records_per_s']:>12,.0f}{r['mb_per_s']:>8.1f}"
-            f"{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['peak_rss_mb']:>8.0f}{r['child_peak_rss_mb']:>10.0f}{ratio:>7.2f}x"
-        )
+    ref = median(reference, "records_per_s") if reference in runs else None
+    for name, rs in runs.items():
+        walls = [r["wall_s"] for r in rs]
+        spread = f"{statistics.median(walls):.2f} ({min(walls):.2f}..{max(walls):.2f})"
+        ratio = f"{median(name, 'records_per_s') / ref:.2f}x" if ref else "-"
+        lines.append(f"{name:<20}{int(rs[0]['records']):>10,}{spread:>28}{median(name, 'records_per_s'):>11,.0f}"
+                     f"{median(name, 'own_records_per_s'):>11,.0f}{median(name, 'cpu_s'):>7.1f}{median(name, 'rss_mb'):>8.0f}"
+                     f"{ratio:>16}")  # fmt: skip
     return "\n".join(lines)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--broker", default="embedded", help="embedded (Tansu), kafka (Apache Kafka, started here), or HOST:PORT")
     ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--sync-rows", type=int, default=20_000)
-    ap.add_argument("--callback-rows", type=int, default=200_000)
-    ap.add_argument("--big-rows", type=int, default=0, help="also run batch mode on this many rows (RSS flatness), e.g. 5000000")
-    ap.add_argument("--pairs", type=int, default=3, help="interleaved metrics-off/on runs of batch mode (medians compared)")
-    ap.add_argument("--overhead-only", action="store_true", help="only the interleaved metrics-off/on batch runs")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--acks", choices=("1", "all"), default="1", help="for every contender (default 1, as the reference)")
+    default = [n for n in CONTENDERS if n != "perf-test" or (shutil.which("java") and shutil.which("mvn"))]
+    ap.add_argument("--contenders", default=",".join(default), help=f"from {', '.join(CONTENDERS)}")
+    ap.add_argument("--json", type=Path, help="also write every run's figures here")
     a = ap.parse_args()
-    jsonl = ensure(a.rows, "jsonl")
-    csv = ensure(a.rows, "csv")
-    if a.overhead_only:
-        off, on = [], []
-        for i in range(a.pairs):  # ABBA order, so drift over the run does not favour either side
-            order = ("pump-batch", "pump-batch-metrics") if i % 2 == 0 else ("pump-batch-metrics", "pump-batch")
-            for name in order:
-                (off if name == "pump-batch" else on).append(run(name, str(jsonl))["records_per_s"])
-        report_overhead(off, on)
-        return
-    results = [run("librdkafka-reference", str(jsonl))]
-    results.append(run("pump-batch", str(jsonl)))
-    results.append(run("pump-batch-csv", str(csv)))
-    results.append(run("pump-callback", str(ensure(a.callback_rows, "jsonl"))))
-    results.append(run("pump-sync", str(ensure(a.sync_rows, "jsonl"))))
-    if a.big_rows:
-        results.append(run("pump-batch-csv", str(ensure(a.big_rows, "csv"))))
-    off, on = [results[1]["records_per_s"]], []
-    for i in range(a.pairs):
-        on.append(run("pump-batch-metrics", str(jsonl))["records_per_s"])
-        if i < a.pairs - 1:
-            off.append(run("pump-batch", str(jsonl))["records_per_s"])
-    print()
-    print(table(results, results[0]))
-    report_overhead(off, on)
-
-
-def report_overhead(off: list[float], on: list[float]) -> None:
-    off_m, on_m = statistics.median(off), statistics.median(on)
-    print(
-        f"\nmetrics overhead, batch mode, median of {len(off)} off / {len(on)} on (served, scraped every 1 s): "
-        f"{off_m:,.0f} -> {on_m:,.0f} records/s ({(on_m - off_m) / off_m:+.1%})"
-        f"\n  off: {', '.join(f'{x:,.0f}' for x in off)}\n  on:  {', '.join(f'{x:,.0f}' for x in on)}"
-    )
+    names = a.contenders.split(",")
+    unknown = [n for n in names if n not in CONTENDERS]
+    if unknown:
+        raise SystemExit(f"unknown contenders {unknown}: choose from {', '.join(CONTENDERS)}")
+    runs: dict[str, list[dict[str, float]]] = {n: [] for n in names}
+    with tempfile.TemporaryDirectory() as tmp, Target(a.broker, Path(tmp)) as target:
+        for i in range(a.repeats):
+            for name in names[i % len(names) :] + names[: i % len(names)]:  # rotated: each contender in each place
+                contender = CONTENDERS[name]
+                path = ensure(a.rows // contender.rows_divisor, contender.fmt)
+                result = run_once(contender, target, path, a.acks)
+                runs[name].append(result)
+                print(json.dumps({"contender": name, "repeat": i, **{k: round(v, 3) for k, v in result.items()}}), flush=True)
+    floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\nbroker {a.broker}, acks {a.acks}, {a.repeats} repeats, rotating order; whole processes, start to exit")
+    print(f"(RSS is each process's peak, never below this launcher's {floor:.0f} MB, which Linux counts in)")
+    print(table(runs, "librdkafka"))
+    print("\n" + "\n".join(f"  {n}: {CONTENDERS[n].settings}" for n in names))
+    if a.json:
+        a.json.write_text(json.dumps(runs, indent=2))
 
 
 if __name__ == "__main__":
