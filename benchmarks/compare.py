@@ -68,7 +68,8 @@ def run_once(tree: Path, path: Path, case: Case) -> dict[str, float]:
         if proc.returncode != 0:
             raise SystemExit(f"{tree}: {case.name} exited {proc.returncode}:\n{stderr}")
         acked = json.loads(report.read_text())["acknowledged"]
-    return {"wall_s": wall, "records": acked, "records_per_s": acked / wall, "rss_mb": usage.ru_maxrss / 1024}
+    cpu = usage.ru_utime + usage.ru_stime  # every thread, and the decode processes
+    return {"wall_s": wall, "cpu_s": cpu, "records": acked, "records_per_s": acked / wall, "rss_mb": usage.ru_maxrss / 1024}
 
 
 def summarize(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -79,6 +80,7 @@ def summarize(runs: list[dict[str, float]]) -> dict[str, float]:
         "wall_max": max(walls),
         "rate_median": statistics.median(r["records_per_s"] for r in runs),
         "rss_median": statistics.median(r["rss_mb"] for r in runs),
+        "cpu_median": statistics.median(r["cpu_s"] for r in runs),
     }
 
 
@@ -108,7 +110,9 @@ def main() -> None:
 
 
 def table(cases: list[Case], runs: dict[tuple[str, str], list[dict[str, float]]], repeats: int) -> str:
-    head = f"{'case':<16}{'tree':<11}{'wall s (median, min..max)':>28}{'records/s':>12}{'RSS MB':>8}{'vs baseline':>13}"
+    head = (
+        f"{'case':<16}{'tree':<11}{'wall s (median, min..max)':>28}{'records/s':>12}{'CPU s':>7}{'RSS MB':>8}{'vs baseline':>13}"
+    )
     lines = ["", f"whole processes, start to exit, {repeats} runs each, ABBA order", head, "-" * len(head)]
     for case in cases:
         base = summarize(runs[(case.name, "baseline")])
@@ -116,7 +120,10 @@ def table(cases: list[Case], runs: dict[tuple[str, str], list[dict[str, float]]]
             s = summarize(runs[(case.name, who)])
             spread = f"{s['wall_median']:.2f} ({s['wall_min']:.2f}..{s['wall_max']:.2f})"
             ratio = base["wall_median"] / s["wall_median"]
-            lines.append(f"{case.name:<16}{who:<11}{spread:>28}{s['rate_median']:>12,.0f}{s['rss_median']:>8.0f}{ratio:>12.3f}x")
+            lines.append(
+                f"{case.name:<16}{who:<11}{spread:>28}{s['rate_median']:>12,.0f}{s['cpu_median']:>7.2f}{s['rss_median']:>8.0f}"
+                f"{ratio:>12.3f}x"
+            )
     return "\n".join(lines)
 
 

@@ -175,3 +175,18 @@ def test_decode_processes_by_default_only_for_big_csv_on_several_cores(
     sources = [FileSource(name, size) for name, size in inputs]
     chosen = decode_processes_for(InputSettings(paths=tuple(n for n, _ in inputs), **settings), sources, cores=cores)
     assert chosen == processes
+
+
+def test_keys_equal_as_python_values_but_not_as_kafka_keys_stay_apart() -> None:
+    # the decoder remembers each key's bytes; 1, True and 1.0 are one dict key, yet three Kafka keys
+    decoder = JsonLinesDecoder(None, "k")
+    lines = b'{"k": 1}\n{"k": true}\n{"k": 1.0}\n{"k": "1"}\n{"k": 1}\n{"k": false}\n{"k": 0}\n'
+    for _ in range(2):  # the second chunk is served from what the first one taught the decoder
+        out = decoder.decode(jchunk(lines))
+        assert [key for key, _, _ in out.records] == [b"1", b"true", b"1.0", b"1", b"1", b"false", b"0"]
+
+
+def test_crlf_blank_and_whitespace_lines_are_found_off_the_fast_path() -> None:
+    out = JsonLinesDecoder(Point, "id").decode(jchunk(b'{"id":1,"name":"a"}\r\n\r\n \t \r\n{"id":2,"name":"b"}\r\n{"id":3}\r\n'))
+    assert [(k, v, n) for k, v, n in out.records] == [(b"1", b'{"id":1,"name":"a"}', 1), (b"2", b'{"id":2,"name":"b"}', 4)]
+    assert out.blank == 2 and [(i.line, i.reason) for i in out.invalid] == [(5, "schema")]

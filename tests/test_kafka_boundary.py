@@ -12,10 +12,13 @@ from aiokafka.errors import (
     NotEnoughReplicasError,
     NotLeaderForPartitionError,
 )
+from aiokafka.producer.message_accumulator import BatchBuilder
+from aiokafka.record.default_records import DefaultRecordBatch
 from aiokafka.structs import TopicPartition
 
 from pump import ConfigError, ReplayConfig
 from pump.cli.options import flag_of
+from pump.output.kafka.batch import KafkaBatch
 from pump.output.kafka.errors import explain, failure_of
 from pump.output.kafka.expiry import Expired
 from pump.output.kafka.logs import SENDER, Tap
@@ -124,3 +127,21 @@ def test_the_log_tap_remembers_each_partitions_last_retriable_error_and_counts_r
         tap.detach()
     assert tap.last_errors == {2: NotEnoughReplicasError}
     assert len(retries) == 2
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_a_batch_filled_by_extend_holds_what_appends_would_and_stops_where_it_must(direct: bool) -> None:
+    records = [(None if i % 7 == 0 else b"k%d" % i, b"v" * (i % 50) + b"%d" % i, i + 1) for i in range(5000)]
+    records[30] = (b"big", b"x" * 3000, 31)  # over the limit below: extend stops before it
+    batch = KafkaBatch(BatchBuilder(64 * 1024, 0))
+    batch._direct = direct
+    reached, nbytes = batch.extend(records, 0, len(records), 2048)
+    assert (reached, nbytes) == (30, sum(len(v) for _, v, _ in records[:30]))
+    assert not batch.builder.closed()
+    reached, nbytes = batch.extend(records, 31, len(records), 2048)  # on after it, until the batch is full
+    assert 31 < reached < len(records) and batch.builder.closed()
+    assert batch.extend(records, reached, len(records), 2048) == (reached, 0)
+    expected = records[:30] + records[31:reached]
+    assert batch.builder.record_count() == len(expected)
+    written = list(DefaultRecordBatch(batch.builder._build()))
+    assert [(r.offset, r.key, r.value) for r in written] == [(i, k, v) for i, (k, v, _) in enumerate(expected)]

@@ -12,6 +12,8 @@ from pump.decode.parsed import Parsed, field_attr
 from pump.input import Chunk
 from pump.records import Invalid
 
+KEY_CACHE = 1 << 16  # distinct keys remembered per type; past it, the cache starts again
+
 
 class JsonLinesDecoder:
     def __init__(self, schema: type[msgspec.Struct] | None, key_field: str | None) -> None:
@@ -26,39 +28,58 @@ class JsonLinesDecoder:
         else:
             self._decoder = msgspec.json.Decoder(msgspec.defstruct("AnyObject", []))
         self._key_field = key_field
+        self._ints: dict[int, bytes] = {}  # key field values -> key bytes: replayed data repeats its keys
+        self._strs: dict[str, bytes] = {}
 
     def decode(self, chunk: Chunk) -> Parsed:
+        """The hot loop: per line, one msgspec decode, one attribute read, one dict lookup for the key's bytes.
+
+        Blank lines and a CR before the LF are rare, so they are looked for only where they can be: a line
+        that fails to decode may be blank, and only a chunk that holds a CR has lines to strip.
+        """
         out = Parsed()
         records = out.records
         decode = self._decoder.decode
         key_attr = self._key_attr
-        offsets = LineIndex(chunk)
+        ints, strs = self._ints, self._strs
+        offsets = LineIndex(chunk)  # built only if a line is invalid
         line = chunk.first_line - 1
-        lines = chunk.data.split(b"\n")
+        data = chunk.data
+        lines = data.split(b"\n")
         if lines and not lines[-1]:
             lines.pop()
-        check_utf8 = not _valid_utf8(chunk.data)  # msgspec does not check the fields it skips
+        strip_cr = b"\r" in data
+        check_utf8 = not _valid_utf8(data)  # msgspec does not check the fields it skips
         for raw in lines:
             line += 1
-            if raw[-1:] == b"\r":
+            if strip_cr and raw[-1:] == b"\r":
                 raw = raw[:-1]
-            if not raw or raw.isspace():
-                out.blank += 1
-                continue
             try:
                 if check_utf8:
                     raw.decode("utf-8")
                 obj = decode(raw)
             except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-                out.invalid.append(_json_invalid(chunk.path, line, offsets.of(line), raw, exc))
+                if not raw or raw.isspace():
+                    out.blank += 1
+                else:
+                    out.invalid.append(_json_invalid(chunk.path, line, offsets.of(line), raw, exc))
                 continue
             if key_attr is None:
                 records.append((None, raw, line))
                 continue
-            key = key_bytes(getattr(obj, key_attr))
+            value = getattr(obj, key_attr)
+            kind = type(value)  # exact types only: 1, True and 1.0 are equal keys of a dict, not equal Kafka keys
+            cache = ints if kind is int else strs if kind is str else None
+            key = None if cache is None else cache.get(value)
             if key is None:
-                out.invalid.append(Invalid(chunk.path, line, offsets.of(line), "key", missing_key(str(self._key_field))))
-                continue
+                key = key_bytes(value)
+                if key is None:
+                    out.invalid.append(Invalid(chunk.path, line, offsets.of(line), "key", missing_key(str(self._key_field))))
+                    continue
+                if cache is not None:
+                    if len(cache) >= KEY_CACHE:
+                        cache.clear()
+                    cache[value] = key
             records.append((key, raw, line))
         return out
 

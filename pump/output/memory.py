@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from pump.errors import TopicError
 from pump.output.sink import OnDone
-from pump.records import DeliveryError
+from pump.records import DeliveryError, Record
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +60,15 @@ class MemoryBatch:
 
     def size(self) -> int:
         return self._size
+
+    def extend(self, records: list[Record], start: int, stop: int, limit: int) -> tuple[int, int]:
+        nbytes = 0
+        for i in range(start, stop):
+            key, value, _line = records[i]
+            if len(value) > limit or self.append(key=key, value=value, timestamp=None) is None:
+                return i, nbytes
+            nbytes += len(value)
+        return stop, nbytes
 
 
 @dataclass

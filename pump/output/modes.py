@@ -195,42 +195,53 @@ class BatchMode:
         self.accounts.failed([(chunk, [rec])], "too_large", message)
 
     async def _append(self, partition: int, recs: list[Record], chunk: Chunk) -> None:
-        """The hot loop: counts stay in locals and the builder's ``append`` is bound once per batch.
+        """The hot loop, a run of records at a time: ``extend`` fills the batch until it is full, at the in-flight
+        bound (a batch never holds more records than may be in flight), or before a record over the limit.
 
-        A batch is started (and a full one shipped) in the branch, so the one record that can exceed the batch
-        limit the topic accepts, the first of a batch (a non-empty batch refuses what does not fit), is checked
-        there, once per batch, not once per record.
+        The first record of a batch is the one that can exceed the batch limit the topic accepts (a non-empty
+        batch refuses what does not fit), so it alone is put in with ``_first`` and checked against it.
         """
         batch = self._open.get(partition) or self._new()
-        append, count, nbytes = batch.builder.append, batch.count, batch.nbytes
-        start = 0  # recs[start:i] are in ``batch`` from this call
-        limit, cap = self.max_message, self.inflight.limit  # a batch never holds more records than may be in flight
-        for i, (key, value, _line) in enumerate(recs):
-            size = len(value)
-            if size > limit:
+        limit, cap = self.max_message, self.inflight.limit
+        n = len(recs)
+        start = i = 0  # recs[start:i] are in ``batch`` from this call
+        while i < n:
+            if batch.count == 0:
+                key, value, _line = recs[i]
+                size = len(value)
+                if size > limit:
+                    self._too_large(chunk, recs[i], f"a record of {size:,} bytes is over --max-message-bytes {limit:,}")
+                elif not self._first(batch, key, value):  # no batch can hold it: start afresh
+                    self._too_large(chunk, recs[i], _over_topic_limit(size, self.sink.max_batch_bytes))
+                    batch = self._new()
+                else:
+                    batch.count, batch.nbytes = 1, size
+                    i += 1
+                    continue
+                i += 1
+                start = i
+                continue
+            reached, nbytes = batch.builder.extend(recs, i, min(n, i + cap - batch.count), limit)
+            batch.count += reached - i
+            batch.nbytes += nbytes
+            i = reached
+            if i == n:
+                break
+            size = len(recs[i][1])
+            if size > limit and batch.count < cap:
+                # stopped before a record over --max-message-bytes: it fails, the batch goes on without it
                 if i > start:
                     batch.segments.append((chunk, recs[start:i]))
-                start = i + 1
                 self._too_large(chunk, recs[i], f"a record of {size:,} bytes is over --max-message-bytes {limit:,}")
+                i += 1
+                start = i
                 continue
-            if count == 0 or count >= cap or append(key=key, value=value, timestamp=None) is None:
-                if count:  # full, or at the in-flight bound: ship it and start another
-                    batch.count, batch.nbytes = count, nbytes
-                    if i > start:
-                        batch.segments.append((chunk, recs[start:i]))
-                    await self._ship(partition, batch)
-                    batch, start = self._new(), i
-                    append, count, nbytes = batch.builder.append, 0, 0
-                if not self._first(batch, key, value):  # the batch is empty but for this record: start afresh
-                    self._too_large(chunk, recs[i], _over_topic_limit(size, self.sink.max_batch_bytes))
-                    batch, start = self._new(), i + 1
-                    append = batch.builder.append
-                    continue
-            count += 1
-            nbytes += size
-        batch.count, batch.nbytes = count, nbytes
-        if len(recs) > start:
-            batch.segments.append((chunk, recs[start:]))
+            if i > start:  # full, or at the in-flight bound: ship it and start another
+                batch.segments.append((chunk, recs[start:i]))
+            await self._ship(partition, batch)
+            batch, start = self._new(), i
+        if n > start:
+            batch.segments.append((chunk, recs[start:n]))
         self._open[partition] = batch
 
     def _first(self, batch: _OpenBatch, key: bytes | None, value: bytes) -> bool:

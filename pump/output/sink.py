@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol, Self
 
-from pump.records import DeliveryError
+from pump.records import DeliveryError, Record
 
 Delivery = Any  # opaque: what a sink passes to on_done; only that sink's outcome() reads it
 OnDone = Callable[[Delivery], None]
@@ -29,6 +29,11 @@ class BatchBuilder(Protocol):
 
     def size(self) -> int:
         """Bytes written so far (before compression)."""
+        ...
+
+    def extend(self, records: list[Record], start: int, stop: int, limit: int) -> tuple[int, int]:
+        """Append ``records[start:stop]`` in order, stopping before a value over ``limit`` bytes or when the batch
+        is full; returns the index reached and the value bytes appended (the hot path: one call per run)."""
         ...
 
 

@@ -14,11 +14,11 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from pump.config import ReplayConfig, config_error, verbatim
 from pump.output.kafka.admin import batch_limit, ensure_topic
+from pump.output.kafka.batch import KafkaBatch
 from pump.output.kafka.errors import (
     DELIVERY_ERRORS,
     connect_error,
@@ -208,14 +208,14 @@ class KafkaSink:
     def hurry(self, seconds: float) -> None:
         self._stop_within = seconds
 
-    def create_batch(self) -> BatchBuilder:
-        return self._producer.create_batch()
+    def create_batch(self) -> KafkaBatch:
+        return KafkaBatch(self._producer.create_batch())
 
-    async def send_batch(self, batch: BatchBuilder, partition: int, on_done: OnDone) -> None:  # type: ignore[override]
+    async def send_batch(self, batch: KafkaBatch, partition: int, on_done: OnDone) -> None:  # type: ignore[override]
         if not self._sending.is_set() or self._broken is not None:
             await self._ready()
         try:
-            fut = await self._producer.send_batch(batch, self.topic, partition=partition)
+            fut = await self._producer.send_batch(batch.builder, self.topic, partition=partition)
         except DELIVERY_ERRORS as exc:
             raise self._failure(exc) from None
         fut.add_done_callback(on_done)

@@ -1,0 +1,68 @@
+"""An aiokafka batch filled many records at a time, straight into its C record builder.
+
+aiokafka's ``BatchBuilder.append`` is a Python layer over its C ``DefaultRecordBatchBuilder``
+(keyword arguments, a serializer hop, a closed check): measured here at 0.39 us a record, against
+0.20 us for the C builder called directly. ``extend`` calls the C builder in one loop and keeps the
+wrapper's own state (its record count, which the idempotent producer's sequence numbers are taken
+from, and its closed flag) exactly as ``append`` would. If an aiokafka release moves that state,
+``extend`` falls back to ``append``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiokafka.producer.message_accumulator import BatchBuilder
+
+from pump.records import Record
+
+_NO_HEADERS: list[Any] = []  # read, never written, by the C builder
+
+
+class KafkaBatch:
+    __slots__ = ("_direct", "builder")
+
+    def __init__(self, builder: BatchBuilder) -> None:
+        self.builder = builder
+        self._direct = all(hasattr(builder, name) for name in ("_builder", "_relative_offset", "_closed"))
+
+    def append(self, *, key: bytes | None, value: bytes, timestamp: int | None) -> object | None:
+        return self.builder.append(key=key, value=value, timestamp=timestamp)
+
+    def size(self) -> int:
+        return self.builder.size()  # type: ignore[no-any-return]
+
+    def extend(self, records: list[Record], start: int, stop: int, limit: int) -> tuple[int, int]:
+        builder = self.builder
+        if not self._direct:
+            return _extend_by_append(self, records, start, stop, limit)
+        if builder._closed:
+            return start, 0
+        append = builder._builder.append
+        offset = builder._relative_offset
+        headers = _NO_HEADERS
+        nbytes = 0
+        i = start
+        while i < stop:
+            key, value, _line = records[i]
+            size = len(value)
+            if size > limit:
+                break
+            if append(offset, None, key, value, headers) is None:
+                builder._closed = True  # full: as the wrapper's append closes it
+                break
+            offset += 1
+            nbytes += size
+            i += 1
+        builder._relative_offset = offset
+        return i, nbytes
+
+
+def _extend_by_append(batch: KafkaBatch, records: list[Record], start: int, stop: int, limit: int) -> tuple[int, int]:
+    nbytes = 0
+    for i in range(start, stop):
+        key, value, _line = records[i]
+        if len(value) > limit or batch.append(key=key, value=value, timestamp=None) is None:
+            return i, nbytes
+        nbytes += len(value)
+    return stop, nbytes
