@@ -105,6 +105,14 @@ def reference_result(_run: Run, stdout: str) -> tuple[int, float]:
     return out["records"], out["window_s"]
 
 
+def raw_command(mode: str) -> Callable[[Run], list[str]]:
+    def command(run: Run) -> list[str]:
+        return [sys.executable, str(HERE / "raw_aiokafka.py"), mode, str(run.path), run.bootstrap, run.topic, "--acks",
+                run.acks, "--partitions", str(PARTITIONS)]  # fmt: skip
+
+    return command
+
+
 PERF_LINE = re.compile(r"(\d+) records sent, ([\d.]+) records/sec .*?([\d.]+) ms avg latency")
 
 
@@ -146,6 +154,10 @@ CONTENDERS = {
                   f"confluent-kafka script: msgspec-validates each line for its key; produce, poll(0); murmur2_random; {COMMON}"),
         Contender("perf-test", "jsonl", 1, perf_command, perf_result,
                   "Kafka's ProducerPerformance (Java client): random payloads of the rides' mean size, no keys"),
+        Contender("aiokafka-batch", "jsonl", 1, raw_command("batch"), reference_result,
+                  "aiokafka alone: explicit per-partition batches, same validation and keys, no accounting (batch's ceiling)"),
+        Contender("aiokafka-send", "jsonl", 5, raw_command("send"), reference_result,
+                  "aiokafka alone: send() per record, same validation and keys, 1/5 the rows (callback's ceiling)"),
         Contender("pump-batch", "jsonl", 1, pump_command(), pump_result, f"pump replay --mode batch, --schema rides, {COMMON}"),
         Contender("pump-batch-metrics", "jsonl", 1, pump_command(), pump_result,
                   "as pump-batch, with --metrics-addr scraped every second", scrape=True),

@@ -8,6 +8,7 @@ configuration, input or connection error (one line naming the flags, no tracebac
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -44,9 +45,21 @@ def _configure_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
 
 
+def _tune_gc() -> None:
+    """The command line owns this process's collector too. A replay allocates a few objects per record (a future
+    per send in callback mode, tuples, lists) that mostly die young and hold no cycles, so CPython's default of a
+    collection every 700 allocations mostly rescans the same long-lived objects. Collect young objects every
+    50,000 allocations instead, and move what start-up made (modules, settings) out of the collector's sight
+    (``gc.freeze``). Measured (whole processes, alternating, 4 runs each): callback mode 3.37 -> 3.00 s for 200k
+    records, batch 4.26 -> 4.11 s for 1M. The library's ``replay()`` leaves the collector to its caller."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging(getattr(args, "verbose", False))
+    _tune_gc()
     try:
         return commands.broker(args) if args.command == "broker" else commands.replay(args)
     except PumpError as exc:
