@@ -37,6 +37,7 @@ ModeName = Literal["batch", "callback", "sync"]
 Compression = Literal["none", "gzip", "snappy", "lz4", "zstd"]
 Acks = Literal["0", "1", "all"]
 Idempotence = Literal["auto", "on", "off"]
+ShardBy = Literal["input", "partition"]
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
@@ -98,11 +99,28 @@ class InputSettings(_Group):
     queue_size: Annotated[int, setting("chunks between reader and workers", ge=1, metavar="N")] = 8
     chunk_bytes: Annotated[int, setting("bytes read at a time; a chunk holds whole records", ge=1, metavar="N")] = 1 << 20
     max_errors: Annotated[int | None, setting("stop after N invalid lines (default: no limit)", ge=0, metavar="N")] = None
+    shard: Annotated[
+        str | None,
+        setting(
+            "replay only shard I of N (0-based): N runs of the same command send every record once; N alone takes I"
+            " from $JOB_COMPLETION_INDEX",
+            metavar="I/N",
+        ),
+    ] = None
+    shard_by: Annotated[
+        ShardBy,
+        setting(
+            "input: each shard reads its own files and byte ranges (per-key order within a shard); partition: each"
+            " reads everything and sends the partitions p with p %% N == I (per-key order across shards)"
+        ),
+    ] = "input"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not self.paths:
             raise config_error("no input given ({paths})")
+        if self.shard_by != "input" and self.shard is None:
+            raise config_error("{shard_by} partition needs {shard}")
 
 
 class ProducerSettings(_Group):

@@ -27,7 +27,8 @@ from pump.decode.processes import ProcessDecode
 from pump.dev.broker import embedded_broker
 from pump.engine import Engine, Stages
 from pump.errors import Interrupted
-from pump.input import FileSource, Position, RecordFormat, open_sources
+from pump.input import FileSource, Position, RecordFormat, open_sources, shard_sources
+from pump.input.shards import parse_shard
 from pump.observe import Ending, Exporter, Metrics, Progress, Report, build_report
 from pump.output import Cluster, InFlight, Sink, in_flight_limit, make_mode
 from pump.output.kafka import KafkaCluster
@@ -85,16 +86,26 @@ class _Plan:
     checkpoint: Checkpoint | None
     resume: dict[str, Position]
     processes: int
+    by_partition: tuple[int, int] | None  # --shard-by partition: (i, n), send the partitions p % n == i
 
 
 def _plan(config: ReplayConfig) -> _Plan:
     """Blocking file work (stat, open, fingerprint, import), run on a thread; fails before anything is sent."""
     settings = config.input
     sources = open_sources(settings.paths, settings.format)
+    shard, by_partition = None, None
+    if settings.shard is not None:
+        index, count = parse_shard(settings.shard)
+        if settings.shard_by == "partition":
+            shard, by_partition = f"{index}/{count} by partition", (index, count)
+        else:
+            sources, shard = shard_sources(sources, index, count), f"{index}/{count}"
     decoders = build_decoders(load_schema(settings.schema) if settings.schema else None, settings.key_field)
-    checkpoint = Checkpoint(config.checkpoint.path, config.topic, config.checkpoint.restart) if config.checkpoint.path else None
+    checkpoint = (
+        Checkpoint(config.checkpoint.path, config.topic, config.checkpoint.restart, shard) if config.checkpoint.path else None
+    )
     resume = checkpoint.resume_points(sources) if checkpoint is not None else {}
-    return _Plan(sources, decoders, checkpoint, resume, decode_processes_for(settings, sources))
+    return _Plan(sources, decoders, checkpoint, resume, decode_processes_for(settings, sources), by_partition)
 
 
 @contextlib.asynccontextmanager
@@ -144,8 +155,8 @@ async def _assemble(
 def _decode_stage(config: ReplayConfig, plan: _Plan, partitions: int) -> DecodeStage:
     """Inline, or in processes (which build the same decoders from the same settings)."""
     if plan.processes:
-        return ProcessDecode(plan.processes, config.input.schema, config.input.key_field, partitions)
-    return InlineDecode(plan.decoders, Partitioner(partitions))
+        return ProcessDecode(plan.processes, config.input.schema, config.input.key_field, partitions, plan.by_partition)
+    return InlineDecode(plan.decoders, Partitioner(partitions, shard=plan.by_partition))
 
 
 async def _dead_letters(stack: contextlib.AsyncExitStack, config: ReplayConfig, cluster: Cluster) -> DeadLetterTarget | None:

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -25,7 +27,6 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
-from pump.dev.broker import free_port
 from tests.tools import require
 
 POM = Path(__file__).resolve().parent / "apache-kafka" / "pom.xml"
@@ -34,6 +35,30 @@ LOG4J = """<Configuration status="warn"><Appenders><File name="f" fileName="${sy
 pattern="%d{HH:mm:ss.SSS} %p %c{1}: %m%n"/></File></Appenders><Loggers><Root level="info"><AppenderRef ref="f"/>
 </Root><Logger name="kafka.request.logger" level="warn"/><Logger name="org.apache.kafka.raft" level="warn"/>
 </Loggers></Configuration>"""
+
+
+def free_port() -> int:
+    """A free loopback port below the ephemeral range. A port the kernel hands out for ``bind(0)`` is also one it
+    hands out for outgoing connections: in the seconds between choosing it and a node binding it, a connection
+    (another node's, a client's) could take it, and the node would fail with "Address already in use"."""
+    low, _high = _ephemeral_range()
+    for _ in range(200):
+        port = random.randrange(10_000, max(low, 10_001))
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
 
 
 def jars() -> Path:

@@ -35,15 +35,17 @@ class FileState(msgspec.Struct, kw_only=True):
 class State(msgspec.Struct, kw_only=True):
     version: int = 1
     topic: str
+    shard: str | None = None  # the --shard this checkpoint is of: another shard's positions mean other pieces
     files: dict[str, FileState] = msgspec.field(default_factory=dict)
 
 
 class Checkpoint:
-    def __init__(self, path: str, topic: str, restart: bool = False) -> None:
+    def __init__(self, path: str, topic: str, restart: bool = False, shard: str | None = None) -> None:
         self.path = path
         self.topic = topic
         self.restart = restart
-        self.state = State(topic=topic)
+        self.shard = shard
+        self.state = State(topic=topic, shard=shard)
         self._prints: dict[str, Fingerprint] = {}
 
     def resume_points(self, sources: Sequence[Source]) -> dict[str, Position]:
@@ -83,6 +85,12 @@ class Checkpoint:
             raise config_error(
                 f"{{checkpoint}} {verbatim(self.path)} belongs to topic {verbatim(repr(state.topic))},"
                 f" not {verbatim(repr(self.topic))}; add {{restart}}"
+            )
+        if state.shard != self.shard and not self.restart:
+            theirs, ours = (f"shard {s}" if s else "no shard" for s in (state.shard, self.shard))
+            raise config_error(
+                f"{{checkpoint}} {verbatim(self.path)} is of {verbatim(theirs)}, this run is {verbatim(ours)};"
+                " give each shard its own checkpoint, or add {restart}"
             )
         return state
 

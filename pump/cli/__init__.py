@@ -25,11 +25,26 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"pump: error: {message}\n")
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pump", description="Replay CSV and JSON-lines files into Kafka, fast, accounting for every line.")
     parser.add_argument("--version", action="version", version=f"pump {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     add_replay_arguments(sub.add_parser("replay", help="replay files into a topic"))
+    p = sub.add_parser("plan", help="show which pieces of the inputs each shard (--shard I/N) replays")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="the inputs, as given to replay")
+    p.add_argument("--shards", type=_positive, required=True, metavar="N", help="how many shards")
+    p.add_argument("--format", choices=("auto", "csv", "jsonl"), default="auto", help="record format, as for replay")
+    p.add_argument("--json", action="store_true", help="print the assignment as JSON")
     b = sub.add_parser("broker", help="run the embedded development broker in the foreground")
     b.add_argument("--port", type=int, default=9092)
     b.add_argument("--host", default="127.0.0.1")
@@ -61,7 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(getattr(args, "verbose", False))
     _tune_gc()
     try:
-        return commands.broker(args) if args.command == "broker" else commands.replay(args)
+        run = {"broker": commands.broker, "plan": commands.plan, "replay": commands.replay}[args.command]
+        return run(args)
     except PumpError as exc:
         print(f"pump: {exc.render(flag_of)}", file=sys.stderr)
         return exc.exit_code

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import Coroutine
@@ -41,6 +42,28 @@ def replay(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+def plan(args: argparse.Namespace) -> int:
+    """``pump plan --shards N PATH...``: which pieces of the inputs each shard of ``--shard I/N`` replays."""
+    import msgspec
+
+    from pump.input import open_sources
+    from pump.input.files import shard_plan
+
+    shards = shard_plan(open_sources(tuple(args.paths), args.format), args.shards)
+    sizes = {path: os.path.getsize(path) for path in args.paths}
+    rows = [[{"path": p.path, "start": p.start, "end": sizes[p.path] if p.end is None else p.end} for p in ps] for ps in shards]
+    if args.json:
+        print(msgspec.json.encode({"shards": args.shards, "pieces": rows}).decode())
+        return 0
+    for index, pieces in enumerate(rows):
+        total = sum(p["end"] - p["start"] for p in pieces)
+        print(f"shard {index}/{args.shards}: {len(pieces)} piece(s), {total:,} bytes")
+        for p in pieces:
+            whole = " (whole file)" if p["start"] == 0 and p["end"] == sizes[p["path"]] else ""
+            print(f"  {p['path']}  bytes {p['start']:,}..{p['end']:,}{whole}")
+    return 0
+
+
 def broker(args: argparse.Namespace) -> int:
     from pump.dev.broker import Broker
 
@@ -52,4 +75,4 @@ def broker(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ("broker", "flag_of", "replay")
+__all__ = ("broker", "flag_of", "plan", "replay")

@@ -53,12 +53,14 @@ def java_partition(key: bytes, num_partitions: int) -> int:
 class Partitioner:
     """Assigns one topic's partitions. Caches keys, since replayed data repeats them."""
 
-    __slots__ = ("_cache", "_cache_limit", "num_partitions")
+    __slots__ = ("_cache", "_cache_limit", "num_partitions", "shard")
 
-    def __init__(self, num_partitions: int, cache_limit: int = 1 << 16) -> None:
+    def __init__(self, num_partitions: int, cache_limit: int = 1 << 16, shard: tuple[int, int] | None = None) -> None:
+        """``shard`` ``(i, n)``: this run sends only partitions ``p % n == i`` (``--shard-by partition``)."""
         if num_partitions < 1:
             raise ValueError("a topic has at least one partition")
         self.num_partitions = num_partitions
+        self.shard = shard
         self._cache: dict[bytes, int] = {}
         self._cache_limit = cache_limit
 
@@ -70,6 +72,13 @@ class Partitioner:
                 self._cache.clear()
             self._cache[key] = part
         return part
+
+    def owned(self, batches: ByPartition) -> ByPartition:
+        """The batches of the partitions this run sends (all of them unless sharded by partition)."""
+        if self.shard is None:
+            return batches
+        index, count = self.shard
+        return {p: recs for p, recs in batches.items() if p % count == index}
 
     def sticky(self, seq: int) -> int:
         """The partition for chunk ``seq``'s unkeyed records."""

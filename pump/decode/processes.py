@@ -27,9 +27,9 @@ _decoders: dict[RecordFormat, Decoder] = {}
 _partitioner: list[Partitioner] = []
 
 
-def _init(schema_spec: str | None, key_field: str | None, partitions: int) -> None:
+def _init(schema_spec: str | None, key_field: str | None, partitions: int, shard: tuple[int, int] | None) -> None:
     _decoders.update(build_decoders(load_schema(schema_spec) if schema_spec else None, key_field))
-    _partitioner.append(Partitioner(partitions))
+    _partitioner.append(Partitioner(partitions, shard=shard))
 
 
 def _decode(chunk: Chunk) -> tuple[ByPartition, int, list[Invalid], int]:
@@ -38,12 +38,14 @@ def _decode(chunk: Chunk) -> tuple[ByPartition, int, list[Invalid], int]:
 
 
 class ProcessDecode:
-    def __init__(self, processes: int, schema_spec: str | None, key_field: str | None, partitions: int) -> None:
+    def __init__(
+        self, processes: int, schema_spec: str | None, key_field: str | None, partitions: int, shard: tuple[int, int] | None
+    ) -> None:
         self._pool = ProcessPoolExecutor(
             max_workers=processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init,
-            initargs=(schema_spec, key_field, partitions),
+            initargs=(schema_spec, key_field, partitions, shard),
         )
 
     async def decode(self, chunk: Chunk) -> Decoded:

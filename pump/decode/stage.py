@@ -52,7 +52,11 @@ def build_decoders(schema: type[msgspec.Struct] | None, key_field: str | None) -
 def decode_chunk(decoders: dict[RecordFormat, Decoder], partitioner: Partitioner, chunk: Chunk) -> Decoded:
     parsed = decoders[chunk.format].decode(chunk)
     batches = partitioner.group(parsed.records, chunk.seq)
-    return Decoded(chunk, batches, len(parsed.records), parsed.invalid, parsed.blank)
+    if partitioner.shard is None:
+        return Decoded(chunk, batches, len(parsed.records), parsed.invalid, parsed.blank)
+    mine = partitioner.owned(batches)  # sharded by partition: every shard reads every line, shard 0 reports the bad ones
+    first = partitioner.shard[0] == 0
+    return Decoded(chunk, mine, sum(map(len, mine.values())), parsed.invalid if first else [], parsed.blank if first else 0)
 
 
 class InlineDecode:

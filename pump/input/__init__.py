@@ -6,7 +6,7 @@ kind of input (a URL, a Parquet file) is a new class with the same three members
 sent when one cannot be read.
 """
 
-from pump.input.files import FileSource, open_sources
+from pump.input.files import FileSource, open_sources, shard_sources
 from pump.input.source import Chunk, Fingerprint, Position, RecordFormat, Source
 
-__all__ = ("Chunk", "FileSource", "Fingerprint", "Position", "RecordFormat", "Source", "open_sources")
+__all__ = ("Chunk", "FileSource", "Fingerprint", "Position", "RecordFormat", "Source", "open_sources", "shard_sources")

@@ -21,10 +21,12 @@ class Cutter:
 
     ``seek_to``: a resumed plain input may seek there instead of reading what is handled;
     the source seeks and calls ``seeked()``. ``failed``: set when the stream is damaged,
-    after the chunk of whole records that came before the damage was returned.
+    after the chunk of whole records that came before the damage was returned. ``end``: a
+    shard's piece of a file stops before the first line that starts at or after it, and
+    ``finished`` is set once that line is reached (the source stops reading).
     """
 
-    def __init__(self, path: str, fmt: str, start: Position, can_seek: bool) -> None:
+    def __init__(self, path: str, fmt: str, start: Position, can_seek: bool, end: int | None = None) -> None:
         self.path = path
         self.format: RecordFormat | None = None if fmt == "auto" else fmt  # type: ignore[assignment]
         self.header: tuple[str, ...] | None = None
@@ -38,6 +40,8 @@ class Cutter:
         self._raw_pending = 0
         self._inflater: Inflater | None = None
         self._started = False
+        self._end = end
+        self.finished = False
 
     def feed(self, raw: bytes) -> Chunk | None:
         eof = not raw
@@ -101,6 +105,9 @@ class Cutter:
             self.line += body.count(b"\n", 0, drop)
             self._offset += drop
             body = body[drop:]
+        if self._end is not None and self._offset + len(body) > self._end:
+            body = body[: _lines_starting_before(body, self._end - self._offset)]
+            self.finished = True
         if not body:
             return None
         chunk = self._chunk(body)
@@ -124,3 +131,11 @@ class Cutter:
         lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
         fmt = self.format or "jsonl"
         return Chunk(self.path, fmt, self.header, self.line, self._offset, data, self._raw_pending, lines)
+
+
+def _lines_starting_before(body: bytes, limit: int) -> int:
+    """How many bytes of ``body`` (whole lines) hold the lines whose first byte is before ``limit``."""
+    if limit <= 0:
+        return 0
+    newline = body.find(b"\n", limit - 1)
+    return len(body) if newline < 0 else newline + 1

@@ -10,27 +10,40 @@ from collections.abc import AsyncIterator
 import aiofiles
 
 from pump.errors import InputError, UsageError
+from pump.input.compression import GZIP_MAGIC, ZSTD_MAGIC
 from pump.input.cutter import Cutter
-from pump.input.source import Chunk, Fingerprint, Position
+from pump.input.formats import format_by_content, format_by_name
+from pump.input.shards import Input, Piece, plan
+from pump.input.source import START, Chunk, Fingerprint, Position
 
 STDIN = "-"
 HEAD_BYTES = 64 << 10
 
 
 class FileSource:
-    """A file on disk, or stdin (``-``). ``size`` is None for stdin and pipes."""
+    """A file on disk, or stdin (``-``). ``size`` is None for stdin and pipes.
 
-    def __init__(self, name: str, size: int | None, fmt: str = "auto") -> None:
+    A shard reads a piece of a file: the lines from ``first`` (where a line starts, with its number: see
+    ``line_start``) to before the first line that starts at or after ``end``.
+    """
+
+    def __init__(self, name: str, size: int | None, fmt: str = "auto", first: Position = START, end: int | None = None) -> None:
         self.name = name
         self.size = size
         self.format = fmt
+        self.first = first
+        self.end = end
 
     async def chunks(self, start: Position, chunk_bytes: int) -> AsyncIterator[Chunk]:
+        if self.first.offset > start.offset:
+            start = self.first
+        if self.end is not None and start.offset >= self.end:
+            return
         try:
             f = await (aiofiles.open(0, "rb", closefd=False) if self.name == STDIN else aiofiles.open(self.name, "rb"))
         except OSError as exc:
             raise InputError(self.name, exc.strerror or str(exc)) from None
-        cutter = Cutter(self.name, self.format, start, can_seek=self.name != STDIN)
+        cutter = Cutter(self.name, self.format, start, can_seek=self.name != STDIN, end=self.end)
         try:
             while True:
                 try:
@@ -40,6 +53,8 @@ class FileSource:
                 chunk = cutter.feed(raw)
                 if chunk is not None:
                     yield chunk
+                if cutter.finished:
+                    return
                 if cutter.failed is not None:
                     raise cutter.failed
                 if cutter.seek_to is not None:
@@ -59,6 +74,27 @@ class FileSource:
         return Fingerprint(size=st.st_size, mtime_ns=st.st_mtime_ns, head_sha256=head)
 
 
+def line_start(path: str, offset: int, block: int = 1 << 20) -> Position:
+    """Where the first line that starts at or after ``offset`` begins, and its number in the file (blocking: it
+    counts the newlines before it, reading the file up to there)."""
+    if offset <= 0:
+        return START
+    newlines = pos = 0
+    with open(path, "rb") as f:
+        while pos < offset - 1:  # the newlines before the byte that may end the line before ours
+            data = f.read(min(block, offset - 1 - pos))
+            if not data:
+                return Position(pos, newlines + 1)
+            newlines += data.count(b"\n")
+            pos += len(data)
+        while data := f.read(block):
+            found = data.find(b"\n")
+            if found >= 0:
+                return Position(pos + found + 1, newlines + 2)
+            pos += len(data)
+    return Position(pos, newlines + 1)  # no line starts there: an empty piece
+
+
 def open_sources(paths: tuple[str, ...], fmt: str = "auto") -> list[FileSource]:
     """Sources for what the user named; fails before anything is sent if one is missing, a directory or unreadable.
 
@@ -68,6 +104,39 @@ def open_sources(paths: tuple[str, ...], fmt: str = "auto") -> list[FileSource]:
     if sum(s.name == STDIN for s in sources) > 1:
         raise UsageError("stdin ('-') can be read only once")
     return sources
+
+
+def shard_sources(sources: list[FileSource], index: int, count: int) -> list[FileSource]:
+    """The pieces of the inputs that shard ``index`` of ``count`` reads (see ``shards``). Blocking: it reads each
+    input's first bytes, and counts the lines before a piece that starts inside a file."""
+    by_name = {source.name: source for source in sources}
+    mine = []
+    for piece in shard_plan(sources, count)[index]:
+        source = by_name[piece.path]
+        first = line_start(source.name, piece.start)
+        end = source.size if piece.end is None else piece.end
+        mine.append(FileSource(source.name, max(end - first.offset, 0), source.format, first, piece.end))  # size: the piece's
+    return mine
+
+
+def shard_plan(sources: list[FileSource], count: int) -> list[list[Piece]]:
+    """Every shard's pieces (blocking: it reads each input's first bytes to tell if it may be cut)."""
+    inputs = []
+    for source in sources:
+        if source.size is None:
+            raise UsageError(f"{source.name}: a pipe or stdin cannot be split into shards; give files")
+        inputs.append(Input(source.name, source.size, _cuttable(source)))
+    return plan(inputs, count)
+
+
+def _cuttable(source: FileSource) -> bool:
+    """A plain JSON-lines file: its byte offsets are the stream's, and no record spans a newline."""
+    with open(source.name, "rb") as f:
+        head = f.read(HEAD_BYTES)
+    if head.startswith((GZIP_MAGIC, ZSTD_MAGIC)):
+        return False
+    fmt = source.format if source.format != "auto" else format_by_name(source.name) or format_by_content(head)
+    return fmt == "jsonl"
 
 
 def _check(path: str) -> int | None:

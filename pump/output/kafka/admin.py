@@ -3,7 +3,6 @@ topic on a targeted one), its creation when the settings allow it, and the large
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -15,20 +14,21 @@ from pump.config import ReplayConfig, named, verbatim
 from pump.errors import BrokerError, TopicError
 from pump.output.kafka.errors import describe
 from pump.output.kafka.options import client_kwargs
+from pump.output.kafka.waits import within
 
 
 async def ensure_topic(producer: AIOKafkaProducer, config: ReplayConfig, bootstrap: str, topic: str, partitions: int) -> int:
     """The topic's partition count; creates it first if it is missing and the settings allow it."""
     timeout = config.producer.connect_timeout
     try:
-        metadata = await asyncio.wait_for(producer.client.fetch_all_metadata(), timeout)
+        metadata = await within(producer.client.fetch_all_metadata(), timeout)
         if not metadata.partitions_for_topic(topic):
             if not config.producer.create_topic:
                 raise named(
                     TopicError, f"topic {verbatim(repr(topic))} does not exist at {verbatim(bootstrap)} (add {{create_topic}})"
                 )
             await _create(config, bootstrap, topic, partitions)
-        parts = await asyncio.wait_for(producer.partitions_for(topic), timeout)
+        parts = await within(producer.partitions_for(topic), timeout)
     except (TimeoutError, KafkaError) as exc:
         raise BrokerError(f"cannot use topic {topic!r} at {bootstrap}: {describe(exc)}") from None
     return len(parts)
@@ -40,7 +40,7 @@ async def batch_limit(config: ReplayConfig, bootstrap: str, topic: str) -> int |
     admin = _admin(config, bootstrap)
     try:
         await admin.start()
-        [response] = await asyncio.wait_for(
+        [response] = await within(
             admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic, {"max.message.bytes": None})]),
             config.producer.connect_timeout,
         )

@@ -30,6 +30,7 @@ from pump.output.kafka.errors import (
 from pump.output.kafka.expiry import any_expired, fail_expired, outstanding
 from pump.output.kafka.logs import Tap
 from pump.output.kafka.options import producer_kwargs
+from pump.output.kafka.waits import within
 from pump.output.sink import OnDone
 from pump.records import DeliveryError
 
@@ -67,6 +68,7 @@ class KafkaSink:
         self._broken: BaseException | None = None  # a renewal that failed: every later send raises it
         self._closing = False  # the watchdog's stop: aiokafka's close() swallows a cancellation now and then
         self.renewals = 0
+        self._retired: list[AIOKafkaProducer] = []  # producers renewed away from, closed once more at the end
 
     @staticmethod
     def _make(kwargs: dict[str, Any]) -> AIOKafkaProducer:
@@ -104,7 +106,7 @@ class KafkaSink:
 
     async def _start(self) -> None:
         with self._tap.starting():
-            await asyncio.wait_for(self._producer.start(), self.cluster.config.producer.connect_timeout)
+            await within(self._producer.start(), self.cluster.config.producer.connect_timeout)
 
     async def _without_idempotence(self, why: str) -> None:
         """``idempotence auto`` and a broker that refuses it (Tansu does): go on without, and say so once."""
@@ -136,27 +138,36 @@ class KafkaSink:
             if self._watchdog is not None:
                 self._closing = True
                 self._watchdog.cancel()
-                await asyncio.wait({self._watchdog})
-            if self._stop_within is None:
+                await asyncio.wait({self._watchdog}, timeout=5.0)  # bounded: aiokafka may swallow the cancellation
+            if self._producer in self._retired:  # closed mid-renewal: its batches are failed, its sender is gone
+                await self._abandon(self._producer)
+            elif self._stop_within is None:
                 await self._producer.stop()
             else:
                 try:
-                    await asyncio.wait_for(self._producer.stop(), self._stop_within)
+                    await within(self._producer.stop(), self._stop_within)
                 except TimeoutError:
                     await self._abandon(self._producer)
+            for old in self._retired:  # renewed producers: a connection their last requests opened late
+                with contextlib.suppress(Exception):
+                    await within(old.client.close(), 1.0)
         finally:
             self._tap.detach()
 
     @staticmethod
-    async def _abandon(producer: AIOKafkaProducer) -> None:
+    async def _abandon(producer: AIOKafkaProducer, drain: float = 1.0) -> None:
         """A stop that timed out (a shutdown, with a broker that does not answer), or a producer being replaced:
-        stop its sender and close its connections now, instead of leaving them to the interpreter's exit."""
+        stop its sender and close its connections now, instead of leaving them to the interpreter's exit.
+
+        A cancelled sender still waits for its requests in flight, and those may open a connection again, so
+        its end is awaited (at most ``drain`` seconds) before the client is closed."""
         task = getattr(getattr(producer, "_sender", None), "sender_task", None)  # aiokafka has no public way
         if task is not None and not task.done():
             task.cancel()
-            await asyncio.wait({task}, timeout=1.0)
+            await asyncio.wait({task}, timeout=drain)
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(producer.client.close(), 1.0)
+            await within(producer.client.close(), 1.0)
+        producer._closed = True  # as its stop() would mark it: else its __del__ warns of an unclosed producer
 
     async def _expire(self) -> None:
         """The delivery timeout of the idempotent producer (see ``expiry``): watch for a batch past it, then renew."""
@@ -182,10 +193,12 @@ class KafkaSink:
             await asyncio.sleep(period)
         if self._closing:  # the sink is closing: its close waits for (or abandons) what is outstanding
             return
-        await self._abandon(old)  # first, so that no answer can reach a batch once it is failed
-        fail_expired(old, seconds, self._tap.last_errors)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(old.stop(), 1.0)
+        sender = getattr(getattr(old, "_sender", None), "sender_task", None)
+        if sender is not None:
+            sender.cancel()  # first: no answer may reach a batch once it is failed (a late one finds it done)
+        self._retired.append(old)  # from here on, closing the sink abandons it rather than waiting on it
+        fail_expired(old, seconds, self._tap.last_errors)  # the run may end now: every record has an outcome
+        await self._abandon(old, drain=seconds)
         if self._closing:
             return
         self._producer = self._make(self._kwargs)
