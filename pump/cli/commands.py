@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import signal
 import sys
 from collections.abc import Coroutine
@@ -49,18 +48,17 @@ def plan(args: argparse.Namespace) -> int:
     from pump.input import open_sources
     from pump.input.files import shard_plan
 
-    shards = shard_plan(open_sources(tuple(args.paths), args.format), args.shards)
-    sizes = {path: os.path.getsize(path) for path in args.paths}
+    sources = open_sources(tuple(args.paths), args.format)
+    sizes = {source.name: source.size or 0 for source in sources}
+    shards = shard_plan(sources, args.shards)
     rows = [[{"path": p.path, "start": p.start, "end": sizes[p.path] if p.end is None else p.end} for p in ps] for ps in shards]
     if args.json:
         print(msgspec.json.encode({"shards": args.shards, "pieces": rows}).decode())
         return 0
-    for index, pieces in enumerate(rows):
-        total = sum(p["end"] - p["start"] for p in pieces)
-        print(f"shard {index}/{args.shards}: {len(pieces)} piece(s), {total:,} bytes")
-        for p in pieces:
-            whole = " (whole file)" if p["start"] == 0 and p["end"] == sizes[p["path"]] else ""
-            print(f"  {p['path']}  bytes {p['start']:,}..{p['end']:,}{whole}")
+    for index, (pieces, row) in enumerate(zip(shards, rows, strict=True)):
+        print(f"shard {index}/{args.shards}: {len(pieces)} piece(s), {sum(r['end'] - r['start'] for r in row):,} bytes")
+        for piece, r in zip(pieces, row, strict=True):
+            print(f"  {piece.path}  bytes {r['start']:,}..{r['end']:,}{' (whole file)' if piece.whole else ''}")
     return 0
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pump.errors import TopicError
-from pump.output.sink import OnDone
+from pump.output.sink import OnDone, extend_by_append
 from pump.records import DeliveryError, Record
 
 
@@ -62,13 +62,7 @@ class MemoryBatch:
         return self._size
 
     def extend(self, records: list[Record], start: int, stop: int, limit: int) -> tuple[int, int]:
-        nbytes = 0
-        for i in range(start, stop):
-            key, value, _line = records[i]
-            if len(value) > limit or self.append(key=key, value=value, timestamp=None) is None:
-                return i, nbytes
-            nbytes += len(value)
-        return stop, nbytes
+        return extend_by_append(self, records, start, stop, limit)
 
 
 @dataclass

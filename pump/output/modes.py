@@ -28,6 +28,10 @@ from pump.output.sink import BatchBuilder, Delivery, Sink
 from pump.records import ByPartition, DeliveryError, Record
 
 
+def _over_max_message(size: int, limit: int) -> str:
+    return f"a record of {size:,} bytes is over --max-message-bytes {limit:,}"
+
+
 def _over_topic_limit(size: int, limit: int | None) -> str:
     return f"a record of {size:,} bytes does not fit in a batch the topic accepts (max.message.bytes {limit:,})"
 
@@ -210,7 +214,7 @@ class BatchMode:
                 key, value, _line = recs[i]
                 size = len(value)
                 if size > limit:
-                    self._too_large(chunk, recs[i], f"a record of {size:,} bytes is over --max-message-bytes {limit:,}")
+                    self._too_large(chunk, recs[i], _over_max_message(size, limit))
                 elif not self._first(batch, key, value):  # no batch can hold it: start afresh
                     self._too_large(chunk, recs[i], _over_topic_limit(size, self.sink.max_batch_bytes))
                     batch = self._new()
@@ -232,7 +236,7 @@ class BatchMode:
                 # stopped before a record over --max-message-bytes: it fails, the batch goes on without it
                 if i > start:
                     batch.segments.append((chunk, recs[start:i]))
-                self._too_large(chunk, recs[i], f"a record of {size:,} bytes is over --max-message-bytes {limit:,}")
+                self._too_large(chunk, recs[i], _over_max_message(size, limit))
                 i += 1
                 start = i
                 continue

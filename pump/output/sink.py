@@ -37,6 +37,17 @@ class BatchBuilder(Protocol):
         ...
 
 
+def extend_by_append(batch: BatchBuilder, records: list[Record], start: int, stop: int, limit: int) -> tuple[int, int]:
+    """``BatchBuilder.extend`` through ``append``, a record at a time: for builders without a faster way."""
+    nbytes = 0
+    for i in range(start, stop):
+        key, value, _line = records[i]
+        if len(value) > limit or batch.append(key=key, value=value, timestamp=None) is None:
+            return i, nbytes
+        nbytes += len(value)
+    return stop, nbytes
+
+
 class Sink(Protocol):
     topic: str
     partitions: int  # known once the sink is open

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiokafka.producer.message_accumulator import BatchBuilder
 
+from pump.output.sink import extend_by_append
 from pump.records import Record
 
 _NO_HEADERS: list[Any] = []  # read, never written, by the C builder
@@ -35,7 +36,7 @@ class KafkaBatch:
     def extend(self, records: list[Record], start: int, stop: int, limit: int) -> tuple[int, int]:
         builder = self.builder
         if not self._direct:
-            return _extend_by_append(self, records, start, stop, limit)
+            return extend_by_append(self, records, start, stop, limit)
         if builder._closed:
             return start, 0
         append = builder._builder.append
@@ -56,13 +57,3 @@ class KafkaBatch:
             i += 1
         builder._relative_offset = offset
         return i, nbytes
-
-
-def _extend_by_append(batch: KafkaBatch, records: list[Record], start: int, stop: int, limit: int) -> tuple[int, int]:
-    nbytes = 0
-    for i in range(start, stop):
-        key, value, _line = records[i]
-        if len(value) > limit or batch.append(key=key, value=value, timestamp=None) is None:
-            return i, nbytes
-        nbytes += len(value)
-    return stop, nbytes

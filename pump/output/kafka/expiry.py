@@ -49,9 +49,7 @@ def any_expired(producer: AIOKafkaProducer) -> bool:
     return any(batch.expired() for batch in outstanding(producer))
 
 
-def fail_expired(producer: AIOKafkaProducer, seconds: float, last_errors: dict[int, Any]) -> int:
-    """Fail every outstanding batch with ``Expired`` (call once all of them are past their deadline); how many."""
-    batches = outstanding(producer)
-    for batch in batches:
+def fail_expired(producer: AIOKafkaProducer, seconds: float, last_errors: dict[int, Any]) -> None:
+    """Fail every outstanding batch with ``Expired`` (call once all of them are past their deadline)."""
+    for batch in outstanding(producer):
         batch.failure(Expired(seconds, last_errors.get(batch.tp.partition)))
-    return len(batches)

@@ -63,11 +63,10 @@ class KafkaSink:
         self._kwargs = cluster.kwargs  # as the producer runs now (a fallback or a topic's limit may change them)
         self._producer = self._make(self._kwargs)
         self._watchdog: asyncio.Task[None] | None = None  # the idempotent producer's delivery timeout
-        self._sending = asyncio.Event()  # cleared while the producer is being renewed: sends wait
-        self._sending.set()
+        self._held = False  # while the producer is renewed, or after a renewal failed: sends go through _ready()
+        self._renewed = asyncio.Event()  # set when a renewal ends (well or not)
         self._broken: BaseException | None = None  # a renewal that failed: every later send raises it
         self._closing = False  # the watchdog's stop: aiokafka's close() swallows a cancellation now and then
-        self.renewals = 0
         self._retired: list[AIOKafkaProducer] = []  # producers renewed away from, closed once more at the end
 
     @staticmethod
@@ -176,18 +175,20 @@ class KafkaSink:
         while not self._closing:
             await asyncio.sleep(period)
             if not self._closing and any_expired(self._producer):
+                self._held = True
+                self._renewed.clear()
                 try:
                     await self._renew(seconds, period)
                 except Exception as exc:
-                    self._broken = exc
+                    self._broken = exc  # sends stay held and raise it
                     raise
                 finally:
-                    self._sending.set()
+                    self._held = self._broken is not None
+                    self._renewed.set()
 
     async def _renew(self, seconds: float, period: float) -> None:
         """Stop sending; once every outstanding batch is acknowledged or past its deadline, fail the late ones
         and go on with a new producer (a new producer id: sequence numbers start afresh)."""
-        self._sending.clear()
         old = self._producer
         while not self._closing and not all(batch.expired() for batch in outstanding(old)):
             await asyncio.sleep(period)
@@ -202,7 +203,6 @@ class KafkaSink:
         if self._closing:
             return
         self._producer = self._make(self._kwargs)
-        self.renewals += 1
         try:
             await self._start()
         except BaseException as exc:
@@ -214,7 +214,7 @@ class KafkaSink:
 
     async def _ready(self) -> None:
         """Wait out a renewal of the producer; raise what made it fail."""
-        await self._sending.wait()
+        await self._renewed.wait()
         if self._broken is not None:
             raise self._broken
 
@@ -225,7 +225,7 @@ class KafkaSink:
         return KafkaBatch(self._producer.create_batch())
 
     async def send_batch(self, batch: KafkaBatch, partition: int, on_done: OnDone) -> None:  # type: ignore[override]
-        if not self._sending.is_set() or self._broken is not None:
+        if self._held:
             await self._ready()
         try:
             fut = await self._producer.send_batch(batch.builder, self.topic, partition=partition)
@@ -234,7 +234,7 @@ class KafkaSink:
         fut.add_done_callback(on_done)
 
     async def send(self, key: bytes | None, value: bytes, partition: int, on_done: OnDone) -> None:
-        if not self._sending.is_set() or self._broken is not None:
+        if self._held:
             await self._ready()
         try:
             fut = await self._producer.send(self.topic, value, key=key, partition=partition)
@@ -243,7 +243,7 @@ class KafkaSink:
         fut.add_done_callback(on_done)
 
     async def send_and_wait(self, key: bytes | None, value: bytes, partition: int) -> DeliveryError | None:
-        if not self._sending.is_set() or self._broken is not None:
+        if self._held:
             await self._ready()
         try:
             fut = await self._producer.send(self.topic, value, key=key, partition=partition)
