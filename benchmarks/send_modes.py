@@ -162,6 +162,9 @@ CONTENDERS = {
         Contender("pump-batch-metrics", "jsonl", 1, pump_command(), pump_result,
                   "as pump-batch, with --metrics-addr scraped every second", scrape=True),
         Contender("pump-batch-csv", "csv", 1, pump_command(), pump_result, "as pump-batch, on the same rides as CSV"),
+        Contender("pump-batch-p2", "jsonl", 1, pump_command("--processes", "2"), pump_result, "as pump-batch, --processes 2"),
+        Contender("pump-batch-csv-p2", "csv", 1, pump_command("--processes", "2"), pump_result,
+                  "as pump-batch-csv, --processes 2"),
         Contender("pump-callback", "jsonl", 5, pump_command("--mode", "callback"), pump_result, "--mode callback, 1/5 the rows"),
         Contender("pump-sync", "jsonl", 50, pump_command("--mode", "sync"), pump_result, "--mode sync, 1/50 of the rows"),
     )
@@ -217,8 +220,24 @@ def scraper(url: str, stop: threading.Event) -> None:
             r.read()
 
 
+def summed_rss(pid: int, stop: threading.Event, peak: list[float]) -> None:
+    """The peak of the RSS of ``pid`` and all its descendants together, sampled every 50 ms (``wait4`` gives
+    the largest single process, not the sum: pump's decode processes and ``--processes`` add up)."""
+    import psutil
+
+    with contextlib.suppress(psutil.Error):
+        root = psutil.Process(pid)
+        while not stop.wait(0.05):
+            total = 0
+            for p in [root, *root.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    total += p.memory_info().rss
+            peak[0] = max(peak[0], total / (1 << 20))
+
+
 def run_once(contender: Contender, target: Target, path: Path, acks: str) -> dict[str, float]:
-    """One whole process, start to exit: wall time, CPU time and peak RSS (``wait4``), and what it delivered."""
+    """One whole process, start to exit: wall time, CPU time and peak RSS (``wait4``; the sum over its processes,
+    sampled), and what it delivered."""
     with target.topic() as (bootstrap, topic), tempfile.TemporaryDirectory() as tmp:
         run = Run(path, bootstrap, topic, acks, Path(tmp))
         cmd = contender.command(run)
@@ -233,9 +252,13 @@ def run_once(contender: Contender, target: Target, path: Path, acks: str) -> dic
         with open(out, "wb") as sink:
             start = time.perf_counter()
             proc = subprocess.Popen(cmd, cwd=ROOT, stdout=sink, stderr=subprocess.PIPE)
+            peak = [0.0]
+            sampler = threading.Thread(target=summed_rss, args=(proc.pid, stop, peak), daemon=True)
+            sampler.start()
             _, status, usage = os.wait4(proc.pid, 0)
             wall = time.perf_counter() - start
         stop.set()
+        sampler.join()
         stdout = out.read_text(errors="replace")
         code = os.waitstatus_to_exitcode(status)
         if code != 0:
@@ -243,7 +266,7 @@ def run_once(contender: Contender, target: Target, path: Path, acks: str) -> dic
             raise SystemExit(f"{contender.name} exited {code}:\n{stdout[-2000:]}\n{stderr[-3000:]}")
         records, window = contender.result(run, stdout)
     return {"wall_s": wall, "records": records, "records_per_s": records / wall, "own_records_per_s": records / window,
-            "cpu_s": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024}  # fmt: skip
+            "cpu_s": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024, "rss_sum_mb": peak[0]}  # fmt: skip
 
 
 def table(runs: dict[str, list[dict[str, float]]], reference: str) -> str:
@@ -251,7 +274,7 @@ def table(runs: dict[str, list[dict[str, float]]], reference: str) -> str:
         return statistics.median(r[key] for r in runs[name])
 
     head = (f"{'contender':<20}{'rows':>10}{'wall s (median, min..max)':>28}{'records/s':>11}{'own rec/s':>11}"
-            f"{'CPU s':>7}{'RSS MB':>8}{'vs ' + reference:>16}")  # fmt: skip
+            f"{'CPU s':>7}{'RSS MB':>8}{'sum MB':>8}{'vs ' + reference:>16}")  # fmt: skip
     lines = [head, "-" * len(head)]
     ref = median(reference, "records_per_s") if reference in runs else None
     for name, rs in runs.items():
@@ -260,7 +283,7 @@ def table(runs: dict[str, list[dict[str, float]]], reference: str) -> str:
         ratio = f"{median(name, 'records_per_s') / ref:.2f}x" if ref else "-"
         lines.append(f"{name:<20}{int(rs[0]['records']):>10,}{spread:>28}{median(name, 'records_per_s'):>11,.0f}"
                      f"{median(name, 'own_records_per_s'):>11,.0f}{median(name, 'cpu_s'):>7.1f}{median(name, 'rss_mb'):>8.0f}"
-                     f"{ratio:>16}")  # fmt: skip
+                     f"{median(name, 'rss_sum_mb'):>8.0f}{ratio:>16}")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -289,7 +312,8 @@ def main() -> None:
                 print(json.dumps({"contender": name, "repeat": i, **{k: round(v, 3) for k, v in result.items()}}), flush=True)
     floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nbroker {a.broker}, acks {a.acks}, {a.repeats} repeats, rotating order; whole processes, start to exit")
-    print(f"(RSS is each process's peak, never below this launcher's {floor:.0f} MB, which Linux counts in)")
+    print(f"(RSS is the largest process's peak, never below this launcher's {floor:.0f} MB, which Linux counts in;")
+    print(" sum MB: the peak of all its processes' RSS together, sampled every 50 ms)")
     print(table(runs, "librdkafka"))
     print("\n" + "\n".join(f"  {n}: {CONTENDERS[n].settings}" for n in names))
     if a.json:

@@ -114,6 +114,13 @@ class InputSettings(_Group):
             " reads everything and sends the partitions p with p %% N == I (per-key order across shards)"
         ),
     ] = "input"
+    processes: Annotated[
+        int | Literal["auto"],
+        setting(
+            "replay in N processes, each sending its share of the partitions (per-key order kept); auto: one per core",
+            metavar="N|auto",
+        ),
+    ] = 1
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -121,6 +128,8 @@ class InputSettings(_Group):
             raise config_error("no input given ({paths})")
         if self.shard_by != "input" and self.shard is None:
             raise config_error("{shard_by} partition needs {shard}")
+        if isinstance(self.processes, int) and self.processes < 1:
+            raise config_error("{processes} must be at least 1 (or auto)")
 
 
 class ProducerSettings(_Group):

@@ -8,7 +8,9 @@ number of workers. The send mode bounds records in flight; the accounts see ever
 Input ends at the end of the last source, or at a source's failure (say a truncated
 gzip): everything read before it is still delivered, then the failure is reported. A
 halt (the first SIGINT/SIGTERM, too many invalid lines, a dead-letter target that can
-no longer be written) stops taking chunks at once; what was already sent is finished.
+no longer be written) stops taking chunks at once; what was already sent is finished,
+and so is the chunk being sent (a chunk is counted when its turn comes: a halt never
+cuts one in two, which would leave its rest with no outcome and hold its checkpoint back).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 
 from pump.account import Accounts
 from pump.config import ReplayConfig
-from pump.decode import DecodeStage
+from pump.decode import Decoded, DecodeStage
 from pump.errors import PumpError
 from pump.input import Chunk, Position, Source
 from pump.input.source import START
@@ -82,6 +84,7 @@ class Engine:
         self._interrupted: int | None = None
         self._halted = asyncio.Event()
         self._stopping = False
+        self._sending: asyncio.Future[None] | None = None  # the chunk whose turn it is, being sent
 
     def interrupt(self, signum: int) -> None:
         """The first SIGINT/SIGTERM: stop reading, finish what is in flight, then report and checkpoint."""
@@ -115,13 +118,18 @@ class Engine:
     async def _close(self) -> None:
         limit = self.config.delivery.shutdown_timeout
         if self._interrupted is None:
-            await self.stages.mode.close()
+            await self._finish_sending()
         else:
             try:
-                await asyncio.wait_for(self.stages.mode.close(), limit)
+                await asyncio.wait_for(self._finish_sending(), limit)
             except TimeoutError:
                 self._abort(f"in-flight records still unsettled after the shutdown timeout ({limit:g} s)")
         await self.accounts.drain()
+
+    async def _finish_sending(self) -> None:
+        if self._sending is not None:
+            await self._sending  # the chunk whose turn it was when input stopped goes whole
+        await self.stages.mode.close()
 
     async def _workers(self) -> None:
         try:
@@ -190,12 +198,17 @@ class Engine:
         await accounts.room_for(decoded)  # dead-letter backpressure, before the turn: others go on meanwhile
         await self.sequencer.turn(chunk.seq)
         try:
-            accounts.decoded(decoded)
-            if decoded.count:  # valid lines already read are delivered even when the run then stops
-                async for piece in self.stages.pacer.pace(decoded):
-                    await self.stages.mode.send(piece.batches, chunk)
-            max_errors = self.config.input.max_errors
-            if max_errors is not None and accounts.ledger.invalid > max_errors:
-                self._abort(f"stopped after more than {max_errors} invalid lines (the max-errors limit)")
+            self._sending = asyncio.ensure_future(self._send(decoded))
+            await asyncio.shield(self._sending)  # a halt cancels this worker, not the sending: _close awaits it
         finally:
             self.sequencer.done(chunk.seq)
+
+    async def _send(self, decoded: Decoded) -> None:
+        accounts = self.accounts
+        accounts.decoded(decoded)
+        if decoded.count:  # valid lines already read are delivered even when the run then stops
+            async for piece in self.stages.pacer.pace(decoded):
+                await self.stages.mode.send(piece.batches, decoded.chunk)
+        max_errors = self.config.input.max_errors
+        if max_errors is not None and accounts.ledger.invalid > max_errors:
+            self._abort(f"stopped after more than {max_errors} invalid lines (the max-errors limit)")

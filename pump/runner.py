@@ -6,21 +6,29 @@ on a thread), then the cluster, the dead-letter target, the accounts (with the m
 as their tally), the sink (telling the accounts of retries), the decode stage for the
 sink's partition count, the send mode, and the engine that runs them. Everything opened
 is closed by one exit stack, in reverse, whatever happens.
+
+With ``--processes N`` this process plans, starts N processes (``pump.parallel``) and
+merges what they say; each of them runs ``replay_part``: the same assembly, sending its
+share of the partitions, with its metrics, checkpoint positions and stop requests going
+through its parent instead of its own exporter, file and signal handlers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Protocol
 
 import msgspec
 from prometheus_client import CollectorRegistry
 
 from pump.account import Accounts, Checkpoint, Completion, DeadLetterTarget, FileDeadLetters, Ledger, TopicDeadLetters
-from pump.config import EMBEDDED, ReplayConfig
+from pump.account.accounts import Tally
+from pump.config import EMBEDDED, ReplayConfig, config_error
 from pump.decode import DecodeStage, InlineDecode, Partitioner, build_decoders, decode_processes_for
 from pump.decode.parsed import Decoder
 from pump.decode.processes import ProcessDecode
@@ -33,8 +41,25 @@ from pump.observe import Ending, Exporter, Metrics, Progress, Report, build_repo
 from pump.output import Cluster, InFlight, Sink, in_flight_limit, make_mode
 from pump.output.kafka import KafkaCluster
 from pump.pace import Unpaced
+from pump.parallel.parent import replay_in_processes
 from pump.schemas import load_schema
-from pump.signals import Signals
+from pump.signals import Controls, Signals
+
+
+class Watch(Tally, Protocol):
+    """What a run's metrics are to the runner: the accounts' tally, told when the run begins and ends."""
+
+    def begin(
+        self, input_size: int | None, queue: tuple[int, Callable[[], float]], in_flight: tuple[int, Callable[[], float]]
+    ) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+class Saver(Protocol):
+    """Where checkpoint positions go (``Checkpoint``; in a process of ``--processes``, its parent). Called on a thread."""
+
+    def save(self, positions: dict[str, Position]) -> None: ...
 
 
 async def replay(
@@ -56,42 +81,84 @@ async def replay(
     the checkpoint is written either way.
     """
     plan = await asyncio.to_thread(_plan, config)
+    if plan.processes > 1 and cluster is not None:
+        raise config_error("{processes} starts processes of its own: they need a Kafka cluster, not a cluster object")
     if registry is None and (config.observe.metrics_addr or config.observe.pushgateway):
         registry = CollectorRegistry()
     metrics = Metrics(registry, config.topic, config.delivery.mode) if registry is not None else None
+    controls = partial(Signals, handle_signals)
     async with contextlib.AsyncExitStack() as outer:
         exporter = await outer.enter_async_context(Exporter(registry, config.observe, config.topic)) if registry else None
-        async with contextlib.AsyncExitStack() as stack:
-            if cluster is None:
-                cluster = await stack.enter_async_context(_kafka(config))
-            run = await _assemble(stack, config, plan, cluster, metrics)
-            ending = await _execute(config, run, plan.checkpoint, handle_signals)
-            run.accounts.finish()
-            if metrics is not None:
-                metrics.finish()
-            report = build_report(config, run.accounts.ledger, run.sink, ending)
-            report = await _with_json(report, config)
+        if plan.processes > 1:
+            async with _resolved(config) as resolved:
+                report = await replay_in_processes(resolved, plan.sources, plan.checkpoint, plan.resume, metrics, controls)
+        else:
+            async with contextlib.AsyncExitStack() as stack:
+                if cluster is None:
+                    cluster = await stack.enter_async_context(_kafka(config))
+                run = await _assemble(stack, config, plan, cluster, metrics)
+                ending = await _execute(config, run, plan.checkpoint, controls)
+                report = _finish(config, run, metrics, ending)
+        report = await _with_json(report, config)
         if on_report is not None:
             on_report(report)
         warning = await exporter.finish() if exporter is not None else None  # the server lingers here
     return msgspec.structs.replace(report, warnings=[*report.warnings, warning]) if warning else report
 
 
+async def replay_part(
+    config: ReplayConfig,
+    part: tuple[int, int],
+    resume: dict[str, Position],
+    ledger: Ledger,
+    watch: Watch,
+    saver: Saver,
+    controls: Controls,
+) -> Report:
+    """One process of a replay in ``part[1]`` processes (``pump.cli.child``): it sends the partitions
+    ``p % count == index`` (of its shard's, with ``--shard-by partition``), from ``resume``; its counts go to
+    ``ledger`` and ``watch``, its checkpoint positions to ``saver``; ``controls`` say when to stop."""
+    plan = await asyncio.to_thread(_plan, config, part, resume)
+    async with contextlib.AsyncExitStack() as stack:
+        cluster = await stack.enter_async_context(_kafka(config))
+        run = await _assemble(stack, config, plan, cluster, watch, ledger)
+        ending = await _execute(config, run, saver, controls)
+        return _finish(config, run, watch, ending)
+
+
+def _finish(config: ReplayConfig, run: _Run, watch: Watch | None, ending: Ending) -> Report:
+    run.accounts.finish()
+    if watch is not None:
+        watch.finish()
+    return build_report(config, run.accounts.ledger, run.sink, ending)
+
+
+def process_count(config: ReplayConfig) -> int:
+    """``--processes``: as given, or ``auto``: the cores this process may run on."""
+    asked = config.input.processes
+    return len(os.sched_getaffinity(0)) if asked == "auto" else asked
+
+
 @dataclass
 class _Plan:
-    """What is known before connecting: the inputs, the schema's decoders, where each input resumes."""
+    """What is known before connecting: the inputs, the schema's decoders, where each input (or each process's) resumes."""
 
     sources: list[FileSource]
     decoders: dict[RecordFormat, Decoder]
     checkpoint: Checkpoint | None
-    resume: dict[str, Position]
+    resume: list[dict[str, Position]]  # one per process
     processes: int
-    by_partition: tuple[int, int] | None  # --shard-by partition: (i, n), send the partitions p % n == i
+    decode_processes: int
+    by_partition: tuple[int, int] | None  # (i, n): send the partitions p % n == i (--shard-by partition, --processes)
 
 
-def _plan(config: ReplayConfig) -> _Plan:
-    """Blocking file work (stat, open, fingerprint, import), run on a thread; fails before anything is sent."""
+def _plan(config: ReplayConfig, part: tuple[int, int] | None = None, resume: dict[str, Position] | None = None) -> _Plan:
+    """Blocking file work (stat, open, fingerprint, import), run on a thread; fails before anything is sent.
+
+    ``part`` ``(j, count)``: this is process j of a replay in ``count`` processes, resuming from ``resume``.
+    """
     settings = config.input
+    processes = 1 if part is not None else process_count(config)
     sources = open_sources(settings.paths, settings.format)
     shard, by_partition = None, None
     if settings.shard is not None:
@@ -100,27 +167,42 @@ def _plan(config: ReplayConfig) -> _Plan:
             shard, by_partition = f"{index}/{count} by partition", (index, count)
         else:
             sources, shard = shard_sources(sources, index, count), f"{index}/{count}"
+    if part is not None:  # process j of count sends its share of what the shard sends
+        j, count = part
+        by_partition = (by_partition[0] + j * by_partition[1], by_partition[1] * count) if by_partition else part
     decoders = build_decoders(load_schema(settings.schema) if settings.schema else None, settings.key_field)
-    checkpoint = (
-        Checkpoint(config.checkpoint.path, config.topic, config.checkpoint.restart, shard) if config.checkpoint.path else None
-    )
-    resume = checkpoint.resume_points(sources) if checkpoint is not None else {}
-    return _Plan(sources, decoders, checkpoint, resume, decode_processes_for(settings, sources), by_partition)
+    checkpoint = None
+    if config.checkpoint.path and part is None:
+        checkpoint = Checkpoint(config.checkpoint.path, config.topic, config.checkpoint.restart, shard, processes)
+    if part is not None:
+        points = [resume or {}]
+    else:
+        points = checkpoint.resume_parts(sources) if checkpoint is not None else [{} for _ in range(processes)]
+    return _Plan(sources, decoders, checkpoint, points, processes, decode_processes_for(settings, sources), by_partition)
 
 
 @contextlib.asynccontextmanager
 async def _kafka(config: ReplayConfig) -> AsyncIterator[KafkaCluster]:
     """The cluster the config names; ``embedded`` starts a throwaway broker for the run (and creates the topic)."""
+    async with _resolved(config) as resolved:
+        yield KafkaCluster(resolved, resolved.producer.bootstrap_servers)
+
+
+@contextlib.asynccontextmanager
+async def _resolved(config: ReplayConfig) -> AsyncIterator[ReplayConfig]:
+    """The config as it is; for ``embedded``, pointed at a throwaway broker started for the run."""
     if config.producer.bootstrap_servers != EMBEDDED:
-        yield KafkaCluster(config, config.producer.bootstrap_servers)
+        yield config
         return
     producer = config.producer  # Tansu creates no topic on its own and refuses the idempotent producer
     idempotence = "off" if producer.idempotence == "auto" else producer.idempotence
-    create = msgspec.structs.replace(
-        config, producer=msgspec.structs.replace(producer, create_topic=True, idempotence=idempotence)
-    )
     async with embedded_broker() as broker:
-        yield KafkaCluster(create, broker.bootstrap)
+        yield msgspec.structs.replace(
+            config,
+            producer=msgspec.structs.replace(
+                producer, bootstrap_servers=broker.bootstrap, create_topic=True, idempotence=idempotence
+            ),
+        )
 
 
 @dataclass
@@ -132,11 +214,16 @@ class _Run:
 
 
 async def _assemble(
-    stack: contextlib.AsyncExitStack, config: ReplayConfig, plan: _Plan, cluster: Cluster, metrics: Metrics | None
+    stack: contextlib.AsyncExitStack,
+    config: ReplayConfig,
+    plan: _Plan,
+    cluster: Cluster,
+    metrics: Watch | None,
+    ledger: Ledger | None = None,
 ) -> _Run:
-    ledger = Ledger(max_invalid_shown=config.observe.max_invalid_shown)
+    ledger = ledger if ledger is not None else Ledger(max_invalid_shown=config.observe.max_invalid_shown)
     dead_letters = await _dead_letters(stack, config, cluster)
-    accounts = await stack.enter_async_context(Accounts(ledger, Completion(plan.resume), dead_letters, metrics))
+    accounts = await stack.enter_async_context(Accounts(ledger, Completion(plan.resume[0]), dead_letters, metrics))
     sink = await stack.enter_async_context(cluster.sink(config.topic, config.producer.partitions, accounts.retried))
     decode = _decode_stage(config, plan, sink.partitions)
     stack.push_async_callback(decode.aclose)
@@ -144,18 +231,18 @@ async def _assemble(
     inflight = InFlight(limit, partial(accounts.blocked, "in_flight"))
     mode = make_mode(config.delivery, sink, accounts, inflight, config.producer.linger, config.producer.max_message_bytes)
     queue: asyncio.Queue = asyncio.Queue(maxsize=config.input.queue_size)
-    workers = max(config.input.workers, plan.processes + 2) if plan.processes else config.input.workers
+    workers = max(config.input.workers, plan.decode_processes + 2) if plan.decode_processes else config.input.workers
     total = None if any(s.size is None for s in plan.sources) else sum(s.size or 0 for s in plan.sources)
     if metrics is not None:
         metrics.begin(total, (config.input.queue_size, queue.qsize), (limit, lambda: ledger.in_flight))
-    stages = Stages(plan.sources, plan.resume, queue, decode, Unpaced(), mode, accounts, workers)
+    stages = Stages(plan.sources, plan.resume[0], queue, decode, Unpaced(), mode, accounts, workers)
     return _Run(Engine(config, stages), sink, accounts, total)
 
 
 def _decode_stage(config: ReplayConfig, plan: _Plan, partitions: int) -> DecodeStage:
     """Inline, or in processes (which build the same decoders from the same settings)."""
-    if plan.processes:
-        return ProcessDecode(plan.processes, config.input.schema, config.input.key_field, partitions, plan.by_partition)
+    if plan.decode_processes:
+        return ProcessDecode(plan.decode_processes, config.input.schema, config.input.key_field, partitions, plan.by_partition)
     return InlineDecode(plan.decoders, Partitioner(partitions, shard=plan.by_partition))
 
 
@@ -168,8 +255,8 @@ async def _dead_letters(stack: contextlib.AsyncExitStack, config: ReplayConfig, 
     return await FileDeadLetters.open(spec)
 
 
-async def _execute(config: ReplayConfig, run: _Run, checkpoint: Checkpoint | None, handle_signals: bool) -> Ending:
-    """Run the engine with the progress line, the checkpoint writer and the signal handlers around it."""
+async def _execute(config: ReplayConfig, run: _Run, checkpoint: Saver | None, controls: Controls) -> Ending:
+    """Run the engine with the progress line, the checkpoint writer and the stop controls (signals) around it."""
     task = asyncio.current_task()
     assert task is not None
 
@@ -181,7 +268,7 @@ async def _execute(config: ReplayConfig, run: _Run, checkpoint: Checkpoint | Non
         run.sink.hurry(1.0)
         task.cancel()
 
-    with Signals(handle_signals, first, second) as signals:
+    with controls(first, second) as signals:
         try:
             progress = Progress(run.accounts.ledger, run.total_bytes, enabled=config.observe.progress)
             async with progress, _checkpointing(checkpoint, run.accounts, config.checkpoint.interval):
@@ -195,7 +282,7 @@ async def _execute(config: ReplayConfig, run: _Run, checkpoint: Checkpoint | Non
 
 
 @contextlib.asynccontextmanager
-async def _checkpointing(checkpoint: Checkpoint | None, accounts: Accounts, interval: float) -> AsyncIterator[None]:
+async def _checkpointing(checkpoint: Saver | None, accounts: Accounts, interval: float) -> AsyncIterator[None]:
     """Writes the checkpoint every ``interval`` seconds and once more on the way out, whatever happened.
 
     A write is never cancelled halfway (the periodic writer is asked to stop, then awaited),

@@ -5,8 +5,20 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Protocol
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+Handler = Callable[[int], None]
+
+
+class Received(Protocol):
+    received: list[int]
+
+
+#: How a run learns it should stop: ``controls(first, second)`` is a context manager whose ``received`` lists the
+#: stop requests (signal numbers) seen; ``Signals`` here, or a process's parent (``pump.cli.child``).
+Controls = Callable[[Handler, Handler], AbstractContextManager[Received]]
 
 
 class Signals:
@@ -16,7 +28,7 @@ class Signals:
     choice: a library caller's application owns its signals) and removed on exit.
     """
 
-    def __init__(self, enabled: bool, first: Callable[[int], None], second: Callable[[int], None]) -> None:
+    def __init__(self, enabled: bool, first: Handler, second: Handler) -> None:
         self.enabled = enabled
         self._first = first
         self._second = second

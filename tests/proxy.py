@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 from pump.dev.broker import free_port
 
@@ -16,6 +17,7 @@ class Proxy:
         self.delay = 0.0
         self.cuts = 0
         self.connections = 0
+        self.forwarded = 0  # bytes, both ways
         self._writers: set[asyncio.StreamWriter] = set()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -67,6 +69,7 @@ class Proxy:
                     if self.delay:
                         await asyncio.sleep(self.delay)
                     w.write(data)
+                    self.forwarded += len(data)
                     await w.drain()
             except (ConnectionError, OSError):
                 pass
@@ -75,3 +78,11 @@ class Proxy:
 
         await asyncio.gather(pipe(client_r, broker_w), pipe(broker_r, client_w))
         self._writers -= {client_w, broker_w}
+
+    def wait_forwarded(self, nbytes: int, within: float = 60.0) -> None:
+        """Returns once ``nbytes`` went through (records are flowing, set-up is over)."""
+        deadline = time.monotonic() + within
+        while self.forwarded < nbytes:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"only {self.forwarded} bytes went through the proxy")
+            time.sleep(0.01)

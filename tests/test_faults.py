@@ -144,7 +144,7 @@ def test_connections_cut_and_delayed_mid_replay_lose_nothing(tmp_path: Path) -> 
                 "4", "--key-field", "user", "--delivery-timeout", "10", "--dead-letter", str(dlq), "--max-in-flight", "20000",
                 "--no-progress"]  # fmt: skip
         with cli.start(*args) as proc:
-            time.sleep(0.5)
+            proxy.wait_forwarded(1 << 20)  # records flow (a cut while connecting is a set-up error, status 2)
             proxy.delay = 0.05  # slow the wire down
             time.sleep(0.5)
             cut = proxy.cut_all()  # then reset every connection mid-flight

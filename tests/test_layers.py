@@ -21,6 +21,7 @@ LAYERS: list[set[str]] = [
     {"pump.output", "pump.pace"},
     {"pump.observe"},
     {"pump.engine", "pump.signals"},
+    {"pump.parallel"},
     {"pump.runner"},
     {"pump.cli", "pump.testing"},
     {"pump", "pump.__main__"},

@@ -1,5 +1,9 @@
 """Checkpoint and resume: per input, a fingerprint and the position up to which every line is handled.
 
+A replay in N processes (``--processes``) keeps one file with N parts: each process owns
+some partitions and reaches its own position in every input, so each resumes from its
+own; the file names the count, and a resume with another count is refused.
+
 The position is ``Completion``'s low-water mark (acknowledged or dead-lettered, never in
 flight), so after a crash at any moment a resume loses nothing and re-sends at most what
 was in flight. The file is replaced atomically (temp file, fsync, rename, fsync of the
@@ -32,33 +36,55 @@ class FileState(msgspec.Struct, kw_only=True):
         return (self.size, self.mtime_ns, self.head_sha256) == (print_.size, print_.mtime_ns, print_.head_sha256)
 
 
-class State(msgspec.Struct, kw_only=True):
+class State(msgspec.Struct, kw_only=True, omit_defaults=True):
     version: int = 1
     topic: str
     shard: str | None = None  # the --shard this checkpoint is of: another shard's positions mean other pieces
     files: dict[str, FileState] = msgspec.field(default_factory=dict)
+    processes: int = 1
+    parts: list[dict[str, FileState]] = msgspec.field(default_factory=list)  # with processes > 1: each one's files
 
 
 class Checkpoint:
-    def __init__(self, path: str, topic: str, restart: bool = False, shard: str | None = None) -> None:
+    def __init__(self, path: str, topic: str, restart: bool = False, shard: str | None = None, processes: int = 1) -> None:
         self.path = path
         self.topic = topic
         self.restart = restart
         self.shard = shard
-        self.state = State(topic=topic, shard=shard)
+        self.processes = processes
+        self.state = State(
+            topic=topic, shard=shard, processes=processes, parts=[{} for _ in range(processes)] if processes > 1 else []
+        )
         self._prints: dict[str, Fingerprint] = {}
+
+    def resume_parts(self, sources: Sequence[Source]) -> list[dict[str, Position]]:
+        """Where each process's inputs start: one ``resume_points`` per process (a list of one without processes)."""
+        previous = self._fingerprint(sources)
+        if self.processes == 1:
+            return [self._points(sources, previous.files if previous else {}, self.state.files)]
+        old_parts = previous.parts if previous else []
+        return [
+            self._points(sources, old_parts[i] if i < len(old_parts) else {}, part) for i, part in enumerate(self.state.parts)
+        ]
 
     def resume_points(self, sources: Sequence[Source]) -> dict[str, Position]:
         """Where each input starts, from the checkpoint file; refuses changed inputs unless ``restart``."""
+        return self.resume_parts(sources)[0]
+
+    def _fingerprint(self, sources: Sequence[Source]) -> State | None:
         for source in sources:
             fingerprint = source.fingerprint()
             if fingerprint is None:
                 raise config_error(f"{{checkpoint}} cannot track {verbatim(repr(source.name))} (stdin or a pipe): give files")
             self._prints[source.name] = fingerprint
-        previous = self._load()
+        return self._load()
+
+    def _points(
+        self, sources: Sequence[Source], previous: dict[str, FileState], kept: dict[str, FileState]
+    ) -> dict[str, Position]:
         points: dict[str, Position] = {}
         for source in sources:
-            old = previous.files.get(os.path.abspath(source.name)) if previous else None
+            old = previous.get(os.path.abspath(source.name))
             if old is None or self.restart:
                 continue
             if not old.same_content(self._prints[source.name]):
@@ -67,8 +93,8 @@ class Checkpoint:
                     " (size, mtime or first 64 KiB differ); add {restart} to replay it from the start"
                 )
             points[source.name] = Position(old.offset, old.line, old.done)
-        if previous is not None and not self.restart:
-            self.state.files.update(previous.files)  # keep entries of inputs not named this time
+        if not self.restart:
+            kept.update(previous)  # keep entries of inputs not named this time
         return points
 
     def _load(self) -> State | None:
@@ -92,16 +118,32 @@ class Checkpoint:
                 f"{{checkpoint}} {verbatim(self.path)} is of {verbatim(theirs)}, this run is {verbatim(ours)};"
                 " give each shard its own checkpoint, or add {restart}"
             )
+        if state.processes != self.processes and not self.restart:
+            raise config_error(
+                f"{{checkpoint}} {verbatim(self.path)} was written by a replay in {state.processes} process(es), this one"
+                f" runs {self.processes}: each process resumes from its own positions, so give {{processes}}"
+                f" {state.processes}, or add {{restart}}"
+            )
         return state
 
-    def save(self, positions: dict[str, Position]) -> None:
+    def save(self, positions: dict[str, Position], part: int = 0) -> None:
+        """Records ``positions`` (of process ``part``, with processes) and replaces the file."""
+        self.record(positions, part)
+        self.write()
+
+    def record(self, positions: dict[str, Position], part: int = 0) -> None:
+        """Takes ``positions`` (of process ``part``, with processes) into the state ``write`` writes."""
+        files = self.state.parts[part] if self.processes > 1 else self.state.files
         for path, pos in positions.items():
             base = self._prints.get(path)
             if base is not None:
-                self.state.files[os.path.abspath(path)] = FileState(
+                files[os.path.abspath(path)] = FileState(
                     size=base.size, mtime_ns=base.mtime_ns, head_sha256=base.head_sha256,
                     offset=pos.offset, line=pos.line, done=pos.done,
                 )  # fmt: skip
+
+    def write(self) -> None:
+        """Replaces the file with the state, atomically and durably."""
         data = msgspec.json.format(msgspec.json.encode(self.state), indent=2)
         directory = os.path.dirname(os.path.abspath(self.path))
         fd, tmp = tempfile.mkstemp(prefix=".pump-checkpoint-", dir=directory)

@@ -38,3 +38,13 @@ class LatencyHistogram:
                 upper = self._MIN * math.exp((index + 1) * self._BASE)
                 return min(upper, self.max)
         return self.max
+
+    def buckets(self) -> dict[int, int]:
+        """The weight in each bucket: with ``count`` and ``max``, all ``merge`` needs (histograms of several processes)."""
+        return dict(self._counts)
+
+    def merge(self, buckets: dict[int, int], count: int, max_seconds: float) -> None:
+        """Adds another histogram's weights (``buckets()``, ``count``, ``max``): quantiles as if recorded here."""
+        self._counts.update(buckets)
+        self.count += count
+        self.max = max(self.max, max_seconds)

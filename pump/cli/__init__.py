@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(verbose: bool) -> None:
+def configure_logging(verbose: bool) -> None:
     """The command line owns this process's logging: aiokafka's records are made (pump counts retries and
     explains failures from them) but shown only with ``-v``; pump prints its own one-line messages."""
     handler = logging.StreamHandler()
@@ -60,7 +60,7 @@ def _configure_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
 
 
-def _tune_gc() -> None:
+def tune_gc() -> None:
     """The command line owns this process's collector too. A replay allocates a few objects per record (a future
     per send in callback mode, tuples, lists) that mostly die young and hold no cycles, so CPython's default of a
     collection every 700 allocations mostly rescans the same long-lived objects. Collect young objects every
@@ -73,8 +73,8 @@ def _tune_gc() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _configure_logging(getattr(args, "verbose", False))
-    _tune_gc()
+    configure_logging(getattr(args, "verbose", False))
+    tune_gc()
     try:
         run = {"broker": commands.broker, "plan": commands.plan, "replay": commands.replay}[args.command]
         return run(args)

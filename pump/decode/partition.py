@@ -6,7 +6,11 @@ where a key lives; the empty key ``b""`` is a key like any other. Unkeyed record
 are spread sticky: all of a chunk's unkeyed records go to one partition, and
 consecutive chunks to consecutive partitions (``seq % partitions``), as Kafka's
 sticky partitioner (KIP-480) does per batch. The choice depends only on the
-chunk, so decode processes make it exactly as the main process would.
+chunk, so decode processes make it exactly as the main process would. A run that
+sends only some partitions (``--shard-by partition``, ``--processes``) spreads them by
+line instead, ``(line // 4096) % partitions``: every process must put a record where
+the others expect it, even after each resumed from its own position (chunks then
+start at other lines, so a chunk's number is not the same in each).
 
 This is the one place records are assigned partitions.
 """
@@ -18,6 +22,7 @@ from pump.records import ByPartition, Record
 _SEED = 0x9747B28C
 _M = 0x5BD1E995
 _MASK = 0xFFFFFFFF
+LINES_PER_STICKY_BLOCK = 4096
 
 
 def murmur2(data: bytes) -> int:
@@ -102,6 +107,9 @@ class Partitioner:
                 grouped[part] = [rec]
             else:
                 bucket.append(rec)
-        if unkeyed:
+        if unkeyed and self.shard is None:
             grouped.setdefault(self.sticky(seq), []).extend(unkeyed)
+        elif unkeyed:
+            for rec in unkeyed:
+                grouped.setdefault(rec[2] // LINES_PER_STICKY_BLOCK % self.num_partitions, []).append(rec)
         return grouped
