@@ -22,6 +22,12 @@ import msgspec
 
 from pump.config import config_error, verbatim
 from pump.input import Fingerprint, Position, Source
+from pump.input.remote import is_url
+
+
+def _key(name: str) -> str:
+    """An input's name in the file: a local path made absolute (the run may start elsewhere), a URL as it is."""
+    return name if is_url(name) else os.path.abspath(name)
 
 
 class FileState(msgspec.Struct, kw_only=True):
@@ -84,7 +90,7 @@ class Checkpoint:
     ) -> dict[str, Position]:
         points: dict[str, Position] = {}
         for source in sources:
-            old = previous.get(os.path.abspath(source.name))
+            old = previous.get(_key(source.name))
             if old is None or self.restart:
                 continue
             if not old.same_content(self._prints[source.name]):
@@ -137,7 +143,7 @@ class Checkpoint:
         for path, pos in positions.items():
             base = self._prints.get(path)
             if base is not None:
-                files[os.path.abspath(path)] = FileState(
+                files[_key(path)] = FileState(
                     size=base.size, mtime_ns=base.mtime_ns, head_sha256=base.head_sha256,
                     offset=pos.offset, line=pos.line, done=pos.done,
                 )  # fmt: skip

@@ -1,15 +1,20 @@
-"""Local files and stdin as sources: opened up front, read in big blocks off the event loop (aiofiles)."""
+"""Files as sources: local files and stdin (aiofiles), and objects named by URL (``remote``: ``s3://...``), opened up
+front, read in big blocks off the event loop."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import os
 import stat
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, BinaryIO
 
 import aiofiles
 
 from pump.errors import InputError, UsageError
+from pump.input import remote
 from pump.input.compression import GZIP_MAGIC, ZSTD_MAGIC
 from pump.input.cutter import Cutter
 from pump.input.formats import format_by_content, format_by_name
@@ -40,7 +45,7 @@ class FileSource:
         if self.end is not None and start.offset >= self.end:
             return
         try:
-            f = await (aiofiles.open(0, "rb", closefd=False) if self.name == STDIN else aiofiles.open(self.name, "rb"))
+            f = await _open(self.name)
         except OSError as exc:
             raise InputError(self.name, exc.strerror or str(exc)) from None
         cutter = Cutter(self.name, self.format, start, can_seek=self.name != STDIN, end=self.end)
@@ -68,10 +73,47 @@ class FileSource:
     def fingerprint(self) -> Fingerprint | None:
         if self.name == STDIN or self.size is None:
             return None
-        st = os.stat(self.name)
-        with open(self.name, "rb") as f:
+        size, mtime_ns = remote.stat(self.name) if remote.is_url(self.name) else _size_and_mtime(self.name)
+        with open_sync(self.name) as f:
             head = hashlib.sha256(f.read(HEAD_BYTES)).hexdigest()
-        return Fingerprint(size=st.st_size, mtime_ns=st.st_mtime_ns, head_sha256=head)
+        return Fingerprint(size=size, mtime_ns=mtime_ns, head_sha256=head)
+
+
+def _size_and_mtime(path: str) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns
+
+
+class _RemoteFile:
+    """An object named by URL, with aiofiles' ``read``/``seek``/``close``: each a blocking call on a thread."""
+
+    def __init__(self, url: str, f: BinaryIO) -> None:
+        self._url = url
+        self._f = f
+
+    async def read(self, n: int) -> bytes:
+        return await asyncio.to_thread(remote.read, self._url, self._f, n)
+
+    async def seek(self, offset: int) -> None:
+        await asyncio.to_thread(self._f.seek, offset)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._f.close)
+
+
+async def _open(name: str) -> Any:
+    if name == STDIN:
+        return await aiofiles.open(0, "rb", closefd=False)
+    if remote.is_url(name):
+        return _RemoteFile(name, await asyncio.to_thread(remote.open_binary, name))
+    return await aiofiles.open(name, "rb")
+
+
+@contextlib.contextmanager
+def open_sync(name: str) -> Iterator[BinaryIO]:
+    """A local file or an object named by URL, for blocking reads (fingerprints, shard plans)."""
+    with remote.open_binary(name) if remote.is_url(name) else open(name, "rb") as f:
+        yield f
 
 
 def line_start(path: str, offset: int, block: int = 1 << 20) -> Position:
@@ -80,7 +122,7 @@ def line_start(path: str, offset: int, block: int = 1 << 20) -> Position:
     if offset <= 0:
         return START
     newlines = pos = 0
-    with open(path, "rb") as f:
+    with open_sync(path) as f:
         while pos < offset - 1:  # the newlines before the byte that may end the line before ours
             data = f.read(min(block, offset - 1 - pos))
             if not data:
@@ -131,7 +173,7 @@ def shard_plan(sources: list[FileSource], count: int) -> list[list[Piece]]:
 
 def _cuttable(source: FileSource) -> bool:
     """A plain JSON-lines file: its byte offsets are the stream's, and no record spans a newline."""
-    with open(source.name, "rb") as f:
+    with open_sync(source.name) as f:
         head = f.read(HEAD_BYTES)
     if head.startswith((GZIP_MAGIC, ZSTD_MAGIC)):
         return False
@@ -140,6 +182,8 @@ def _cuttable(source: FileSource) -> bool:
 
 
 def _check(path: str) -> int | None:
+    if remote.is_url(path):
+        return remote.stat(path)[0]
     try:
         st = os.stat(path)
     except FileNotFoundError:
