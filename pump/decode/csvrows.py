@@ -20,7 +20,7 @@ from msgspec.structs import astuple, fields
 
 from pump.decode.keys import key_bytes, missing_key
 from pump.decode.lines import LineIndex
-from pump.decode.parsed import Parsed, field_attr
+from pump.decode.parsed import Parsed, Share, field_attr
 from pump.errors import InputError
 from pump.input import Chunk
 from pump.records import Invalid, InvalidReason, Record
@@ -107,6 +107,7 @@ class _CsvPlan:
         self.key_index: int | None = None
         self.key_attr: str | None = None
         self.schema = schema
+        self.key_kind = "str"
         self.positional = False
         if schema is None:
             if key_field is not None:
@@ -123,12 +124,29 @@ class _CsvPlan:
             )
         self.key_attr = field_attr(schema, key_field) if key_field else None
         self.fixer = _Fixer(schema, header)
+        if self.key_attr is not None:  # where a key can be read without converting the row (``cell_key``)
+            info = next(f for f in infos if f.name == self.key_attr)
+            if info.encode_name in header:
+                self.key_index = header.index(info.encode_name)
+                self.key_kind = _kind(mi.type_info(info.type))[0]
         if header == names:
             self.positional = True
             self.row_type = msgspec.defstruct(f"{schema.__name__}Row", [], bases=(schema,), array_like=True)
             self.out_type = msgspec.defstruct(
                 f"{schema.__name__}Out", [(f.name, f.type) for f in infos], rename={f.name: f.encode_name for f in infos}
             )
+
+    def cell_key(self, row: list[str]) -> bytes | None:
+        """The row's key read from its cell where converting the row could not change it (text; digits without a
+        leading zero for an integer); None where only the conversion can tell, or there is no key."""
+        if self.key_index is None:
+            return None
+        cell = row[self.key_index]
+        if self.key_kind == "str":
+            return None if _has_surrogates(cell) else cell.encode()
+        if self.key_kind == "int" and cell.isascii() and cell.isdigit() and (cell[0] != "0" or cell == "0"):
+            return cell.encode()
+        return None
 
     def convert(self, row: list[str]) -> tuple[Any, bytes]:
         """Typed object and encoded value, or raise ``msgspec.ValidationError``."""
@@ -169,7 +187,10 @@ class CsvDecoder:
             plan = self._plans[header] = _CsvPlan(header, self._schema, self._key_field, path)
         return plan
 
-    def decode(self, chunk: Chunk) -> Parsed:
+    def decode(self, chunk: Chunk, share: Share | None = None) -> Parsed:
+        """Every row is parsed (only a CSV parser can tell where a row ends). With a ``share``, a row whose key
+        cell tells its partition is converted by that partition's run only, and answered for there; any other
+        row by every run, each keeping the record if it sends the key's partition, the first reporting it bad."""
         assert chunk.header is not None
         out = Parsed()
         plan = self.plan_for(chunk.header, chunk.path)
@@ -177,6 +198,7 @@ class CsvDecoder:
         text = chunk.data.decode("utf-8", errors="surrogateescape")
         damaged = not text.isascii() and _has_surrogates(text)
         reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        first = share is None or share.first
         base = chunk.first_line
         consumed = 0
         while True:
@@ -187,16 +209,28 @@ class CsvDecoder:
                 break
             except csv.Error as exc:
                 consumed = reader.line_num
-                out.invalid.append(Invalid(chunk.path, line, offsets.of(line), "csv", f"malformed CSV: {exc}"))
+                if first:
+                    out.invalid.append(Invalid(chunk.path, line, offsets.of(line), "csv", f"malformed CSV: {exc}"))
                 continue
             consumed = reader.line_num
             if not row or (len(row) == 1 and not row[0].strip()):
-                out.blank += 1
+                out.blank += first
                 continue
+            shared = False  # converted by every run: kept here only if this run sends it, reported by the first
+            if share is not None:
+                key = plan.cell_key(row) if len(row) == plan.width else None
+                if key is not None or (plan.key_attr is None and plan.key_index is None):
+                    if not share.sends(key, line):
+                        continue
+                else:
+                    shared = True
             problem = self._row(plan, row, line, out.records, damaged)
             if problem is not None:
-                reason, message = problem
-                out.invalid.append(Invalid(chunk.path, line, offsets.of(line), reason, message))
+                if not shared or first:
+                    reason, message = problem
+                    out.invalid.append(Invalid(chunk.path, line, offsets.of(line), reason, message))
+            elif shared and not share.sends(out.records[-1][0], line):  # type: ignore[union-attr]
+                out.records.pop()
         return out
 
     def _row(

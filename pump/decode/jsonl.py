@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from itertools import compress
 from typing import Any
 
 import msgspec
 
 from pump.decode.keys import key_bytes, missing_key
 from pump.decode.lines import LineIndex
-from pump.decode.parsed import Parsed, field_attr
+from pump.decode.parsed import Parsed, Share, field_attr
 from pump.input import Chunk
 from pump.records import Invalid
 
@@ -31,7 +33,27 @@ class JsonLinesDecoder:
         self._ints: dict[int, bytes] = {}  # key field values -> key bytes: replayed data repeats its keys
         self._strs: dict[str, bytes] = {}
 
-    def decode(self, chunk: Chunk) -> Parsed:
+    def decode(self, chunk: Chunk, share: Share | None = None) -> Parsed:
+        data = chunk.data
+        raws = data.split(b"\n")
+        if raws and not raws[-1]:
+            raws.pop()
+        numbers = range(chunk.first_line, chunk.first_line + len(raws))
+        if share is not None and self._key_attr is None:  # unkeyed records go by line: decode only this run's
+            keep = [share.sends(None, line) for line in numbers]
+            raws, numbers = list(compress(raws, keep)), list(compress(numbers, keep))  # type: ignore[assignment]
+        out = self._decode(
+            chunk, raws, numbers, strip_cr=b"\r" in data, check_utf8=not _valid_utf8(data)
+        )  # msgspec does not check the fields it skips
+        if share is not None and self._key_attr is not None:
+            # Every run decodes every keyed line: deciding by the key field alone first was measured no cheaper for
+            # the rides (1.31 against 1.30 us a line), since msgspec decodes a whole line in C about as fast.
+            out.records = [r for r in out.records if share.sends(r[0], r[2])]
+            if not share.first:
+                out.invalid, out.blank = [], 0
+        return out
+
+    def _decode(self, chunk: Chunk, raws: list[bytes], numbers: Sequence[int], strip_cr: bool, check_utf8: bool) -> Parsed:
         """The hot loop: per line, one msgspec decode, one attribute read, one dict lookup for the key's bytes.
 
         Blank lines and a CR before the LF are rare, so they are looked for only where they can be: a line
@@ -43,15 +65,7 @@ class JsonLinesDecoder:
         key_attr = self._key_attr
         ints, strs = self._ints, self._strs
         offsets = LineIndex(chunk)  # built only if a line is invalid
-        line = chunk.first_line - 1
-        data = chunk.data
-        lines = data.split(b"\n")
-        if lines and not lines[-1]:
-            lines.pop()
-        strip_cr = b"\r" in data
-        check_utf8 = not _valid_utf8(data)  # msgspec does not check the fields it skips
-        for raw in lines:
-            line += 1
+        for raw, line in zip(raws, numbers, strict=True):
             if strip_cr and raw[-1:] == b"\r":
                 raw = raw[:-1]
             try:

@@ -21,10 +21,27 @@ class Parsed:
     blank: int = 0
 
 
-class Decoder(Protocol):
-    """Lines of one record format -> ``Parsed``. Built once per run, reused for every chunk."""
+class Share(Protocol):
+    """The lines a run that sends only some partitions answers for (``--processes``, ``--shard-by partition``).
 
-    def decode(self, chunk: Chunk) -> Parsed: ...
+    Every such run reads every line, and each line is answered for by exactly one of them: sent by the
+    run that sends its partition, or reported (invalid, blank) by one run. Where a line's partition
+    shows before the costly part of decoding it (an unkeyed line's number; a CSV key cell that needs
+    no conversion), only that partition's run decodes it, and it reports the line if it is bad;
+    every other line every run decodes, keeping it if it sends its partition, and the ``first`` run
+    alone reports the bad ones. ``Partitioner`` is one.
+    """
+
+    first: bool
+
+    def sends(self, key: bytes | None, line: int) -> bool: ...
+
+
+class Decoder(Protocol):
+    """Lines of one record format -> ``Parsed``. Built once per run, reused for every chunk. With a ``share``,
+    only the lines it answers for: the others are neither records, invalid nor blank here."""
+
+    def decode(self, chunk: Chunk, share: Share | None = None) -> Parsed: ...
 
 
 def field_attr(schema: type[msgspec.Struct], key_field: str) -> str:

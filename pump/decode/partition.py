@@ -58,7 +58,7 @@ def java_partition(key: bytes, num_partitions: int) -> int:
 class Partitioner:
     """Assigns one topic's partitions. Caches keys, since replayed data repeats them."""
 
-    __slots__ = ("_cache", "_cache_limit", "num_partitions", "shard")
+    __slots__ = ("_cache", "_cache_limit", "first", "num_partitions", "shard")
 
     def __init__(self, num_partitions: int, cache_limit: int = 1 << 16, shard: tuple[int, int] | None = None) -> None:
         """``shard`` ``(i, n)``: this run sends only partitions ``p % n == i`` (``--shard-by partition``)."""
@@ -66,6 +66,7 @@ class Partitioner:
             raise ValueError("a topic has at least one partition")
         self.num_partitions = num_partitions
         self.shard = shard
+        self.first = shard is None or shard[0] == 0
         self._cache: dict[bytes, int] = {}
         self._cache_limit = cache_limit
 
@@ -78,12 +79,12 @@ class Partitioner:
             self._cache[key] = part
         return part
 
-    def owned(self, batches: ByPartition) -> ByPartition:
-        """The batches of the partitions this run sends (all of them unless sharded by partition)."""
+    def sends(self, key: bytes | None, line: int) -> bool:
+        """Whether this run sends the record of ``line`` with ``key`` (always, unless sharded by partition)."""
         if self.shard is None:
-            return batches
-        index, count = self.shard
-        return {p: recs for p, recs in batches.items() if p % count == index}
+            return True
+        part = line // LINES_PER_STICKY_BLOCK % self.num_partitions if key is None else self.for_key(key)
+        return part % self.shard[1] == self.shard[0]
 
     def sticky(self, seq: int) -> int:
         """The partition for chunk ``seq``'s unkeyed records."""

@@ -50,13 +50,10 @@ def build_decoders(schema: type[msgspec.Struct] | None, key_field: str | None) -
 
 
 def decode_chunk(decoders: dict[RecordFormat, Decoder], partitioner: Partitioner, chunk: Chunk) -> Decoded:
-    parsed = decoders[chunk.format].decode(chunk)
+    """Sharded by partition, the decoder returns only the lines this run answers for (``parsed.Share``)."""
+    parsed = decoders[chunk.format].decode(chunk, None if partitioner.shard is None else partitioner)
     batches = partitioner.group(parsed.records, chunk.seq)
-    if partitioner.shard is None:
-        return Decoded(chunk, batches, len(parsed.records), parsed.invalid, parsed.blank)
-    mine = partitioner.owned(batches)  # sharded by partition: every shard reads every line, shard 0 reports the bad ones
-    first = partitioner.shard[0] == 0
-    return Decoded(chunk, mine, sum(map(len, mine.values())), parsed.invalid if first else [], parsed.blank if first else 0)
+    return Decoded(chunk, batches, len(parsed.records), parsed.invalid, parsed.blank)
 
 
 class InlineDecode:
