@@ -162,6 +162,8 @@ CONTENDERS = {
         Contender("pump-batch-metrics", "jsonl", 1, pump_command(), pump_result,
                   "as pump-batch, with --metrics-addr scraped every second", scrape=True),
         Contender("pump-batch-csv", "csv", 1, pump_command(), pump_result, "as pump-batch, on the same rides as CSV"),
+        Contender("pump-batch-csv-inline", "csv", 1, pump_command("--decode-processes", "0"), pump_result,
+                  "as pump-batch-csv, decoded on the event loop's thread (--decode-processes 0)"),
         Contender("pump-batch-p2", "jsonl", 1, pump_command("--processes", "2"), pump_result, "as pump-batch, --processes 2"),
         Contender("pump-batch-csv-p2", "csv", 1, pump_command("--processes", "2"), pump_result,
                   "as pump-batch-csv, --processes 2"),
