@@ -13,8 +13,8 @@ from typing import Any, BinaryIO
 
 import aiofiles
 
+import pump.input.remote as remote
 from pump.errors import InputError, UsageError
-from pump.input import remote
 from pump.input.compression import GZIP_MAGIC, ZSTD_MAGIC
 from pump.input.cutter import Cutter
 from pump.input.formats import format_by_content, format_by_name
