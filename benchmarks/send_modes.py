@@ -46,13 +46,16 @@ BATCH_BYTES = 1 << 20
 
 
 def ensure(rows: int, fmt: str) -> Path:
-    from pump.dev.synth import write_file
+    from pump.dev.synth import write_file, write_parquet
 
     DATA.mkdir(exist_ok=True)
     path = DATA / f"rides-{rows}.{fmt}"
     if not path.exists():
         print(f"generating {path.name} ...", file=sys.stderr, flush=True)
-        write_file(str(path), rows, fmt=fmt)
+        if fmt == "parquet":  # the TLC's 2025 column types, row groups of 250,000 rows
+            write_parquet(str(path), rows, row_group_rows=250_000)
+        else:
+            write_file(str(path), rows, fmt=fmt)
     return path
 
 
@@ -164,6 +167,8 @@ CONTENDERS = {
         Contender("pump-batch-csv", "csv", 1, pump_command(), pump_result, "as pump-batch, on the same rides as CSV"),
         Contender("pump-batch-csv-inline", "csv", 1, pump_command("--decode-processes", "0"), pump_result,
                   "as pump-batch-csv, decoded on the event loop's thread (--decode-processes 0)"),
+        Contender("pump-batch-parquet", "parquet", 1, pump_command(), pump_result,
+                  "as pump-batch, on the same rides as Parquet (the TLC's 2025 column types), --datetime iso"),
         Contender("pump-batch-p2", "jsonl", 1, pump_command("--processes", "2"), pump_result, "as pump-batch, --processes 2"),
         Contender("pump-batch-csv-p2", "csv", 1, pump_command("--processes", "2"), pump_result,
                   "as pump-batch-csv, --processes 2"),

@@ -32,7 +32,8 @@ from msgspec import inspect as mi
 
 from pump.errors import ConfigError, PumpError
 
-Format = Literal["auto", "csv", "jsonl"]
+Format = Literal["auto", "csv", "jsonl", "parquet"]
+DatetimeMode = Literal["iso", "sql", "epoch-ms", "epoch-us"]
 ModeName = Literal["batch", "callback", "sync"]
 Compression = Literal["none", "gzip", "snappy", "lz4", "zstd"]
 Acks = Literal["0", "1", "all"]
@@ -86,7 +87,19 @@ class InputSettings(_Group):
         tuple[str, ...],
         setting("input files (CSV with a header, JSON lines; gzip/zstd ok); - for stdin", positional=True, metavar="PATH"),
     ]
-    format: Annotated[Format, setting("record format; auto: by extension after .gz/.zst, else by content")] = "auto"
+    format: Annotated[
+        Format, setting("record format; auto: by extension after .gz/.zst, else by content (Parquet: its magic bytes)")
+    ] = "auto"
+    columns: Annotated[
+        str | None, setting("Parquet: read and send only these columns, in this order", metavar="A,B,C")
+    ] = None
+    datetime: Annotated[
+        DatetimeMode,
+        setting(
+            "how Parquet timestamps are written into the JSON value: iso (2025-11-01T00:05:00), sql (2025-11-01 00:05:00,"
+            " what Flink parses), epoch-ms, epoch-us (a timestamp without a zone is taken as UTC)"
+        ),
+    ] = "iso"
     schema: Annotated[
         str | None, setting("validate records against a msgspec Struct ('rides' is built in)", metavar="NAME|MODULE:STRUCT")
     ] = None
@@ -130,6 +143,15 @@ class InputSettings(_Group):
             raise config_error("{shard_by} partition needs {shard}")
         if isinstance(self.processes, int) and self.processes < 1:
             raise config_error("{processes} must be at least 1 (or auto)")
+        if self.columns is not None and not self.column_list:
+            raise config_error("{columns} names no column")
+
+    @property
+    def column_list(self) -> tuple[str, ...] | None:
+        """``columns`` as names (``"A, B"`` -> ``("A", "B")``), or None for every column."""
+        if self.columns is None:
+            return None
+        return tuple(name.strip() for name in self.columns.split(",") if name.strip())
 
 
 class ProducerSettings(_Group):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
@@ -35,7 +35,7 @@ from pump.decode.processes import ProcessDecode
 from pump.dev.broker import embedded_broker
 from pump.engine import Engine, Stages
 from pump.errors import Interrupted
-from pump.input import FileSource, Position, RecordFormat, open_sources, shard_sources
+from pump.input import Position, RecordFormat, Source, open_sources, shard_sources
 from pump.input.shards import parse_shard
 from pump.observe import Ending, Exporter, Metrics, Progress, Report, build_report
 from pump.output import Cluster, InFlight, Sink, in_flight_limit, make_mode
@@ -143,7 +143,7 @@ def process_count(config: ReplayConfig) -> int:
 class _Plan:
     """What is known before connecting: the inputs, the schema's decoders, where each input (or each process's) resumes."""
 
-    sources: list[FileSource]
+    sources: Sequence[Source]
     decoders: dict[RecordFormat, Decoder]
     checkpoint: Checkpoint | None
     resume: list[dict[str, Position]]  # one per process
@@ -159,7 +159,7 @@ def _plan(config: ReplayConfig, part: tuple[int, int] | None = None, resume: dic
     """
     settings = config.input
     processes = 1 if part is not None else process_count(config)
-    sources = open_sources(settings.paths, settings.format)
+    sources = open_sources(settings.paths, settings.format, settings.column_list, settings.datetime)
     shard, by_partition = None, None
     if settings.shard is not None:
         index, count = parse_shard(settings.shard)

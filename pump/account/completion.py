@@ -32,7 +32,7 @@ class Completion:
         self.positions: dict[str, Position] = {k: v for k, v in (resumed or {}).items() if v.offset or v.done}
 
     def read(self, chunk: Chunk) -> None:
-        entry = _Entry(chunk.path, Position(chunk.offset + len(chunk.data), chunk.first_line + chunk.lines), None, chunk.seq)
+        entry = _Entry(chunk.path, Position(chunk.end, chunk.first_line + chunk.lines), None, chunk.seq)
         self._entries.append(entry)
         self._by_seq[chunk.seq] = entry
 

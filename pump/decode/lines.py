@@ -23,7 +23,9 @@ class LineIndex:
         return self._starts, min(max(line - self._chunk.first_line, 0), len(self._starts) - 1)
 
     def of(self, line: int) -> int:
-        """Byte offset (in the uncompressed input) where ``line`` starts."""
+        """Byte offset (in the uncompressed input) where ``line`` starts; for a Parquet file, its row's index."""
+        if self._chunk.rows:
+            return self._chunk.offset + line - self._chunk.first_line
         starts, i = self._index(line)
         return self._chunk.offset + starts[i]
 

@@ -129,3 +129,49 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def write_parquet(path: str, n: int, seed: int = 42, row_group_rows: int = 100_000) -> str:
+    """The same rides as a Parquet file with the TLC's 2025 yellow-trip column types (``pyarrow`` needed): int32
+    ids, ``timestamp[us]`` times, nullable int64 counts, doubles, and the 2025 columns ``Airport_fee`` and
+    ``cbd_congestion_fee``; the unknown-vendor rows have nulls where the TLC's have them."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([
+        ("VendorID", pa.int32()), ("tpep_pickup_datetime", pa.timestamp("us")), ("tpep_dropoff_datetime", pa.timestamp("us")),
+        ("passenger_count", pa.int64()), ("trip_distance", pa.float64()), ("RatecodeID", pa.int64()),
+        ("store_and_fwd_flag", pa.string()), ("PULocationID", pa.int32()), ("DOLocationID", pa.int32()),
+        ("payment_type", pa.int64()), ("fare_amount", pa.float64()), ("extra", pa.float64()), ("mta_tax", pa.float64()),
+        ("tip_amount", pa.float64()), ("tolls_amount", pa.float64()), ("improvement_surcharge", pa.float64()),
+        ("total_amount", pa.float64()), ("congestion_surcharge", pa.float64()), ("Airport_fee", pa.float64()),
+        ("cbd_congestion_fee", pa.float64()),
+    ])  # fmt: skip
+    kinds = [field.type for field in schema]
+
+    def typed(value: str, kind: pa.DataType) -> object:
+        if value == "":
+            return None
+        if pa.types.is_timestamp(kind):
+            return datetime.fromisoformat(value)
+        if pa.types.is_integer(kind):
+            return int(value)
+        if pa.types.is_floating(kind):
+            return float(value)
+        return value
+
+    def flush(batch: list[list[object]]) -> None:
+        columns = [pa.array(column, kind) for column, kind in zip(zip(*batch, strict=True), kinds, strict=True)]
+        writer.write_table(pa.Table.from_arrays(columns, schema=schema))
+        batch.clear()
+
+    with pq.ParquetWriter(path, schema) as writer:
+        batch: list[list[object]] = []
+        for i, row in enumerate(rows(n, seed)):
+            airport = 1.75 if i % 17 == 0 else 0.0
+            batch.append([typed(v, k) for v, k in zip(row, kinds, strict=False)] + [None if row[0] == "" else airport, 0.75])
+            if len(batch) >= row_group_rows:
+                flush(batch)
+        if batch:
+            flush(batch)
+    return path

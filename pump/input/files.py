@@ -18,6 +18,8 @@ from pump.errors import InputError, UsageError
 from pump.input.compression import GZIP_MAGIC, ZSTD_MAGIC
 from pump.input.cutter import Cutter
 from pump.input.formats import format_by_content, format_by_name
+from pump.input.parquet import MAGIC as PARQUET_MAGIC
+from pump.input.parquet import ParquetSource
 from pump.input.shards import Input, Piece, plan
 from pump.input.source import START, Chunk, Fingerprint, Position
 
@@ -73,10 +75,15 @@ class FileSource:
     def fingerprint(self) -> Fingerprint | None:
         if self.name == STDIN or self.size is None:
             return None
-        size, mtime_ns = remote.stat(self.name) if remote.is_url(self.name) else _size_and_mtime(self.name)
-        with open_sync(self.name) as f:
-            head = hashlib.sha256(f.read(HEAD_BYTES)).hexdigest()
-        return Fingerprint(size=size, mtime_ns=mtime_ns, head_sha256=head)
+        return fingerprint_of(self.name)
+
+
+def fingerprint_of(name: str) -> Fingerprint:
+    """A file's or an object's size, last modification and the SHA-256 of its first 64 KiB (blocking)."""
+    size, mtime_ns = remote.stat(name) if remote.is_url(name) else _size_and_mtime(name)
+    with open_sync(name) as f:
+        head = hashlib.sha256(f.read(HEAD_BYTES)).hexdigest()
+    return Fingerprint(size=size, mtime_ns=mtime_ns, head_sha256=head)
 
 
 def _size_and_mtime(path: str) -> tuple[int, int]:
@@ -137,31 +144,58 @@ def line_start(path: str, offset: int, block: int = 1 << 20) -> Position:
     return Position(pos, newlines + 1)  # no line starts there: an empty piece
 
 
-def open_sources(paths: tuple[str, ...], fmt: str = "auto") -> list[FileSource]:
-    """Sources for what the user named; fails before anything is sent if one is missing, a directory or unreadable.
+def open_sources(
+    paths: tuple[str, ...], fmt: str = "auto", columns: tuple[str, ...] | None = None, datetime: str = "iso"
+) -> list[FileSource | ParquetSource]:
+    """Sources for what the user named; fails before anything is sent if one is missing, a directory or unreadable,
+    or (``columns``) lacks a column. Parquet by ``--format parquet``, the extension, or its magic bytes.
 
     Blocking (it stats and opens every file): call it off the event loop.
     """
-    sources = [FileSource(STDIN, None, fmt) if path == STDIN else FileSource(path, _check(path), fmt) for path in paths]
+    sources: list[FileSource | ParquetSource] = []
+    for path in paths:
+        if path == STDIN:
+            sources.append(FileSource(STDIN, None, fmt))
+            continue
+        size = _check(path)
+        if size is not None and _is_parquet(path, fmt):
+            sources.append(ParquetSource(path, size, columns, datetime))
+        else:
+            sources.append(FileSource(path, size, fmt))
+    if columns and not all(isinstance(s, ParquetSource) for s in sources):
+        raise UsageError("--columns applies to Parquet inputs only (for now)")
     if sum(s.name == STDIN for s in sources) > 1:
         raise UsageError("stdin ('-') can be read only once")
     return sources
 
 
-def shard_sources(sources: list[FileSource], index: int, count: int) -> list[FileSource]:
+def _is_parquet(path: str, fmt: str) -> bool:
+    if fmt != "auto":
+        return fmt == "parquet"
+    if path.lower().endswith((".parquet", ".pq")):
+        return True
+    with open_sync(path) as f:
+        return f.read(len(PARQUET_MAGIC)) == PARQUET_MAGIC
+
+
+def shard_sources(sources: list[FileSource | ParquetSource], index: int, count: int) -> list[FileSource | ParquetSource]:
     """The pieces of the inputs that shard ``index`` of ``count`` reads (see ``shards``). Blocking: it reads each
     input's first bytes, and counts the lines before a piece that starts inside a file."""
     by_name = {source.name: source for source in sources}
-    mine = []
+    mine: list[FileSource | ParquetSource] = []
     for piece in shard_plan(sources, count)[index]:
         source = by_name[piece.path]
+        if piece.whole:
+            mine.append(source)
+            continue
+        assert isinstance(source, FileSource)
         first = line_start(source.name, piece.start)
         end = source.size if piece.end is None else piece.end
         mine.append(FileSource(source.name, max(end - first.offset, 0), source.format, first, piece.end))  # size: the piece's
     return mine
 
 
-def shard_plan(sources: list[FileSource], count: int) -> list[list[Piece]]:
+def shard_plan(sources: list[FileSource | ParquetSource], count: int) -> list[list[Piece]]:
     """Every shard's pieces (blocking: it reads each input's first bytes to tell if it may be cut)."""
     inputs = []
     for source in sources:
@@ -171,8 +205,10 @@ def shard_plan(sources: list[FileSource], count: int) -> list[list[Piece]]:
     return plan(inputs, count)
 
 
-def _cuttable(source: FileSource) -> bool:
+def _cuttable(source: FileSource | ParquetSource) -> bool:
     """A plain JSON-lines file: its byte offsets are the stream's, and no record spans a newline."""
+    if isinstance(source, ParquetSource):
+        return False
     with open_sync(source.name) as f:
         head = f.read(HEAD_BYTES)
     if head.startswith((GZIP_MAGIC, ZSTD_MAGIC)):

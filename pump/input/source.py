@@ -13,7 +13,8 @@ RecordFormat = Literal["csv", "jsonl"]
 
 @dataclass(slots=True)
 class Position:
-    """Everything before ``offset`` (uncompressed bytes) is handled; ``line`` is the next line's number."""
+    """Everything before ``offset`` (uncompressed bytes; rows of a Parquet file) is handled; ``line`` is the next
+    line's (row's) number."""
 
     offset: int
     line: int
@@ -36,6 +37,12 @@ class Chunk:
     raw_bytes: int  # bytes read from the source for this chunk (compressed, if it is)
     lines: int = 0  # physical lines in ``data``, counted once here
     seq: int = 0  # the chunk's place in the whole run's input order, set by the reader
+    rows: bool = False  # offsets count rows, not bytes (a Parquet file's JSON lines, a row each)
+
+    @property
+    def end(self) -> int:
+        """The offset just past this chunk."""
+        return self.offset + (self.lines if self.rows else len(self.data))
 
 
 class Fingerprint(msgspec.Struct, frozen=True, kw_only=True):

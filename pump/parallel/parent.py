@@ -31,7 +31,7 @@ import msgspec
 from pump.account import Checkpoint, Ledger
 from pump.config import ReplayConfig
 from pump.errors import Interrupted, PumpError
-from pump.input import FileSource, Position
+from pump.input import Position, Source
 from pump.observe import Ending, Metrics, Progress, Report, build_report
 from pump.output import in_flight_limit
 from pump.parallel import wire
@@ -228,7 +228,7 @@ def _loop_name() -> str:
 
 async def replay_in_processes(
     config: ReplayConfig,
-    sources: Sequence[FileSource],
+    sources: Sequence[Source],
     checkpoint: Checkpoint | None,
     resume: Sequence[dict[str, Position]],
     metrics: Metrics | None,

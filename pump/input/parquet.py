@@ -1,0 +1,114 @@
+"""Parquet files (local, or a URL fsspec reads) as sources: read a record batch at a time, each batch turned into
+JSON lines (``arrow.JsonLines``), so everything after the reader (schema validation, keys, partitions, sending,
+accounting) is what it is for a JSON-lines file.
+
+Memory is bounded by one row group's column chunks (pyarrow reads a row group's pages as it streams its batches)
+and the chunk queue, whatever the file's size. Positions count rows: a chunk's ``first_line`` is its first row's
+number (1-based), and a resume starts at the row group holding the checkpoint's row and skips to it. ``pyarrow``
+is an optional extra (``pump[parquet]``); without it, naming a Parquet input is one line saying so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from pump.errors import InputError, UsageError
+from pump.input.source import START, Chunk, Fingerprint, Position
+
+MAGIC = b"PAR1"
+ROW_BYTES = 512  # a rough JSON line of a ride: a chunk of ``chunk_bytes`` holds about this many more rows
+
+
+def _pyarrow() -> tuple[Any, Any]:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise UsageError("reading Parquet needs pyarrow: pip install 'pump[parquet]'") from None
+    return pa, pq
+
+
+class ParquetSource:
+    """One Parquet file. ``columns``: only these, in this order (``--columns``); checked when made."""
+
+    format = "parquet"
+    first = START
+    end = None
+
+    def __init__(self, name: str, size: int, columns: tuple[str, ...] | None = None, datetime: str = "iso") -> None:
+        self.name = name
+        self.size = size
+        self.datetime = datetime
+        with self._file() as pf:
+            names = pf.schema_arrow.names
+            self.rows = pf.metadata.num_rows
+        missing = [c for c in columns or () if c not in names]
+        if missing:
+            raise UsageError(f"--columns: {self.name} has no column {', '.join(map(repr, missing))} (it has {', '.join(names)})")
+        self.columns = list(columns) if columns else None
+
+    @contextlib.contextmanager
+    def _file(self) -> Iterator[Any]:
+        """The file, opened as Parquet (blocking); a file that is not one is an ``InputError`` naming it."""
+        from pump.input.files import open_sync
+
+        pa, pq = _pyarrow()
+        with open_sync(self.name) as f:
+            try:
+                pf = pq.ParquetFile(f)
+            except (pa.ArrowException, OSError) as exc:
+                raise InputError(self.name, f"not a readable Parquet file ({_first_line(exc)})") from None
+            try:
+                yield pf
+            finally:
+                pf.close()
+
+    def fingerprint(self) -> Fingerprint | None:
+        from pump.input.files import fingerprint_of
+
+        return fingerprint_of(self.name)
+
+    def _batches(self, start_row: int, batch_rows: int) -> Iterator[tuple[int, Any]]:
+        """(first row's index, batch) from ``start_row`` on; blocking, run a step at a time on a thread."""
+        pa, _ = _pyarrow()
+        with self._file() as pf:
+            meta = pf.metadata
+            row = 0
+            for group in range(meta.num_row_groups):
+                size = meta.row_group(group).num_rows
+                if row + size <= start_row:
+                    row += size
+                    continue
+                try:
+                    for batch in pf.iter_batches(batch_size=batch_rows, row_groups=[group], columns=self.columns):
+                        skip = min(max(start_row - row, 0), batch.num_rows)
+                        if skip < batch.num_rows:
+                            yield row + skip, batch.slice(skip)
+                        row += batch.num_rows
+                except (pa.ArrowException, OSError) as exc:
+                    raise InputError(self.name, f"row group {group}: {_first_line(exc)}", line=row + 1) from None
+
+    async def chunks(self, start: Position, chunk_bytes: int) -> AsyncIterator[Chunk]:
+        from pump.input.arrow import JsonLines
+
+        batches = self._batches(start.offset, max(chunk_bytes // ROW_BYTES, 1))
+        done = object()
+        to_json: JsonLines | None = None
+        try:
+            while (item := await asyncio.to_thread(next, batches, done)) is not done:
+                row, batch = item  # type: ignore[misc]
+                if to_json is None:
+                    to_json = JsonLines(batch.schema, self.datetime)  # type: ignore[arg-type]
+                data = await asyncio.to_thread(to_json.convert, batch)
+                raw = self.size * batch.num_rows // max(self.rows, 1)
+                yield Chunk(self.name, "jsonl", None, row + 1, row, data, raw, lines=batch.num_rows, rows=True)
+        finally:
+            await asyncio.to_thread(batches.close)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

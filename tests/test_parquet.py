@@ -1,0 +1,127 @@
+"""Parquet inputs: the TLC's 2025 column types, nulls and several row groups, every value as pyarrow reads it,
+timestamps as ``--datetime`` says; ``--columns``; resume by row; bad files are one line."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pump import replay
+from pump.dev.synth import write_parquet
+from pump.input.files import fingerprint_of
+from pump.testing import MemoryCluster
+from tests import cli
+from tests.builders import config
+
+ROWS = 3000
+
+
+@pytest.fixture(scope="module")
+def trips(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("parquet") / "yellow_tripdata_2025-11.parquet"
+    write_parquet(str(path), ROWS, row_group_rows=700)  # 5 row groups; the unknown-vendor rows hold nulls
+    return path
+
+
+def sent(path: Path, **settings: Any) -> list[dict[str, Any]]:
+    cluster = MemoryCluster(partitions=3)
+    report = asyncio.run(replay(config(path, "t", chunk_bytes=100_000, **settings), cluster=cluster))
+    assert report.exit_code == 0, report.to_text()
+    return sorted((msgspec.json.decode(m.value) for m in cluster.messages("t")), key=order)
+
+
+def order(row: dict[str, Any]) -> tuple[str, ...]:
+    """A total order of rows, whichever types their values came as (``0`` and ``0.0`` alike)."""
+    return tuple("" if v is None else f"{v:.6f}" if isinstance(v, int | float) else str(v) for v in row.values())
+
+
+def as_sent(value: Any, mode: str) -> Any:
+    if not isinstance(value, dt.datetime):
+        return value
+    if mode == "iso":
+        return value.isoformat()
+    if mode == "sql":
+        return value.isoformat(sep=" ")
+    stamp = value.replace(tzinfo=dt.UTC).timestamp()
+    return round(stamp * 1000) if mode == "epoch-ms" else round(stamp * 1_000_000)
+
+
+@pytest.mark.parametrize("mode", ["iso", "sql", "epoch-ms", "epoch-us"])
+def test_every_value_is_what_pyarrow_reads_with_timestamps_as_asked(trips: Path, mode: str) -> None:
+    expected = sorted(({k: as_sent(v, mode) for k, v in row.items()} for row in pq.read_table(trips).to_pylist()), key=order)
+    got = sent(trips, key_field="PULocationID", datetime=mode)
+    assert len(got) == ROWS == len(expected)
+    assert got == expected
+    assert any(r["passenger_count"] is None for r in got) and all(isinstance(r["VendorID"], int | None) for r in got)
+    assert list(got[0]) == pq.read_schema(trips).names, "fields in the file's order"
+
+
+def test_columns_sends_only_those_in_that_order_and_validates_against_the_schema(trips: Path) -> None:
+    cols = "PULocationID,tpep_pickup_datetime,DOLocationID,passenger_count,trip_distance"
+    got = sent(trips, columns=cols, key_field="PULocationID", datetime="epoch-ms")
+    assert [list(r) for r in got[:2]] == [cols.split(",")] * 2
+    rides = sent(trips, schema="rides", key_field="PULocationID", datetime="sql")  # the Ride Struct parses sql times
+    assert len(rides) == ROWS
+
+
+def test_a_missing_column_or_a_file_that_is_not_parquet_is_one_line_before_anything_is_sent(trips: Path, tmp_path: Path) -> None:
+    proc = cli.pump("replay", str(trips), "--topic", "t", "--columns", "PULocationID,nope", "--bootstrap-servers", "127.0.0.1:1")
+    assert proc.returncode == 2 and cli.stderr_lines(proc) == [
+        f"pump: --columns: {trips} has no column 'nope' (it has {', '.join(pq.read_schema(trips).names)})"
+    ]
+    cut = tmp_path / "cut.parquet"
+    cut.write_bytes(trips.read_bytes()[: trips.stat().st_size // 2])  # no footer
+    fake = tmp_path / "fake.parquet"
+    fake.write_bytes(b'{"a": 1}\n')
+    for bad in (cut, fake):
+        proc = cli.pump("replay", str(bad), "--topic", "t", "--bootstrap-servers", "127.0.0.1:1")
+        [line] = cli.stderr_lines(proc)
+        assert proc.returncode == 2 and line.startswith(f"pump: {bad}: not a readable Parquet file (")
+
+
+def test_a_resume_starts_at_the_checkpoints_row_inside_a_row_group(trips: Path, tmp_path: Path) -> None:
+    checkpoint = tmp_path / "cp.json"
+    print_ = fingerprint_of(str(trips))
+    state = {"size": print_.size, "mtime_ns": print_.mtime_ns, "head_sha256": print_.head_sha256, "offset": 1500,
+             "line": 1501}  # fmt: skip
+    checkpoint.write_bytes(msgspec.json.encode({"topic": "t", "files": {os.path.abspath(trips): state}}))
+    got = sent(trips, checkpoint=str(checkpoint))
+    expected = pq.read_table(trips).slice(1500).to_pylist()  # row 1500 is inside the third row group (1400..2099)
+    assert got == sorted(({k: as_sent(v, "iso") for k, v in row.items()} for row in expected), key=order)
+    saved = msgspec.json.decode(checkpoint.read_bytes())["files"][os.path.abspath(trips)]
+    assert (saved["offset"], saved["line"], saved["done"]) == (ROWS, ROWS + 1, True)
+
+
+def test_a_corrupt_row_group_fails_the_run_naming_it_after_delivering_what_came_before(tmp_path: Path) -> None:
+    path = tmp_path / "damaged.parquet"
+    table = pa.table({"k": [f"k{i % 7}" for i in range(4000)], "n": list(range(4000))})
+    pq.write_table(table, path, row_group_size=1000, compression="snappy")
+    meta = pq.ParquetFile(path).metadata
+    column = meta.row_group(2).column(1)
+    start = column.data_page_offset
+    data = bytearray(path.read_bytes())
+    data[start + 20 : start + 60] = b"\xff" * 40  # inside the third row group's data page
+    path.write_bytes(bytes(data))
+    cluster = MemoryCluster(partitions=2)
+    report = asyncio.run(replay(config(path, "t", key_field="k", chunk_bytes=20_000), cluster=cluster))
+    assert report.exit_code == 2 and report.error is not None
+    assert report.error.startswith(f"{path}:2001: row group 2: "), report.error
+    assert report.acknowledged == report.records >= 2000, "the row groups before it are delivered"
+
+
+def test_without_pyarrow_a_parquet_input_names_the_extra(trips: Path, tmp_path: Path) -> None:
+    blocked = tmp_path / "blocked" / "pyarrow"
+    blocked.mkdir(parents=True)
+    (blocked / "__init__.py").write_text("raise ImportError('pyarrow is blocked here', name='pyarrow')\n")
+    env = {"PYTHONPATH": os.pathsep.join([str(blocked.parent), str(cli.ROOT)])}
+    proc = cli.pump("replay", str(trips), "--topic", "t", env=env)
+    assert proc.returncode == 2
+    assert cli.stderr_lines(proc) == ["pump: reading Parquet needs pyarrow: pip install 'pump[parquet]'"]
