@@ -90,9 +90,7 @@ class InputSettings(_Group):
     format: Annotated[
         Format, setting("record format; auto: by extension after .gz/.zst, else by content (Parquet: its magic bytes)")
     ] = "auto"
-    columns: Annotated[
-        str | None, setting("Parquet: read and send only these columns, in this order", metavar="A,B,C")
-    ] = None
+    columns: Annotated[str | None, setting("Parquet: read and send only these columns, in this order", metavar="A,B,C")] = None
     datetime: Annotated[
         DatetimeMode,
         setting(
@@ -112,6 +110,9 @@ class InputSettings(_Group):
     queue_size: Annotated[int, setting("chunks between reader and workers", ge=1, metavar="N")] = 8
     chunk_bytes: Annotated[int, setting("bytes read at a time; a chunk holds whole records", ge=1, metavar="N")] = 1 << 20
     max_errors: Annotated[int | None, setting("stop after N invalid lines (default: no limit)", ge=0, metavar="N")] = None
+    limit: Annotated[
+        int | None, setting("replay only the first N records (lines; CSV and Parquet rows), like head -n", ge=1, metavar="N")
+    ] = None
     shard: Annotated[
         str | None,
         setting(
@@ -232,6 +233,8 @@ class DeliverySettings(_Group):
         str | None,
         setting("where invalid lines and undeliverable records go, raw, with the reason", metavar="PATH|topic:NAME"),
     ] = None
+    rate: Annotated[float | None, setting("at most N records a second, smoothly (default: as fast as it goes)", gt=0,
+                                          metavar="N")] = None  # fmt: skip
 
     def __post_init__(self) -> None:
         super().__post_init__()

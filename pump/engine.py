@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 
 from pump.account import Accounts
@@ -26,12 +26,19 @@ from pump.config import ReplayConfig
 from pump.decode import Decoded, DecodeStage
 from pump.errors import PumpError
 from pump.input import Chunk, Position, Source
-from pump.input.source import START
+from pump.input.source import START, split
 from pump.observe import Ending
 from pump.output import SendMode
-from pump.pace import Pacer
+from pump.pace import Pacer, RateLimit
 
 _DONE = None
+
+
+async def _at_end(chunks: AsyncIterator[Chunk]) -> bool:
+    """Whether a source has no chunk left (a --limit that ends exactly at a file's end leaves it done)."""
+    async for _ in chunks:
+        return False
+    return True
 
 
 class Sequencer:
@@ -70,6 +77,7 @@ class Stages:
     mode: SendMode
     accounts: Accounts
     workers: int
+    rate: RateLimit | None = None  # --rate: the reader hands chunks on in paced pieces
 
 
 class Engine:
@@ -152,6 +160,7 @@ class Engine:
 
     async def _read(self) -> None:
         seq = 0
+        left = self.config.input.limit  # --limit: records still to read
         try:
             for source in self.stages.sources:
                 self.accounts.file_opened()
@@ -160,14 +169,26 @@ class Engine:
                     continue
                 # aclosing: a stopped reader still closes its file, not the garbage collector
                 async with contextlib.aclosing(source.chunks(start, self.config.input.chunk_bytes)) as chunks:
-                    async for chunk in chunks:
+                    async for whole in chunks:
                         if self._stopping:
                             return
-                        chunk.seq = seq
-                        seq += 1
-                        self.accounts.read(chunk)
-                        await self._put(chunk)
-                        if self._stopping:
+                        if left is not None:
+                            whole, rest, found = split(whole, left)
+                            left -= found
+                        for chunk in self._paced_pieces(whole):
+                            if self.stages.rate is not None:
+                                await self.stages.rate.wait(chunk.lines, self._halted)
+                            if self._stopping or self._halted.is_set():
+                                return
+                            chunk.seq = seq
+                            seq += 1
+                            self.accounts.read(chunk)
+                            await self._put(chunk)
+                            if self._stopping:
+                                return
+                        if left == 0:
+                            if rest is None and await _at_end(chunks):
+                                self.accounts.file_done(source.name)
                             return
                 self.accounts.file_done(source.name)
         except PumpError as exc:
@@ -177,6 +198,17 @@ class Engine:
                 if self._stopping:
                     break
                 await self.queue.put(_DONE)
+
+    def _paced_pieces(self, chunk: Chunk) -> Iterator[Chunk]:
+        """The chunk whole, or with ``--rate`` in pieces of about ``RateLimit.PIECE_SECONDS`` of records each."""
+        rate = self.stages.rate
+        if rate is None:
+            yield chunk
+            return
+        rest: Chunk | None = chunk
+        while rest is not None:
+            piece, rest, _ = split(rest, rate.piece)
+            yield piece
 
     async def _put(self, chunk: Chunk) -> None:
         if not self.queue.full():

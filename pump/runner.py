@@ -37,10 +37,10 @@ from pump.engine import Engine, Stages
 from pump.errors import Interrupted
 from pump.input import Position, RecordFormat, Source, open_sources, shard_sources
 from pump.input.shards import parse_shard
-from pump.observe import Ending, Exporter, Metrics, Progress, Report, build_report
+from pump.observe import Ending, Exporter, Metrics, Pacing, Progress, Report, build_report
 from pump.output import Cluster, InFlight, Sink, in_flight_limit, make_mode
 from pump.output.kafka import KafkaCluster
-from pump.pace import Unpaced
+from pump.pace import RateLimit, Unpaced
 from pump.parallel.parent import replay_in_processes
 from pump.schemas import load_schema
 from pump.signals import Controls, Signals
@@ -130,7 +130,8 @@ def _finish(config: ReplayConfig, run: _Run, watch: Watch | None, ending: Ending
     run.accounts.finish()
     if watch is not None:
         watch.finish()
-    return build_report(config, run.accounts.ledger, run.sink, ending)
+    pacing = Pacing(*run.rate.summary()) if run.rate is not None else None
+    return build_report(config, run.accounts.ledger, run.sink, ending, pacing)
 
 
 def process_count(config: ReplayConfig) -> int:
@@ -211,6 +212,7 @@ class _Run:
     sink: Sink
     accounts: Accounts
     total_bytes: int | None
+    rate: RateLimit | None
 
 
 async def _assemble(
@@ -235,8 +237,9 @@ async def _assemble(
     total = None if any(s.size is None for s in plan.sources) else sum(s.size or 0 for s in plan.sources)
     if metrics is not None:
         metrics.begin(total, (config.input.queue_size, queue.qsize), (limit, lambda: ledger.in_flight))
-    stages = Stages(plan.sources, plan.resume[0], queue, decode, Unpaced(), mode, accounts, workers)
-    return _Run(Engine(config, stages), sink, accounts, total)
+    rate = RateLimit(config.delivery.rate) if config.delivery.rate else None
+    stages = Stages(plan.sources, plan.resume[0], queue, decode, Unpaced(), mode, accounts, workers, rate)
+    return _Run(Engine(config, stages), sink, accounts, total, rate)
 
 
 def _decode_stage(config: ReplayConfig, plan: _Plan, partitions: int) -> DecodeStage:

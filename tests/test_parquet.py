@@ -15,11 +15,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from pump import replay
+from pump.dev.broker import Broker
 from pump.dev.synth import write_parquet
 from pump.input.files import fingerprint_of
 from pump.testing import MemoryCluster
 from tests import cli
 from tests.builders import config
+from tests.kafka import consume, create_topic
 
 ROWS = 3000
 
@@ -125,3 +127,17 @@ def test_without_pyarrow_a_parquet_input_names_the_extra(trips: Path, tmp_path: 
     proc = cli.pump("replay", str(trips), "--topic", "t", env=env)
     assert proc.returncode == 2
     assert cli.stderr_lines(proc) == ["pump: reading Parquet needs pyarrow: pip install 'pump[parquet]'"]
+
+
+@pytest.mark.integration
+def test_the_zoomcamp_producer_as_one_command(trips: Path, broker: Broker, topic_name: str) -> None:
+    """Five columns, pickup time in epoch milliseconds, the first 1,000 rows at a steady pace."""
+    cols = "PULocationID,DOLocationID,trip_distance,total_amount,tpep_pickup_datetime"
+    create_topic(broker.bootstrap, topic_name, 1)
+    proc = cli.pump("replay", str(trips), "--topic", topic_name, "--bootstrap-servers", broker.bootstrap, "--columns", cols,
+                    "--datetime", "epoch-ms", "--limit", "1000", "--rate", "500")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert "paced     at most 500 records/s" in proc.stdout.decode()
+    got = [msgspec.json.decode(m.value) for m in consume(broker.bootstrap, topic_name, 1000)]
+    first = pq.read_table(trips, columns=cols.split(",")).slice(0, 1000).to_pylist()
+    assert got == [{k: as_sent(v, "epoch-ms") for k, v in row.items()} for row in first], "in file order, one partition"

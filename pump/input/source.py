@@ -66,3 +66,34 @@ class Source(Protocol):
     def fingerprint(self) -> Fingerprint | None:
         """The content's identity for checkpoints; ``None`` if it cannot be resumed (a pipe). Blocking I/O."""
         ...
+
+
+def split(chunk: Chunk, records: int) -> tuple[Chunk, Chunk | None, int]:
+    """The chunk's first ``records`` records, the rest (None if there is none), and how many records the first holds
+    (fewer than asked only when the chunk holds fewer): for ``--limit`` and ``--rate``.
+
+    A record is a line, or a CSV row, which may span lines inside quotes: a newline counts as a row's end only
+    where the quotes before it pair up. Offsets, line numbers and read bytes are divided to match.
+    """
+    data, end, found, quotes, pos = chunk.data, 0, 0, 0, 0
+    while found < records:
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            break
+        if chunk.format == "csv":
+            quotes += data.count(b'"', pos, nl)
+        pos = nl + 1
+        if not quotes & 1:
+            found += 1
+            end = pos
+    if end < len(data) and found < records:  # a last line without a newline
+        end, found = len(data), found + 1
+    if end >= len(data):
+        return chunk, None, found
+    lines = data.count(b"\n", 0, end)
+    raw = chunk.raw_bytes * end // max(len(data), 1)
+    first = Chunk(chunk.path, chunk.format, chunk.header, chunk.first_line, chunk.offset, data[:end], raw, lines, rows=chunk.rows)
+    rest_offset = chunk.offset + (lines if chunk.rows else end)
+    rest = Chunk(chunk.path, chunk.format, chunk.header, chunk.first_line + lines, rest_offset, data[end:],
+                 chunk.raw_bytes - raw, chunk.lines - lines, rows=chunk.rows)  # fmt: skip
+    return first, rest, found

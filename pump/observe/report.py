@@ -22,6 +22,16 @@ class Latency(msgspec.Struct, frozen=True):
     max_ms: float
 
 
+class Pacing(msgspec.Struct, frozen=True):
+    """``--rate``: the rate asked, how late the reader's pieces went (ms), and how far stalls moved the schedule."""
+
+    rate: float
+    lag_p50_ms: float
+    lag_p99_ms: float
+    lag_max_ms: float
+    shifted_s: float
+
+
 class Report(msgspec.Struct, frozen=True, kw_only=True):
     topic: str
     mode: str
@@ -50,6 +60,7 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     mb_per_s: float
     latency: Latency
     in_flight_blocked_s: float
+    pacing: Pacing | None = None
     error: str | None = None
     aborted: str | None = None
     interrupted: str | None = None
@@ -71,6 +82,13 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
             f"  speed     {self.records_per_s:,.1f} records/s ({self.mb_per_s:.2f} MB/s) over {self.duration_s:.2f} s",
             f"  latency   {lat.p50_ms:.1f} ms p50, {lat.p95_ms:.1f} ms p95, {lat.p99_ms:.1f} ms p99, {lat.max_ms:.1f} ms max",
         ]
+        if self.pacing is not None:
+            p = self.pacing
+            lines.append(
+                f"  paced     at most {p.rate:,g} records/s; pieces late by {p.lag_p50_ms:.1f} ms p50, {p.lag_p99_ms:.1f} ms p99,"
+                f" {p.lag_max_ms:.1f} ms max"
+                + (f"; the schedule moved on {p.shifted_s:.2f} s after stalls" if p.shifted_s else "")
+            )
         if self.invalid_by_reason:
             lines.append("  invalid   " + ", ".join(f"{k}: {v:,}" for k, v in sorted(self.invalid_by_reason.items())))
             lines.extend(f"    {example}" for example in self.invalid_examples)
@@ -137,7 +155,7 @@ class Delivered(Protocol):
     warnings: list[str]
 
 
-def build_report(config: ReplayConfig, ledger: Ledger, sink: Delivered, ending: Ending) -> Report:
+def build_report(config: ReplayConfig, ledger: Ledger, sink: Delivered, ending: Ending, pacing: Pacing | None = None) -> Report:
     duration = max(ledger.duration, 1e-9)
     h = ledger.latency
     return Report(
@@ -168,6 +186,7 @@ def build_report(config: ReplayConfig, ledger: Ledger, sink: Delivered, ending: 
         mb_per_s=round(ledger.bytes_acked / duration / 1e6, 3),
         latency=Latency(*(round(h.quantile(q) * 1000, 3) for q in (0.5, 0.95, 0.99)), round(h.max * 1000, 3)),
         in_flight_blocked_s=round(ledger.blocked_seconds["in_flight"], 4),
+        pacing=pacing,
         error=str(ending.error) if ending.error else None,
         aborted=ending.aborted,
         interrupted=signal.Signals(ending.interrupted).name if ending.interrupted is not None else None,

@@ -219,7 +219,7 @@ class _Run:
         if self.metrics is not None:
             self.metrics.finish()
         delivered = _Delivered(done[0].partitions, done[0].idempotent, warnings)
-        return build_report(self.config, self.ledger, delivered, ending)
+        return build_report(self.config, self.ledger, delivered, ending, done[0].pacing)  # each paced its reading alike
 
 
 def _loop_name() -> str:
