@@ -21,6 +21,7 @@ from pump.input.files import fingerprint_of
 from pump.testing import MemoryCluster
 from tests import cli
 from tests.builders import config
+from tests.httpserver import serving
 from tests.kafka import consume, create_topic
 
 ROWS = 3000
@@ -134,8 +135,9 @@ def test_the_zoomcamp_producer_as_one_command(trips: Path, broker: Broker, topic
     """Five columns, pickup time in epoch milliseconds, the first 1,000 rows at a steady pace."""
     cols = "PULocationID,DOLocationID,trip_distance,total_amount,tpep_pickup_datetime"
     create_topic(broker.bootstrap, topic_name, 1)
-    proc = cli.pump("replay", str(trips), "--topic", topic_name, "--bootstrap-servers", broker.bootstrap, "--columns", cols,
-                    "--datetime", "epoch-ms", "--limit", "1000", "--rate", "500")  # fmt: skip
+    with serving(trips.parent) as base:  # from its URL, as the workshop reads the TLC's
+        proc = cli.pump("replay", f"{base}/{trips.name}", "--topic", topic_name, "--bootstrap-servers", broker.bootstrap,
+                        "--columns", cols, "--datetime", "epoch-ms", "--limit", "1000", "--rate", "500")  # fmt: skip
     assert proc.returncode == 0, proc.stderr.decode()
     assert "paced     at most 500 records/s" in proc.stdout.decode()
     got = [msgspec.json.decode(m.value) for m in consume(broker.bootstrap, topic_name, 1000)]

@@ -50,7 +50,8 @@ class FileSource:
             f = await _open(self.name)
         except OSError as exc:
             raise InputError(self.name, exc.strerror or str(exc)) from None
-        cutter = Cutter(self.name, self.format, start, can_seek=self.name != STDIN, end=self.end)
+        can_seek = self.name != STDIN and (not isinstance(f, _RemoteFile) or f.seekable())  # else: read up to it
+        cutter = Cutter(self.name, self.format, start, can_seek=can_seek, end=self.end)
         try:
             while True:
                 try:
@@ -94,12 +95,14 @@ def _size_and_mtime(path: str) -> tuple[int, int]:
 class _RemoteFile:
     """An object named by URL, with aiofiles' ``read``/``seek``/``close``: each a blocking call on a thread."""
 
-    def __init__(self, url: str, f: BinaryIO) -> None:
-        self._url = url
+    def __init__(self, f: remote.RemoteFile) -> None:
         self._f = f
 
+    def seekable(self) -> bool:
+        return self._f.seekable()
+
     async def read(self, n: int) -> bytes:
-        return await asyncio.to_thread(remote.read, self._url, self._f, n)
+        return await asyncio.to_thread(self._f.read, n)
 
     async def seek(self, offset: int) -> None:
         await asyncio.to_thread(self._f.seek, offset)
@@ -112,7 +115,7 @@ async def _open(name: str) -> Any:
     if name == STDIN:
         return await aiofiles.open(0, "rb", closefd=False)
     if remote.is_url(name):
-        return _RemoteFile(name, await asyncio.to_thread(remote.open_binary, name))
+        return _RemoteFile(await asyncio.to_thread(remote.open_binary, name))
     return await aiofiles.open(name, "rb")
 
 
