@@ -235,6 +235,9 @@ class DeliverySettings(_Group):
     ] = None
     rate: Annotated[float | None, setting("at most N records a second, smoothly (default: as fast as it goes)", gt=0,
                                           metavar="N")] = None  # fmt: skip
+    headers: Annotated[
+        dict[str, str], setting("a Kafka header on every record (repeatable)", flag="--header", metavar="KEY=VALUE")
+    ] = msgspec.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -120,3 +120,17 @@ def test_a_paced_replay_sends_at_its_rate_and_a_first_sigint_stops_it_at_once(
     assert "paced     at most 200 records/s" in out.decode()
     messages = consume(broker.bootstrap, topic_name, report["acknowledged"])
     assert sorted(m.value for m in messages) == sorted(keyed_lines(100_000)[: report["acknowledged"]])
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("mode", ["batch", "callback", "sync"])
+def test_headers_given_go_on_every_record_in_every_mode(broker: Broker, topic_name: str, tmp_path: Path, mode: str) -> None:
+    path = write_lines(tmp_path / "in.jsonl", keyed_lines(300))
+    create_topic(broker.bootstrap, topic_name, 2)
+    proc = cli.pump("replay", str(path), "--topic", topic_name, "--bootstrap-servers", broker.bootstrap, "--mode", mode,
+                    "--header", "source=tlc", "--header", "run = 7")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr.decode()
+    messages = consume(broker.bootstrap, topic_name, 300)
+    assert len(messages) == 300 and {m.headers for m in messages} == {(("source", b"tlc"), ("run", b"7"))}
+    bad = cli.pump("replay", str(path), "--topic", topic_name, "--header", "novalue")
+    assert bad.returncode == 2 and cli.stderr_lines(bad)[-1] == "pump: --header 'novalue': expected KEY=VALUE"

@@ -100,18 +100,18 @@ def config_from_args(args: argparse.Namespace) -> ReplayConfig:
         if s.extra.get("flag_unit") == "ms":
             value = value / 1000
         elif isinstance(s.type, mi.DictType):
-            value = _pairs(value)
+            value = _pairs(value, s.flag or s.name)
         values[s.name] = value
     values["sasl_password"] = read_password(args.sasl_password_file)
     return ReplayConfig.of(values.pop("paths"), values.pop("topic"), **values)
 
 
-def _pairs(pairs: list[str]) -> dict[str, str]:
+def _pairs(pairs: list[str], flag: str) -> dict[str, str]:
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise UsageError(f"-X {pair!r}: expected KEY=VALUE")
+            raise UsageError(f"{flag} {pair!r}: expected KEY=VALUE")
         out[key.strip()] = value.strip()
     return out
 

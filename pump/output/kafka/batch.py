@@ -21,14 +21,17 @@ _NO_HEADERS: list[Any] = []  # read, never written, by the C builder
 
 
 class KafkaBatch:
-    __slots__ = ("_direct", "builder")
+    """``headers``: the same on every record (``--header``)."""
 
-    def __init__(self, builder: BatchBuilder) -> None:
+    __slots__ = ("_direct", "builder", "headers")
+
+    def __init__(self, builder: BatchBuilder, headers: list[tuple[str, bytes]] | None = None) -> None:
         self.builder = builder
+        self.headers = headers or _NO_HEADERS
         self._direct = all(hasattr(builder, name) for name in ("_builder", "_relative_offset", "_closed"))
 
     def append(self, *, key: bytes | None, value: bytes, timestamp: int | None) -> object | None:
-        return self.builder.append(key=key, value=value, timestamp=timestamp)
+        return self.builder.append(key=key, value=value, timestamp=timestamp, headers=self.headers)
 
     def size(self) -> int:
         return self.builder.size()  # type: ignore[no-any-return]
@@ -41,7 +44,7 @@ class KafkaBatch:
             return start, 0
         append = builder._builder.append
         offset = builder._relative_offset
-        headers = _NO_HEADERS
+        headers = self.headers
         nbytes = 0
         i = start
         while i < stop:

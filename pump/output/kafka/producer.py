@@ -56,6 +56,7 @@ class KafkaSink:
         self.partitions = 0
         self._create_partitions = partitions
         self._tap = Tap(on_retry)
+        self._headers = [(k, v.encode()) for k, v in cluster.config.delivery.headers.items()]  # --header
         self._stop_within: float | None = None  # set on shutdown: do not wait forever on a dead broker
         self.warnings: list[str] = []
         self.max_batch_bytes: int | None = None
@@ -222,7 +223,7 @@ class KafkaSink:
         self._stop_within = seconds
 
     def create_batch(self) -> KafkaBatch:
-        return KafkaBatch(self._producer.create_batch())
+        return KafkaBatch(self._producer.create_batch(), self._headers)
 
     async def send_batch(self, batch: KafkaBatch, partition: int, on_done: OnDone) -> None:  # type: ignore[override]
         if self._held:
@@ -237,7 +238,7 @@ class KafkaSink:
         if self._held:
             await self._ready()
         try:
-            fut = await self._producer.send(self.topic, value, key=key, partition=partition)
+            fut = await self._producer.send(self.topic, value, key=key, partition=partition, headers=self._headers or None)
         except DELIVERY_ERRORS as exc:
             raise self._failure(exc) from None
         fut.add_done_callback(on_done)
@@ -246,7 +247,7 @@ class KafkaSink:
         if self._held:
             await self._ready()
         try:
-            fut = await self._producer.send(self.topic, value, key=key, partition=partition)
+            fut = await self._producer.send(self.topic, value, key=key, partition=partition, headers=self._headers or None)
             await fut
         except DELIVERY_ERRORS as exc:
             return self._failure(exc)
@@ -254,7 +255,7 @@ class KafkaSink:
 
     def fits(self, key: bytes | None, value: bytes) -> bool:
         limit = self.max_batch_bytes
-        return limit is None or DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, []) <= limit
+        return limit is None or DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, self._headers) <= limit
 
     def outcome(self, delivery: asyncio.Future[Any]) -> DeliveryError | None:
         """aiokafka's delivery future -> None, or the failure in pump's terms."""
