@@ -132,6 +132,7 @@ class MemorySink:
         self.idempotent = False
         self.warnings: list[str] = []
         self.max_batch_bytes = cluster.max_batch_bytes
+        self.header_bytes = 0  # the memory sink keeps no headers
 
     async def __aenter__(self) -> MemorySink:
         if self.topic in self.cluster.missing:

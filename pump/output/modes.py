@@ -45,7 +45,7 @@ class _SizeGuard:
     def __init__(self, sink: Sink) -> None:
         self.sink = sink
         limit = sink.max_batch_bytes  # key + value under this always fit, whatever the framing: no need to ask
-        self.fast = None if limit is None else limit - 128
+        self.fast = None if limit is None else limit - 128 - sink.header_bytes
 
     def refuses(self, key: bytes | None, value: bytes) -> bool:
         fast = self.fast

@@ -54,6 +54,7 @@ class Sink(Protocol):
     idempotent: bool  # whether retries can neither duplicate nor reorder records (known once open)
     warnings: list[str]  # what the report should say about how the sink had to run
     max_batch_bytes: int | None  # the largest batch the topic accepts, if the broker says (known once open)
+    header_bytes: int  # what the headers on every record (--header) add to each
 
     async def __aenter__(self) -> Self: ...
 

@@ -57,6 +57,7 @@ class KafkaSink:
         self._create_partitions = partitions
         self._tap = Tap(on_retry)
         self._headers = [(k, v.encode()) for k, v in cluster.config.delivery.headers.items()]  # --header
+        self.header_bytes = sum(len(k.encode()) + len(v) + 10 for k, v in self._headers)  # with their varint framing
         self._stop_within: float | None = None  # set on shutdown: do not wait forever on a dead broker
         self.warnings: list[str] = []
         self.max_batch_bytes: int | None = None
