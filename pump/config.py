@@ -238,6 +238,9 @@ class DeliverySettings(_Group):
     headers: Annotated[
         dict[str, str], setting("a Kafka header on every record (repeatable)", flag="--header", metavar="KEY=VALUE")
     ] = msgspec.field(default_factory=dict)
+    source_headers: Annotated[
+        bool, setting("give each record the headers pump.file and pump.line (pump.row for Parquet): where it came from")
+    ] = False
 
     def __post_init__(self) -> None:
         super().__post_init__()

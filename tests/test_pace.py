@@ -8,6 +8,7 @@ import signal
 import time
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from pump import replay
@@ -128,9 +129,12 @@ def test_headers_given_go_on_every_record_in_every_mode(broker: Broker, topic_na
     path = write_lines(tmp_path / "in.jsonl", keyed_lines(300))
     create_topic(broker.bootstrap, topic_name, 2)
     proc = cli.pump("replay", str(path), "--topic", topic_name, "--bootstrap-servers", broker.bootstrap, "--mode", mode,
-                    "--header", "source=tlc", "--header", "run = 7")  # fmt: skip
+                    "--header", "source=tlc", "--header", "run = 7", "--source-headers")  # fmt: skip
     assert proc.returncode == 0, proc.stderr.decode()
     messages = consume(broker.bootstrap, topic_name, 300)
-    assert len(messages) == 300 and {m.headers for m in messages} == {(("source", b"tlc"), ("run", b"7"))}
+    assert len(messages) == 300
+    for m in messages:  # the given ones, then where the record came from
+        line = msgspec.json.decode(m.value)["seq"] + 1
+        assert m.headers == (("source", b"tlc"), ("run", b"7"), ("pump.file", str(path).encode()), ("pump.line", b"%d" % line))
     bad = cli.pump("replay", str(path), "--topic", topic_name, "--header", "novalue")
     assert bad.returncode == 2 and cli.stderr_lines(bad)[-1] == "pump: --header 'novalue': expected KEY=VALUE"

@@ -137,9 +137,13 @@ def test_the_zoomcamp_producer_as_one_command(trips: Path, broker: Broker, topic
     create_topic(broker.bootstrap, topic_name, 1)
     with serving(trips.parent) as base:  # from its URL, as the workshop reads the TLC's
         proc = cli.pump("replay", f"{base}/{trips.name}", "--topic", topic_name, "--bootstrap-servers", broker.bootstrap,
-                        "--columns", cols, "--datetime", "epoch-ms", "--limit", "1000", "--rate", "500")  # fmt: skip
+                        "--columns", cols, "--datetime", "epoch-ms", "--limit", "1000", "--rate", "500",
+                        "--source-headers")  # fmt: skip
     assert proc.returncode == 0, proc.stderr.decode()
     assert "paced     at most 500 records/s" in proc.stdout.decode()
-    got = [msgspec.json.decode(m.value) for m in consume(broker.bootstrap, topic_name, 1000)]
+    messages = consume(broker.bootstrap, topic_name, 1000)
+    assert [m.headers for m in messages[:2]] == [(("pump.file", f"{base}/{trips.name}".encode()), ("pump.row", b"%d" % row))
+                                                 for row in (1, 2)]  # fmt: skip
+    got = [msgspec.json.decode(m.value) for m in messages]
     first = pq.read_table(trips, columns=cols.split(",")).slice(0, 1000).to_pylist()
     assert got == [{k: as_sent(v, "epoch-ms") for k, v in row.items()} for row in first], "in file order, one partition"

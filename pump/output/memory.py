@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pump.errors import TopicError
-from pump.output.sink import OnDone, extend_by_append
+from pump.output.sink import Headers, OnDone, Origin, extend_by_append
 from pump.records import DeliveryError, Record
 
 
@@ -50,7 +50,7 @@ class MemoryBatch:
         self.records: list[tuple[bytes | None, bytes]] = []
         self._size = BATCH_HEADER
 
-    def append(self, *, key: bytes | None, value: bytes, timestamp: int | None) -> object | None:
+    def append(self, *, key: bytes | None, value: bytes, timestamp: int | None, extra: Headers | None = None) -> object | None:
         grown = self._size + record_size(key, value)
         if self.records and (len(self.records) >= self.capacity or (self.max_bytes is not None and grown > self.max_bytes)):
             return None
@@ -61,8 +61,8 @@ class MemoryBatch:
     def size(self) -> int:
         return self._size
 
-    def extend(self, records: list[Record], start: int, stop: int, limit: int) -> tuple[int, int]:
-        return extend_by_append(self, records, start, stop, limit)
+    def extend(self, records: list[Record], start: int, stop: int, limit: int, origin: Origin | None = None) -> tuple[int, int]:
+        return extend_by_append(self, records, start, stop, limit)  # the memory sink keeps no headers
 
 
 @dataclass
@@ -146,16 +146,18 @@ class MemorySink:
     def create_batch(self) -> MemoryBatch:
         return MemoryBatch(self.cluster.batch_capacity, self.max_batch_bytes)
 
-    def fits(self, key: bytes | None, value: bytes) -> bool:
+    def fits(self, key: bytes | None, value: bytes, extra_bytes: int = 0) -> bool:
         return self.max_batch_bytes is None or BATCH_HEADER + record_size(key, value) <= self.max_batch_bytes
 
     async def send_batch(self, batch: MemoryBatch, partition: int, on_done: OnDone) -> None:  # type: ignore[override]
         self.cluster._deliver(_Pending(self.topic, partition, list(batch.records), on_done))
 
-    async def send(self, key: bytes | None, value: bytes, partition: int, on_done: OnDone) -> None:
+    async def send(self, key: bytes | None, value: bytes, partition: int, on_done: OnDone, extra: Headers | None = None) -> None:
         self.cluster._deliver(_Pending(self.topic, partition, [(key, value)], on_done))
 
-    async def send_and_wait(self, key: bytes | None, value: bytes, partition: int) -> DeliveryError | None:
+    async def send_and_wait(
+        self, key: bytes | None, value: bytes, partition: int, extra: Headers | None = None
+    ) -> DeliveryError | None:
         done: asyncio.Future[DeliveryError | None] = asyncio.get_running_loop().create_future()
         await self.send(key, value, partition, done.set_result)
         return await done

@@ -24,7 +24,7 @@ from pump.account import Accounts, Segment
 from pump.config import DeliverySettings
 from pump.input import Chunk
 from pump.output.inflight import InFlight
-from pump.output.sink import BatchBuilder, Delivery, Sink
+from pump.output.sink import BatchBuilder, Delivery, Headers, Origin, Sink, origin_bytes, origin_headers
 from pump.records import ByPartition, DeliveryError, Record
 
 
@@ -40,18 +40,24 @@ class _SizeGuard:
     """For the per-record modes: a record whose one-record batch the topic would refuse fails here, before it is
     sent (with the idempotent producer, a refused batch would also fail every later one of its partition)."""
 
-    __slots__ = ("fast", "sink")
+    __slots__ = ("extra", "fast", "sink")
 
-    def __init__(self, sink: Sink) -> None:
+    def __init__(self, sink: Sink, extra: int = 0) -> None:
         self.sink = sink
+        self.extra = extra  # bytes of the record's own headers (--source-headers), at most
         limit = sink.max_batch_bytes  # key + value under this always fit, whatever the framing: no need to ask
-        self.fast = None if limit is None else limit - 128 - sink.header_bytes
+        self.fast = None if limit is None else limit - 128 - sink.header_bytes - extra
 
     def refuses(self, key: bytes | None, value: bytes) -> bool:
         fast = self.fast
         if fast is None or (len(value) if key is None else len(value) + len(key)) <= fast:
             return False
-        return not self.sink.fits(key, value)
+        return not self.sink.fits(key, value, self.extra)
+
+
+def _origin(chunk: Chunk, wanted: bool) -> Origin | None:
+    """The chunk's ``--source-headers`` origin, if they are wanted."""
+    return (chunk.path.encode(), "pump.row" if chunk.rows else "pump.line") if wanted else None
 
 
 class SendMode(Protocol):
@@ -71,31 +77,34 @@ def in_flight_limit(settings: DeliverySettings) -> int:
 def make_mode(
     settings: DeliverySettings, sink: Sink, accounts: Accounts, inflight: InFlight, linger: float, max_message: int
 ) -> SendMode:
+    origin = settings.source_headers
     if settings.mode == "sync":
-        return SyncMode(sink, accounts)
+        return SyncMode(sink, accounts, origin)
     if settings.mode == "callback":
-        return CallbackMode(sink, accounts, inflight)
-    return BatchMode(sink, accounts, inflight, linger, max_message)
+        return CallbackMode(sink, accounts, inflight, origin)
+    return BatchMode(sink, accounts, inflight, linger, max_message, origin)
 
 
 class SyncMode:
     name = "sync"
 
-    def __init__(self, sink: Sink, accounts: Accounts) -> None:
+    def __init__(self, sink: Sink, accounts: Accounts, source_headers: bool = False) -> None:
         self.sink = sink
         self.accounts = accounts
+        self.source_headers = source_headers
 
     async def send(self, records: ByPartition, chunk: Chunk) -> None:
-        accounts, send_and_wait, guard = self.accounts, self.sink.send_and_wait, _SizeGuard(self.sink)
+        origin = _origin(chunk, self.source_headers)
+        accounts, send_and_wait, guard = self.accounts, self.sink.send_and_wait, _SizeGuard(self.sink, origin_bytes(origin))
         for partition, recs in records.items():
             for rec in recs:
-                key, value, _line = rec
+                key, value, line = rec
                 started = time.perf_counter()
                 accounts.sent(1)
                 if guard.refuses(key, value):
                     accounts.failed([(chunk, [rec])], "too_large", _over_topic_limit(len(value), self.sink.max_batch_bytes))
                     continue
-                error = await send_and_wait(key, value, partition)
+                error = await send_and_wait(key, value, partition, origin_headers(origin, line) if origin else None)
                 if error is None:
                     accounts.acked_one(chunk, len(value), time.perf_counter() - started)
                 else:
@@ -108,17 +117,19 @@ class SyncMode:
 class CallbackMode:
     name = "callback"
 
-    def __init__(self, sink: Sink, accounts: Accounts, inflight: InFlight) -> None:
+    def __init__(self, sink: Sink, accounts: Accounts, inflight: InFlight, source_headers: bool = False) -> None:
         self.sink = sink
         self.accounts = accounts
         self.inflight = inflight
+        self.source_headers = source_headers
 
     async def send(self, records: ByPartition, chunk: Chunk) -> None:
         accounts, inflight, send, settle = self.accounts, self.inflight, self.sink.send, self._settle
-        guard = _SizeGuard(self.sink)
+        origin = _origin(chunk, self.source_headers)
+        guard = _SizeGuard(self.sink, origin_bytes(origin))
         for partition, recs in records.items():
             for rec in recs:
-                key, value, _line = rec
+                key, value, line = rec
                 if guard.refuses(key, value):
                     accounts.sent(1)
                     accounts.failed([(chunk, [rec])], "too_large", _over_topic_limit(len(value), self.sink.max_batch_bytes))
@@ -126,7 +137,8 @@ class CallbackMode:
                 await inflight.acquire(1)
                 accounts.sent(1)
                 try:
-                    await send(key, value, partition, partial(settle, chunk, rec, time.perf_counter()))
+                    extra = origin_headers(origin, line) if origin else None
+                    await send(key, value, partition, partial(settle, chunk, rec, time.perf_counter()), extra)
                 except DeliveryError as exc:  # e.g. over max_request_size: fails this record only
                     inflight.release(1)
                     accounts.failed([(chunk, [rec])], exc.reason, exc.message)
@@ -162,8 +174,17 @@ class _OpenBatch:
 class BatchMode:
     name = "batch"
 
-    def __init__(self, sink: Sink, accounts: Accounts, inflight: InFlight, linger: float, max_message: int = 1 << 20) -> None:
+    def __init__(
+        self,
+        sink: Sink,
+        accounts: Accounts,
+        inflight: InFlight,
+        linger: float,
+        max_message: int = 1 << 20,
+        source_headers: bool = False,
+    ) -> None:
         self.sink = sink
+        self.source_headers = source_headers
         self.accounts = accounts
         self.max_message = max_message  # aiokafka's builder takes any size into an empty batch: check here
         self.inflight = inflight
@@ -207,15 +228,17 @@ class BatchMode:
         """
         batch = self._open.get(partition) or self._new()
         limit, cap = self.max_message, self.inflight.limit
+        origin = _origin(chunk, self.source_headers)
         n = len(recs)
         start = i = 0  # recs[start:i] are in ``batch`` from this call
         while i < n:
             if batch.count == 0:
-                key, value, _line = recs[i]
+                key, value, line = recs[i]
                 size = len(value)
                 if size > limit:
                     self._too_large(chunk, recs[i], _over_max_message(size, limit))
-                elif not self._first(batch, key, value):  # no batch can hold it: start afresh
+                elif not self._first(batch, key, value, origin_headers(origin, line) if origin else None):
+                    # no batch can hold it: start afresh
                     self._too_large(chunk, recs[i], _over_topic_limit(size, self.sink.max_batch_bytes))
                     batch = self._new()
                 else:
@@ -225,7 +248,7 @@ class BatchMode:
                 i += 1
                 start = i
                 continue
-            reached, nbytes = batch.builder.extend(recs, i, min(n, i + cap - batch.count), limit)
+            reached, nbytes = batch.builder.extend(recs, i, min(n, i + cap - batch.count), limit, origin)
             batch.count += reached - i
             batch.nbytes += nbytes
             i = reached
@@ -248,10 +271,10 @@ class BatchMode:
             batch.segments.append((chunk, recs[start:n]))
         self._open[partition] = batch
 
-    def _first(self, batch: _OpenBatch, key: bytes | None, value: bytes) -> bool:
+    def _first(self, batch: _OpenBatch, key: bytes | None, value: bytes, extra: Headers | None) -> bool:
         """Put a record into an empty batch; False if no batch can hold it (--batch-bytes, or the topic's limit)."""
         limit = self.sink.max_batch_bytes
-        return batch.builder.append(key=key, value=value, timestamp=None) is not None and (
+        return batch.builder.append(key=key, value=value, timestamp=None, extra=extra) is not None and (
             limit is None or batch.builder.size() <= limit
         )
 

@@ -20,29 +20,49 @@ from pump.records import DeliveryError, Record
 
 Delivery = Any  # opaque: what a sink passes to on_done; only that sink's outcome() reads it
 OnDone = Callable[[Delivery], None]
+Headers = list[tuple[str, bytes]]
+#: Where records come from, for ``--source-headers``: the input's name, and the header its line number goes in
+#: (``pump.line``, or ``pump.row`` for a Parquet file).
+Origin = tuple[bytes, str]
+
+
+def origin_headers(origin: Origin, line: int) -> Headers:
+    """A record's ``--source-headers``: ``pump.file`` and ``pump.line`` (``pump.row``)."""
+    return [("pump.file", origin[0]), (origin[1], b"%d" % line)]
+
+
+def origin_bytes(origin: Origin | None) -> int:
+    """At most what ``origin_headers`` add to a record, framing included (a size guard's margin)."""
+    return 0 if origin is None else len(origin[0]) + len(origin[1]) + 48
 
 
 class BatchBuilder(Protocol):
     """A batch being filled for one partition; ``append`` returns None when it is full."""
 
-    def append(self, *, key: bytes | None, value: bytes, timestamp: int | None) -> object | None: ...
+    def append(self, *, key: bytes | None, value: bytes, timestamp: int | None, extra: Headers | None = None) -> object | None:
+        """``extra``: headers of this record only, after the sink's own (``--header``)."""
+        ...
 
     def size(self) -> int:
         """Bytes written so far (before compression)."""
         ...
 
-    def extend(self, records: list[Record], start: int, stop: int, limit: int) -> tuple[int, int]:
+    def extend(self, records: list[Record], start: int, stop: int, limit: int, origin: Origin | None = None) -> tuple[int, int]:
         """Append ``records[start:stop]`` in order, stopping before a value over ``limit`` bytes or when the batch
-        is full; returns the index reached and the value bytes appended (the hot path: one call per run)."""
+        is full; returns the index reached and the value bytes appended (the hot path: one call per run).
+        ``origin``: each record also gets its ``origin_headers``."""
         ...
 
 
-def extend_by_append(batch: BatchBuilder, records: list[Record], start: int, stop: int, limit: int) -> tuple[int, int]:
+def extend_by_append(
+    batch: BatchBuilder, records: list[Record], start: int, stop: int, limit: int, origin: Origin | None = None
+) -> tuple[int, int]:
     """``BatchBuilder.extend`` through ``append``, a record at a time: for builders without a faster way."""
     nbytes = 0
     for i in range(start, stop):
-        key, value, _line = records[i]
-        if len(value) > limit or batch.append(key=key, value=value, timestamp=None) is None:
+        key, value, line = records[i]
+        extra = origin_headers(origin, line) if origin is not None else None
+        if len(value) > limit or batch.append(key=key, value=value, timestamp=None, extra=extra) is None:
             return i, nbytes
         nbytes += len(value)
     return stop, nbytes
@@ -65,14 +85,17 @@ class Sink(Protocol):
     async def send_batch(self, batch: BatchBuilder, partition: int, on_done: OnDone) -> None:
         """Hand a batch over (may wait for room); raises ``DeliveryError`` if it cannot even be sent."""
 
-    async def send(self, key: bytes | None, value: bytes, partition: int, on_done: OnDone) -> None:
+    async def send(self, key: bytes | None, value: bytes, partition: int, on_done: OnDone, extra: Headers | None = None) -> None:
         """Hand one record over (may wait for room); raises ``DeliveryError`` if it cannot even be sent."""
 
-    async def send_and_wait(self, key: bytes | None, value: bytes, partition: int) -> DeliveryError | None:
+    async def send_and_wait(
+        self, key: bytes | None, value: bytes, partition: int, extra: Headers | None = None
+    ) -> DeliveryError | None:
         """Send one record and wait for its outcome (the sync mode: one round trip per record)."""
 
-    def fits(self, key: bytes | None, value: bytes) -> bool:
-        """Whether a batch of just this record is within ``max_batch_bytes`` (an upper bound of its size)."""
+    def fits(self, key: bytes | None, value: bytes, extra_bytes: int = 0) -> bool:
+        """Whether a batch of just this record (and ``extra_bytes`` of its own headers) is within ``max_batch_bytes``
+        (an upper bound of its size)."""
 
     def outcome(self, delivery: Delivery) -> DeliveryError | None:
         """What became of a send whose ``on_done`` got ``delivery``: None if acknowledged, else why not."""

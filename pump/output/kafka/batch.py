@@ -14,7 +14,7 @@ from typing import Any
 
 from aiokafka.producer.message_accumulator import BatchBuilder
 
-from pump.output.sink import extend_by_append
+from pump.output.sink import Headers, Origin, extend_by_append
 from pump.records import Record
 
 _NO_HEADERS: list[Any] = []  # read, never written, by the C builder
@@ -30,16 +30,17 @@ class KafkaBatch:
         self.headers = headers or _NO_HEADERS
         self._direct = all(hasattr(builder, name) for name in ("_builder", "_relative_offset", "_closed"))
 
-    def append(self, *, key: bytes | None, value: bytes, timestamp: int | None) -> object | None:
-        return self.builder.append(key=key, value=value, timestamp=timestamp, headers=self.headers)
+    def append(self, *, key: bytes | None, value: bytes, timestamp: int | None, extra: Headers | None = None) -> object | None:
+        headers = [*self.headers, *extra] if extra else self.headers
+        return self.builder.append(key=key, value=value, timestamp=timestamp, headers=headers)
 
     def size(self) -> int:
         return self.builder.size()  # type: ignore[no-any-return]
 
-    def extend(self, records: list[Record], start: int, stop: int, limit: int) -> tuple[int, int]:
+    def extend(self, records: list[Record], start: int, stop: int, limit: int, origin: Origin | None = None) -> tuple[int, int]:
         builder = self.builder
-        if not self._direct:
-            return extend_by_append(self, records, start, stop, limit)
+        if not self._direct or origin is not None:  # headers of their own per record: the wrapper's way
+            return extend_by_append(self, records, start, stop, limit, origin)
         if builder._closed:
             return start, 0
         append = builder._builder.append

@@ -31,7 +31,7 @@ from pump.output.kafka.expiry import any_expired, fail_expired, outstanding
 from pump.output.kafka.logs import Tap
 from pump.output.kafka.options import producer_kwargs
 from pump.output.kafka.waits import within
-from pump.output.sink import OnDone
+from pump.output.sink import Headers, OnDone
 from pump.records import DeliveryError
 
 
@@ -235,28 +235,32 @@ class KafkaSink:
             raise self._failure(exc) from None
         fut.add_done_callback(on_done)
 
-    async def send(self, key: bytes | None, value: bytes, partition: int, on_done: OnDone) -> None:
+    async def send(self, key: bytes | None, value: bytes, partition: int, on_done: OnDone, extra: Headers | None = None) -> None:
         if self._held:
             await self._ready()
+        headers = [*self._headers, *extra] if extra else self._headers or None
         try:
-            fut = await self._producer.send(self.topic, value, key=key, partition=partition, headers=self._headers or None)
+            fut = await self._producer.send(self.topic, value, key=key, partition=partition, headers=headers)
         except DELIVERY_ERRORS as exc:
             raise self._failure(exc) from None
         fut.add_done_callback(on_done)
 
-    async def send_and_wait(self, key: bytes | None, value: bytes, partition: int) -> DeliveryError | None:
+    async def send_and_wait(
+        self, key: bytes | None, value: bytes, partition: int, extra: Headers | None = None
+    ) -> DeliveryError | None:
         if self._held:
             await self._ready()
+        headers = [*self._headers, *extra] if extra else self._headers or None
         try:
-            fut = await self._producer.send(self.topic, value, key=key, partition=partition, headers=self._headers or None)
+            fut = await self._producer.send(self.topic, value, key=key, partition=partition, headers=headers)
             await fut
         except DELIVERY_ERRORS as exc:
             return self._failure(exc)
         return None
 
-    def fits(self, key: bytes | None, value: bytes) -> bool:
+    def fits(self, key: bytes | None, value: bytes, extra_bytes: int = 0) -> bool:
         limit = self.max_batch_bytes
-        return limit is None or DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, self._headers) <= limit
+        return limit is None or DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, self._headers) + extra_bytes <= limit
 
     def outcome(self, delivery: asyncio.Future[Any]) -> DeliveryError | None:
         """aiokafka's delivery future -> None, or the failure in pump's terms."""
