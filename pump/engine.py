@@ -177,7 +177,7 @@ class Engine:
                             left -= found
                         for chunk in self._paced_pieces(whole):
                             if self.stages.rate is not None:
-                                await self.stages.rate.wait(chunk.lines, self._halted)
+                                self.accounts.paced(await self.stages.rate.wait(chunk.lines, self._halted))
                             if self._stopping or self._halted.is_set():
                                 return
                             chunk.seq = seq

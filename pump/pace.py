@@ -65,8 +65,8 @@ class RateLimit:
         self._t0: float | None = None
         self._count = 0
 
-    async def wait(self, records: int, halted: asyncio.Event) -> None:
-        """Returns when a piece of ``records`` may go (or at once if ``halted`` is set meanwhile)."""
+    async def wait(self, records: int, halted: asyncio.Event) -> float:
+        """Returns when a piece of ``records`` may go (or at once if ``halted`` is set meanwhile): how late it is."""
         now = self._clock()
         if self._t0 is None:
             self._t0 = now
@@ -78,8 +78,10 @@ class RateLimit:
         elif late > self.MAX_LATE:
             self._t0 += late
             self.shifted += late
-        self.lag.record(max(late, 0.0), 1)
+        late = max(late, 0.0)
+        self.lag.record(late, 1)
         self._count += records
+        return late
 
     def summary(self) -> tuple[float, float, float, float, float]:
         """(rate, lag p50 ms, lag p99 ms, lag max ms, seconds the schedule moved on), for the report."""

@@ -50,7 +50,11 @@ class Watch(Tally, Protocol):
     """What a run's metrics are to the runner: the accounts' tally, told when the run begins and ends."""
 
     def begin(
-        self, input_size: int | None, queue: tuple[int, Callable[[], float]], in_flight: tuple[int, Callable[[], float]]
+        self,
+        input_size: int | None,
+        queue: tuple[int, Callable[[], float]],
+        in_flight: tuple[int, Callable[[], float]],
+        rate: float | None = None,
     ) -> None: ...
 
     def finish(self) -> None: ...
@@ -236,7 +240,7 @@ async def _assemble(
     workers = max(config.input.workers, plan.decode_processes + 2) if plan.decode_processes else config.input.workers
     total = None if any(s.size is None for s in plan.sources) else sum(s.size or 0 for s in plan.sources)
     if metrics is not None:
-        metrics.begin(total, (config.input.queue_size, queue.qsize), (limit, lambda: ledger.in_flight))
+        metrics.begin(total, (config.input.queue_size, queue.qsize), (limit, lambda: ledger.in_flight), config.delivery.rate)
     rate = RateLimit(config.delivery.rate) if config.delivery.rate else None
     stages = Stages(plan.sources, plan.resume[0], queue, decode, Unpaced(), mode, accounts, workers, rate)
     return _Run(Engine(config, stages), sink, accounts, total, rate)

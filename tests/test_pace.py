@@ -10,6 +10,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from prometheus_client import CollectorRegistry
 
 from pump import replay
 from pump.dev.broker import Broker
@@ -138,3 +139,13 @@ def test_headers_given_go_on_every_record_in_every_mode(broker: Broker, topic_na
         assert m.headers == (("source", b"tlc"), ("run", b"7"), ("pump.file", str(path).encode()), ("pump.line", b"%d" % line))
     bad = cli.pump("replay", str(path), "--topic", topic_name, "--header", "novalue")
     assert bad.returncode == 2 and cli.stderr_lines(bad)[-1] == "pump: --header 'novalue': expected KEY=VALUE"
+
+
+def test_a_paced_replay_shows_its_rate_and_lag_in_the_metrics(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "in.jsonl", keyed_lines(300))
+    registry = CollectorRegistry()
+    report = asyncio.run(replay(config(path, "t", rate=2000), cluster=MemoryCluster(partitions=2), registry=registry))
+    assert report.acknowledged == 300 and report.pacing is not None
+    labels = {"topic": "t"}
+    assert registry.get_sample_value("pump_rate_limit_records_per_second", labels) == 2000
+    assert registry.get_sample_value("pump_pacing_lag_seconds_count", labels) == 8  # pieces of 20 ms: 40 records, 8 pieces

@@ -40,6 +40,7 @@ class Tally(Protocol):
     def dead_lettered(self, n: int, reason: str) -> None: ...
     def retried(self) -> None: ...
     def blocked(self, stage: str, seconds: float) -> None: ...
+    def paced(self, lag: float) -> None: ...
 
 
 class Accounts:
@@ -106,6 +107,11 @@ class Accounts:
 
     def file_done(self, path: str) -> None:
         self.completion.file_done(path)
+
+    def paced(self, lag: float) -> None:
+        """A paced piece of records went ``lag`` seconds late (``--rate``)."""
+        if self.tally is not None:
+            self.tally.paced(lag)
 
     def blocked(self, stage: str, seconds: float) -> None:
         """Time spent waiting on backpressure: ``queue`` (reader) or ``in_flight`` (sender)."""

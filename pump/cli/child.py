@@ -56,7 +56,11 @@ class Recorder:
         self._queued: Callable[[], float] = lambda: 0
 
     def begin(
-        self, input_size: int | None, queue: tuple[int, Callable[[], float]], in_flight: tuple[int, Callable[[], float]]
+        self,
+        input_size: int | None,
+        queue: tuple[int, Callable[[], float]],
+        in_flight: tuple[int, Callable[[], float]],
+        rate: float | None = None,
     ) -> None:
         self._queued = queue[1]
 
@@ -93,6 +97,9 @@ class Recorder:
 
     def blocked(self, stage: str, seconds: float) -> None:
         self.calls.append(("blocked", [stage, seconds]))
+
+    def paced(self, lag: float) -> None:
+        self.calls.append(("paced", [lag]))
 
 
 class Forward:

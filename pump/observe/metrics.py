@@ -29,6 +29,7 @@ from pump.records import DEAD_LETTER_REASONS, FAILURE_REASONS, INVALID_REASONS
 FORMATS = ("csv", "jsonl")
 STAGES = ("queue", "in_flight")
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 65536)
+PACING_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
 _by_registry: weakref.WeakKeyDictionary[CollectorRegistry, dict[str, Any]] = weakref.WeakKeyDictionary()
@@ -56,6 +57,8 @@ def _families(registry: CollectorRegistry) -> dict[str, Any]:
     add(Histogram, "pump_batch_records", "Records per send (a batch in batch mode, else 1).", ("mode",), buckets=BATCH_BUCKETS)
     add(Histogram, "pump_ack_latency_seconds", "Send to broker acknowledgement: per batch in batch mode, per record otherwise.",
         ("mode",), buckets=LATENCY_BUCKETS)  # fmt: skip
+    add(Histogram, "pump_pacing_lag_seconds", "With --rate: how late each paced piece of records went (0: on time).", (),
+        buckets=PACING_BUCKETS)  # fmt: skip
     _by_registry[registry] = made
     return made
 
@@ -82,6 +85,7 @@ _GAUGES = (
     ("pump_queue_capacity_chunks", "Bound of the chunk queue.", ()),
     ("pump_in_flight_records", "Records sent, not yet acknowledged.", ("mode",)),
     ("pump_in_flight_limit_records", "Bound on records in flight.", ("mode",)),
+    ("pump_rate_limit_records_per_second", "--rate: the most records a second the replay may send (0: no limit).", ()),
 )
 
 
@@ -106,13 +110,19 @@ class Metrics:
         self._dead = {r: fam["pump_dead_letters"].labels(reason=r, **t) for r in DEAD_LETTER_REASONS}
         self._batch_records = fam["pump_batch_records"].labels(**m)
         self._ack_latency = fam["pump_ack_latency_seconds"].labels(**m)
+        self._pacing_lag = fam["pump_pacing_lag_seconds"].labels(**t)
         self._gauges = {name: fam[name].labels(**(m if labels else t)) for name, _, labels in _GAUGES}
 
     def begin(
-        self, input_size: int | None, queue: tuple[int, Callable[[], float]], in_flight: tuple[int, Callable[[], float]]
+        self,
+        input_size: int | None,
+        queue: tuple[int, Callable[[], float]],
+        in_flight: tuple[int, Callable[[], float]],
+        rate: float | None = None,
     ) -> None:
-        """The run starts: its input size, and the queue's and in-flight bound's capacity and level."""
+        """The run starts: its input size, the queue's and in-flight bound's capacity and level, its --rate."""
         g = self._gauges
+        g["pump_rate_limit_records_per_second"].set(rate or 0)
         g["pump_start_time_seconds"].set(time.time())
         g["pump_done"].set(0)
         g["pump_input_size_bytes"].set(float("nan") if input_size is None else input_size)
@@ -154,6 +164,9 @@ class Metrics:
 
     def retried(self) -> None:
         self._retries.inc()
+
+    def paced(self, lag: float) -> None:
+        self._pacing_lag.observe(lag)
 
     def blocked(self, stage: str, seconds: float) -> None:
         self._blocked[stage].inc(seconds)

@@ -203,9 +203,9 @@ class _Run:
     def report(self) -> Report:
         done = [c.done.report for c in self.children if c.done is not None]
         failures = [c.failed for c in self.children if c.failed is not None]
-        if not done:  # none ran (they could not connect, say): as one process, the error is the outcome
-            raise failures[0] if failures else PumpError("no process of the replay finished")
         deaths = [c.died for c in self.children if c.died]
+        if not done:  # none ran (they could not connect, say): as one process, the error is the outcome
+            raise failures[0] if failures else PumpError(deaths[0] if deaths else "no process of the replay finished")
         errors = [PumpError(r.error) for r in done if r.error] + failures + [PumpError(d) for d in deaths]
         signum = self.stopping[0] if self.stopping else None
         if signum is None and (any(r.interrupted for r in done)):
@@ -240,7 +240,7 @@ async def replay_in_processes(
     total = None if any(s.size is None for s in sources) else sum(s.size or 0 for s in sources)
     if metrics is not None:
         queue = (config.input.queue_size * count, lambda: sum(c.queued for c in run.children))
-        metrics.begin(total, queue, (in_flight_limit(config.delivery), lambda: run.ledger.in_flight))
+        metrics.begin(total, queue, (in_flight_limit(config.delivery), lambda: run.ledger.in_flight), config.delivery.rate)
     settings, delivery = config.input, config.delivery
     child_config = msgspec.structs.replace(
         config,

@@ -33,7 +33,7 @@ from pump.observe import Report
 from pump.records import Invalid
 
 _LENGTH = struct.Struct(">I")
-TALLY_CALLS = frozenset({"read", "decoded", "sent", "acked", "failed", "dead_lettered", "retried", "blocked"})
+TALLY_CALLS = frozenset({"read", "decoded", "sent", "acked", "failed", "dead_lettered", "retried", "blocked", "paced"})
 
 Call = tuple[str, list[Any]]
 
