@@ -52,6 +52,12 @@ def _restore(cls: type[PumpError], message: str, template: str | None) -> PumpEr
     return error
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception's message cut to its first line (a library's may run to many), for a one-line error."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
 class UsageError(PumpError):
     """The options or the configuration do not make sense."""
 

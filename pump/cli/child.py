@@ -20,7 +20,7 @@ import pickle
 import signal
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable
 from typing import Any, BinaryIO
 
 from pump.account import Ledger
@@ -209,15 +209,6 @@ async def _replay(spec: Spec, channel: Channel, ledger: Ledger, recorder: Record
     channel.send(Done(report, wire.snapshot(ledger), recorder.drain()))
 
 
-def _loop_run(name: str, coro: Coroutine[Any, Any, None]) -> None:
-    if name == "uvloop":
-        import uvloop
-
-        uvloop.run(coro)
-    else:
-        asyncio.run(coro)
-
-
 def _read(n: int) -> bytes:
     """Exactly ``n`` bytes of stdin, unbuffered: what follows the spec (stop requests) stays for ``Commands``."""
     data = b""
@@ -236,11 +227,12 @@ def main() -> int:
     os.dup2(2, 1)  # anything printed goes to stderr: stdout carries only frames
     spec: Spec = pickle.loads(_read(wire.length(_read(wire.HEADER))))
     from pump.cli import configure_logging, tune_gc
+    from pump.cli.commands import run_loop
 
     configure_logging(spec.verbose)
     tune_gc()
     with out:
-        _loop_run(spec.loop, _run(spec, Channel(out)))
+        run_loop(_run(spec, Channel(out)), spec.loop)
     return 0
 
 

@@ -8,13 +8,16 @@ import contextlib
 import signal
 import sys
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 from pump.cli.options import config_from_args, flag_of
 from pump.observe import Report
 
+T = TypeVar("T")
 
-def _run_loop(coro: Coroutine[Any, Any, Report], loop_name: str) -> Report:
+
+def run_loop(coro: Coroutine[Any, Any, T], loop_name: str) -> T:
+    """``coro`` to its end on a new event loop: uvloop's, or asyncio's own (``--loop``)."""
     if loop_name == "uvloop":
         import uvloop
 
@@ -35,7 +38,7 @@ def replay(args: argparse.Namespace) -> int:
         if report.error:
             print(f"pump: {report.error}", file=sys.stderr)
 
-    report = _run_loop(run(config_from_args(args), on_report=show, handle_signals=True), args.loop)
+    report = run_loop(run(config_from_args(args), on_report=show, handle_signals=True), args.loop)
     for warning in report.warnings[len(shown) :]:  # e.g. a push to the Pushgateway that failed after the report
         print(f"pump: warning: {warning}", file=sys.stderr)
     return report.exit_code
@@ -73,4 +76,4 @@ def broker(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ("broker", "flag_of", "plan", "replay")
+__all__ = ("broker", "flag_of", "plan", "replay", "run_loop")

@@ -15,8 +15,8 @@ import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from pump.errors import InputError, UsageError
-from pump.input.source import START, Chunk, Fingerprint, Position
+from pump.errors import InputError, UsageError, first_line
+from pump.input.source import Chunk, Fingerprint, Position
 
 MAGIC = b"PAR1"
 ROW_BYTES = 512  # a rough JSON line of a ride: a chunk of ``chunk_bytes`` holds about this many more rows
@@ -33,10 +33,6 @@ def _pyarrow() -> tuple[Any, Any]:
 
 class ParquetSource:
     """One Parquet file. ``columns``: only these, in this order (``--columns``); checked when made."""
-
-    format = "parquet"
-    first = START
-    end = None
 
     def __init__(self, name: str, size: int, columns: tuple[str, ...] | None = None, datetime: str = "iso") -> None:
         self.name = name
@@ -60,7 +56,7 @@ class ParquetSource:
             try:
                 pf = pq.ParquetFile(f)
             except (pa.ArrowException, OSError) as exc:
-                raise InputError(self.name, f"not a readable Parquet file ({_first_line(exc)})") from None
+                raise InputError(self.name, f"not a readable Parquet file ({first_line(exc)})") from None
             try:
                 yield pf
             finally:
@@ -89,7 +85,7 @@ class ParquetSource:
                             yield row + skip, batch.slice(skip)
                         row += batch.num_rows
                 except (pa.ArrowException, OSError) as exc:
-                    raise InputError(self.name, f"row group {group}: {_first_line(exc)}", line=row + 1) from None
+                    raise InputError(self.name, f"row group {group}: {first_line(exc)}", line=row + 1) from None
 
     async def chunks(self, start: Position, chunk_bytes: int) -> AsyncIterator[Chunk]:
         from pump.input.arrow import JsonLines
@@ -107,8 +103,3 @@ class ParquetSource:
                 yield Chunk(self.name, "jsonl", None, row + 1, row, data, raw, lines=batch.num_rows, rows=True)
         finally:
             await asyncio.to_thread(batches.close)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

@@ -20,7 +20,7 @@ import re
 import time
 from typing import Any
 
-from pump.errors import InputError, UsageError
+from pump.errors import InputError, UsageError, first_line
 
 _log = logging.getLogger("pump.input")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -54,13 +54,8 @@ def _translate(url: str, exc: BaseException) -> InputError:
     if isinstance(exc, FileNotFoundError):
         return InputError(url, "not found (HTTP 404)" if url.lower().startswith("http") else "no such object (or bucket)")
     if isinstance(exc, PermissionError):
-        return InputError(url, f"access denied ({_first_line(exc)})")
-    return InputError(url, _first_line(exc))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+        return InputError(url, f"access denied ({first_line(exc)})")
+    return InputError(url, first_line(exc))
 
 
 def stat(url: str) -> tuple[int, int]:
@@ -133,9 +128,9 @@ class RemoteFile:
             except Exception as exc:  # the network's: aiohttp's, botocore's, OSError, timeouts
                 if attempt == self.ATTEMPTS - 1:
                     raise InputError(
-                        self.url, f"read failed {self.ATTEMPTS} times at byte {self._pos:,}: {_first_line(exc)}"
+                        self.url, f"read failed {self.ATTEMPTS} times at byte {self._pos:,}: {first_line(exc)}"
                     ) from None
-                _log.warning("%s: read failed at byte %d (%s); trying again", self.url, self._pos, _first_line(exc))
+                _log.warning("%s: read failed at byte %d (%s); trying again", self.url, self._pos, first_line(exc))
                 time.sleep(self.PAUSE * 2**attempt)
                 self._reopen()
                 continue

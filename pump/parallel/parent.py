@@ -208,8 +208,6 @@ class _Run:
             raise failures[0] if failures else PumpError(deaths[0] if deaths else "no process of the replay finished")
         errors = [PumpError(r.error) for r in done if r.error] + failures + [PumpError(d) for d in deaths]
         signum = self.stopping[0] if self.stopping else None
-        if signum is None and (any(r.interrupted for r in done)):
-            signum = signal.SIGTERM
         ending = Ending(
             error=errors[0] if errors else None,
             aborted=next((r.aborted for r in done if r.aborted), None),
