@@ -82,9 +82,13 @@ def test_broker_paused_longer_than_the_request_timeout_loses_nothing(tmp_path: P
     with Broker() as broker:
         args = ["replay", str(path), "--topic", "paused", "--bootstrap-servers", broker.bootstrap, "--create-topic",
                 "--partitions", "4", "--key-field", "user", "--request-timeout", "2", "--dead-letter", str(dlq),
-                "--max-in-flight", "20000", "--no-progress"]  # fmt: skip
+                "--max-in-flight", "20000", "--no-progress", "--checkpoint", str(tmp_path / "cp.json"),
+                "--checkpoint-interval", "0.1"]  # fmt: skip
         with cli.start(*args) as proc:
-            time.sleep(0.4)
+            deadline = time.monotonic() + 60  # pause once the run is under way (its first checkpoint is written after
+            while not (tmp_path / "cp.json").exists():  # connecting), not at a fixed time: that hit set-up when loaded
+                assert time.monotonic() < deadline and proc.poll() is None, "the replay never started"
+                time.sleep(0.02)
             assert broker.process is not None
             os.kill(broker.process.pid, signal.SIGSTOP)
             time.sleep(4)  # twice the request timeout
