@@ -3,9 +3,11 @@ and the one-line explanations of failed handshakes."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
+from aiokafka.conn import AIOKafkaProtocol
 from aiokafka.errors import (
     KafkaConnectionError,
     NotEnoughReplicasAfterAppendError,
@@ -19,6 +21,7 @@ from aiokafka.structs import TopicPartition
 from pump import ConfigError, ReplayConfig
 from pump.cli.options import flag_of
 from pump.output.kafka.batch import KafkaBatch
+from pump.output.kafka.closing import closing, settle
 from pump.output.kafka.errors import explain, failure_of
 from pump.output.kafka.expiry import Expired
 from pump.output.kafka.logs import SENDER, Tap
@@ -145,3 +148,23 @@ def test_a_batch_filled_by_extend_holds_what_appends_would_and_stops_where_it_mu
     assert batch.builder.record_count() == len(expected)
     written = list(DefaultRecordBatch(batch.builder._build()))
     assert [(r.offset, r.key, r.value) for r in written] == [(i, k, v) for i, (k, v, _) in enumerate(expected)]
+
+
+class _ClosingTransport:
+    def __init__(self, closing: bool) -> None:
+        self.closing = closing
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+
+async def test_the_exit_waits_for_connections_aiokafka_closed_without_waiting() -> None:
+    loop = asyncio.get_running_loop()
+    closing_fut, open_fut = loop.create_future(), loop.create_future()
+    closing_conn = AIOKafkaProtocol(closing_fut, asyncio.StreamReader(), loop=loop)
+    open_conn = AIOKafkaProtocol(open_fut, asyncio.StreamReader(), loop=loop)
+    closing_conn._transport, open_conn._transport = _ClosingTransport(True), _ClosingTransport(False)  # type: ignore[assignment]
+    assert closing(loop) == [closing_fut]  # a live connection (another replay's, say) is not waited for
+    loop.call_later(0.05, closing_fut.set_result, None)
+    await settle()
+    assert closing_fut.done() and not open_fut.done()

@@ -19,6 +19,7 @@ from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from pump.config import ReplayConfig, config_error, verbatim
 from pump.output.kafka.admin import batch_limit, ensure_topic
 from pump.output.kafka.batch import KafkaBatch
+from pump.output.kafka.closing import settle
 from pump.output.kafka.errors import (
     DELIVERY_ERRORS,
     connect_error,
@@ -98,6 +99,7 @@ class KafkaSink:
                 self._watchdog = asyncio.create_task(self._expire(), name="pump-delivery-timeout")
         except BaseException as exc:
             await self._producer.stop()
+            await settle()
             self._tap.detach()
             error = connect_error(exc, self._tap.causes, config, bootstrap, self.topic)
             if error is None:
