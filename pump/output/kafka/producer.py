@@ -199,10 +199,13 @@ class KafkaSink:
         if self._closing:  # the sink is closing: its close waits for (or abandons) what is outstanding
             return
         sender = getattr(getattr(old, "_sender", None), "sender_task", None)
-        if sender is not None:
-            sender.cancel()  # first: no answer may reach a batch once it is failed (a late one finds it done)
         self._retired.append(old)  # from here on, closing the sink abandons it rather than waiting on it
-        fail_expired(old, seconds, self._tap.last_errors)  # the run may end now: every record has an outcome
+        try:
+            if sender is not None:  # no request goes out from here on; those in flight still get their answers
+                sender.cancel()
+                await asyncio.wait({sender}, timeout=seconds)  # a cancelled sender awaits its requests in flight
+        finally:  # only then fail the rest: a batch the broker took in a late answer is delivered, not failed
+            fail_expired(old, seconds, self._tap.last_errors)  # the run may end now: every record has an outcome
         await self._abandon(old, drain=seconds)
         if self._closing:
             return
