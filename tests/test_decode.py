@@ -169,12 +169,18 @@ def test_jsonl_with_schema_round_trips(points: list[Point]) -> None:
         ([("big.csv", 40 << 20)], {"decode_processes": 0}, 2, 0),
     ],
 )
-def test_decode_processes_by_default_only_for_big_csv_on_several_cores(
+def test_without_pyarrow_decode_processes_by_default_only_for_big_csv_on_several_cores(
     inputs: list[tuple[str, int | None]], settings: dict, cores: int, processes: int
 ) -> None:
     sources = [FileSource(name, size) for name, size in inputs]
-    chosen = decode_processes_for(InputSettings(paths=tuple(n for n, _ in inputs), **settings), sources, cores=cores)
+    chosen = decode_processes_for(InputSettings(paths=tuple(n for n, _ in inputs), **settings), sources, cores, arrow=False)
     assert chosen == processes
+
+
+def test_with_pyarrow_big_csv_is_decoded_by_arrow_in_the_main_process() -> None:
+    sources = [FileSource("big.csv", 40 << 20)]
+    assert decode_processes_for(InputSettings(paths=("big.csv",)), sources, 2, arrow=True) == 0
+    assert decode_processes_for(InputSettings(paths=("big.csv",), decode_processes=2), sources, 2, arrow=True) == 2
 
 
 def test_keys_equal_as_python_values_but_not_as_kafka_keys_stay_apart() -> None:

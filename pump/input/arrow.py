@@ -59,15 +59,17 @@ class JsonLines:
         if pa.types.is_date(kind):
             return _quoted(pc.cast(column, pa.string()))
         if pa.types.is_floating(kind):
-            finite = pc.if_else(pc.or_(pc.is_nan(column), pc.is_inf(column)), pa.scalar(None, kind), column)
-            return pc.cast(finite, pa.string())
+            not_finite = pc.or_(pc.is_nan(column), pc.is_inf(column))
+            if _any(not_finite):
+                column = pc.if_else(not_finite, pa.scalar(None, kind), column)
+            return pc.cast(column, pa.string())  # the shortest text that reads back as the same double
         if pa.types.is_integer(kind) or pa.types.is_boolean(kind) or pa.types.is_decimal(kind):
             return pc.cast(column, pa.string())
-        if (pa.types.is_string(kind) or pa.types.is_large_string(kind)) and not pc.any(
-            pc.match_substring_regex(column, _CONTROL)
-        ).as_py():
-            escaped = pc.replace_substring(pc.replace_substring(column, "\\", "\\\\"), '"', '\\"')
-            return _quoted(escaped)
+        if (pa.types.is_string(kind) or pa.types.is_large_string(kind)) and not _any(pc.match_substring_regex(column, _CONTROL)):
+            for char in ("\\", '"'):  # each a literal search first: most text holds neither
+                if _any(pc.match_substring(column, char)):
+                    column = pc.replace_substring(column, char, "\\" + char)
+            return _quoted(column)
         return self._python(column)
 
     def _timestamp(self, column: pa.Array) -> pa.Array:
@@ -77,8 +79,10 @@ class JsonLines:
             since_epoch = pc.cast(pc.cast(column, pa.timestamp(unit, kind.tz), safe=False), pa.int64())
             return pc.cast(since_epoch, pa.string())
         seconds = pc.cast(column, pa.timestamp("s", kind.tz), safe=False)
-        whole = pc.all(pc.equal(pc.cast(seconds, kind), column)).as_py() is not False
-        text = pc.cast(seconds if whole else column, pa.string())  # "2025-11-01 00:05:00[.ffffff][Z]"
+        whole = pc.equal(pc.cast(seconds, kind), column)
+        text = pc.cast(seconds, pa.string())  # "2025-11-01 00:05:00[Z]"
+        if pc.all(whole).as_py() is False:  # a fraction only where there is one, as msgspec writes it
+            text = pc.if_else(whole, text, pc.cast(column, pa.string()))
         if self.datetime == "iso":
             text = pc.replace_substring(text, " ", "T", max_replacements=1)
         elif kind.tz is not None:  # sql: yyyy-MM-dd HH:mm:ss[.ffffff], in UTC, no zone
@@ -88,6 +92,10 @@ class JsonLines:
     def _python(self, column: pa.Array) -> pa.Array:
         encode = self._encode
         return pa.array([None if v is None else encode(v).decode() for v in column.to_pylist()], pa.string())
+
+
+def _any(mask: pa.Array) -> bool:
+    return pc.any(mask).as_py() is True
 
 
 def _quoted(text: pa.Array) -> pa.Array:

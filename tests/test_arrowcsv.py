@@ -1,0 +1,165 @@
+"""Arrow's CSV fast path gives the Python path's records, or steps aside for the chunk.
+
+The Python path (``CsvDecoder(..., arrow=False)``) is the reference: for every chunk, the
+default decoder's records, invalid rows and blanks must equal the reference's (values equal as
+JSON, keys and line numbers equal), whichever path took the chunk.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pump.decode.arrowcsv import ArrowRows
+from pump.decode.csvrows import CsvDecoder
+from pump.decode.parsed import Parsed
+from pump.schemas import Ride
+from tests.builders import chunk
+
+RIDES = Path(__file__).resolve().parents[1] / "examples" / "rides.csv"
+
+
+class Trip(msgspec.Struct):
+    id: int
+    at: datetime
+    fare: float
+    tip: float | None = None
+    zone: str | None = None
+
+
+def cchunk(header: tuple[str, ...], body: bytes, first_line: int = 2):  # type: ignore[no-untyped-def]
+    return chunk(body, first_line=first_line, offset=10, path="in.csv", header=header)
+
+
+def same(fast: Parsed, slow: Parsed) -> None:
+    assert [(k, line) for k, _, line in fast.records] == [(k, line) for k, _, line in slow.records]
+    values = [[msgspec.json.decode(v) for _, v, _ in out.records] for out in (fast, slow)]
+    assert values[0] == values[1] and [list(v) for v in values[0]] == [list(v) for v in values[1]]  # field order too
+    assert [(i.line, i.reason, i.message) for i in fast.invalid] == [(i.line, i.reason, i.message) for i in slow.invalid]
+    assert fast.blank == slow.blank
+
+
+def both(schema: type[msgspec.Struct] | None, key: str | None, header: tuple[str, ...], body: bytes) -> tuple[Parsed, bool]:
+    """(the default decoder's result, checked against the reference; whether Arrow took the chunk)."""
+    fast = CsvDecoder(schema, key)
+    took = fast.plan_for(header, "in.csv").arrow
+    assert took is not None, "the plan should allow the fast path"
+    out = fast.decode(cchunk(header, body))
+    same(out, CsvDecoder(schema, key, arrow=False).decode(cchunk(header, body)))
+    return out, took.decode(cchunk(header, body), None) is not None
+
+
+@pytest.mark.parametrize(("schema", "key"), [(Ride, "PULocationID"), (None, "PULocationID"), (None, None)])
+def test_the_zoomcamp_rides_decode_alike_on_both_paths(schema: type[msgspec.Struct] | None, key: str | None) -> None:
+    header, body = RIDES.read_bytes().split(b"\n", 1)
+    out, took = both(schema, key, tuple(header.decode().split(",")), body)
+    assert took and len(out.records) == 266 and not out.invalid
+
+
+HEADER = ("id", "at", "fare", "tip", "zone")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"1,2025-11-01 00:05:00,.5,1.,Midtown\n2,2025-11-01T00:06:01.250000,-.75,,\n3,2025-11-01 00:07:00,1e5,3,x\\y\n",
+        b"1,2025-11-01 00:05:00,nan,inf,a\n2,2025-11-01 00:05:00,007,-0,b\n",  # NaN and infinities are null in JSON
+        b"1,2025-11-01 00:05:00,1.5,,\n2,2025-11-01 00:05:00,2.5,,",  # the last row without its newline
+    ],
+)
+def test_arrow_takes_plain_rows_and_gives_the_same_records(body: bytes) -> None:
+    out, took = both(Trip, "id", HEADER, body)
+    assert took and out.records and not out.invalid
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"1,2025-11-01 00:05:00,1.5,,\n2,2025-11-01 00:05:00,abc,,\n", "schema"),  # a cell no reader takes
+        (b"1,2025-11-01 00:05:00,,,\n", "schema"),  # an empty required cell: Arrow reads null
+        (b"1,2025-11-01,1.5,,\n", "schema"),  # a date alone: Arrow would read midnight, msgspec refuses
+        (b"1,2025-11-01 00:05,1.5,,\n", "schema"),  # no seconds: the same
+        (b"1,2025-11-01 00:05:00,1.5,,\n2,2025-11-01 00:05:00,1.5\n", "csv"),  # a row of another width
+        (b"1,2025-11-01 00:05:00,1.5,,\xff\n", "encoding"),  # invalid UTF-8
+        (b"1,2025-11-01 00:05:00,1.5,,\n\n2,2025-11-01 00:05:00,1.5,,\n", None),  # a blank line (lines would shift)
+        (b'1,2025-11-01 00:05:00,1.5,,"a,b"\n', None),  # a quoted field
+        (b"1,2025-11-01 00:05:00Z,1.5,,\n", None),  # a zone: msgspec reads it, the fast path leaves it
+        (b",2025-11-01 00:05:00,1.5,,\n", "schema"),  # the key's column empty
+    ],
+)
+def test_a_chunk_the_fast_path_cannot_take_as_python_would_goes_through_python(body: bytes, reason: str | None) -> None:
+    out, took = both(Trip, "id", HEADER, body)
+    assert not took
+    assert [i.reason for i in out.invalid] == ([reason] if reason else [])
+
+
+def test_an_extra_column_is_left_out_but_its_invalid_utf8_still_fails_the_row() -> None:
+    header = (*HEADER, "note")
+    out, took = both(Trip, "id", header, b"1,2025-11-01 00:05:00,1.5,,z,fine\n")
+    assert took and list(msgspec.json.decode(out.records[0][1])) == ["id", "at", "fare", "tip", "zone"]
+    out, took = both(Trip, "id", header, b"1,2025-11-01 00:05:00,1.5,,z,\xfe\n")
+    assert not took and [i.reason for i in out.invalid] == ["encoding"]
+
+
+class Bounded(msgspec.Struct):
+    n: Annotated[int, msgspec.Meta(ge=0)]
+
+
+class Chosen(msgspec.Struct):
+    kind: Literal["a", "b"]
+
+
+class Flag(msgspec.Struct):
+    ok: bool
+
+
+class Defaulted(msgspec.Struct, omit_defaults=True):
+    n: int = 0
+
+
+@pytest.mark.parametrize(
+    ("schema", "header"),
+    [(Bounded, ("n",)), (Chosen, ("kind",)), (Flag, ("ok",)), (Defaulted, ("n",)), (Trip, ("id", "at", "fare"))],
+)
+def test_schemas_arrow_cannot_check_as_msgspec_does_never_take_the_fast_path(
+    schema: type[msgspec.Struct], header: tuple[str, ...]
+) -> None:
+    assert ArrowRows.of(header, schema, None) is None  # constraints, literals, bools, omitted defaults, a missing field
+
+
+cells = st.one_of(
+    st.integers(-(10**6), 10**6).map(str),
+    st.floats(allow_nan=False, allow_infinity=False, width=64).map(repr),
+    st.sampled_from(["", ".5", "5.", "-.5", "1e3", "abc", " 7", "007", "2025-11-01", "1.0"]),
+)
+stamps = st.one_of(
+    st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2100, 1, 1)).map(lambda d: d.isoformat(sep=" ")),
+    st.sampled_from(["", "2025-11-01", "2025-11-01T00:05:00", "2025-11-01 00:05:00.5", "x"]),
+)
+texts = st.text(st.characters(codec="utf-8", exclude_characters=',"\r\n'), max_size=8)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(cells, stamps, cells, cells, texts), min_size=1, max_size=12))
+def test_any_rows_decode_alike_whichever_path_takes_them(rows: list[tuple[str, str, str, str, str]]) -> None:
+    body = "".join(",".join(row) + "\n" for row in rows).encode("utf-8", "surrogateescape")
+    fast = CsvDecoder(Trip, "zone").decode(cchunk(HEADER, body))
+    same(fast, CsvDecoder(Trip, "zone", arrow=False).decode(cchunk(HEADER, body)))
+
+
+good_cells = st.one_of(st.integers(-(10**15), 10**15).map(str), st.floats(allow_nan=False, allow_infinity=False).map(repr))
+good_stamps = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2100, 1, 1)).map(lambda d: d.isoformat(sep=" "))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 10**9).map(str), good_stamps, good_cells, good_cells, texts), min_size=1, max_size=12))
+def test_any_valid_rows_take_the_fast_path_and_decode_alike(rows: list[tuple[str, str, str, str, str]]) -> None:
+    body = "".join(",".join(row) + "\n" for row in rows).encode()
+    out, took = both(Trip, "id", HEADER, body)
+    assert took and len(out.records) == len(rows)
