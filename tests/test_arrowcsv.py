@@ -7,6 +7,7 @@ JSON, keys and line numbers equal), whichever path took the chunk.
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
@@ -163,3 +164,16 @@ def test_any_valid_rows_take_the_fast_path_and_decode_alike(rows: list[tuple[str
     body = "".join(",".join(row) + "\n" for row in rows).encode()
     out, took = both(Trip, "id", HEADER, body)
     assert took and len(out.records) == len(rows)
+
+
+def test_without_pyarrow_csv_goes_through_python_and_decode_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pump.config import InputSettings
+    from pump.decode.stage import decode_processes_for
+    from pump.input.files import FileSource
+
+    monkeypatch.setitem(sys.modules, "pyarrow.csv", None)  # import pyarrow.csv now fails, as where it is not installed
+    header, body = RIDES.read_bytes().split(b"\n", 1)
+    decoder = CsvDecoder(Ride, "PULocationID")
+    out = decoder.decode(cchunk(tuple(header.decode().split(",")), body))
+    assert decoder.plan_for(tuple(header.decode().split(",")), "in.csv").arrow is None and len(out.records) == 266
+    assert decode_processes_for(InputSettings(paths=("big.csv",)), [FileSource("big.csv", 40 << 20)], 2) == 2
