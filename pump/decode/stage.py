@@ -17,7 +17,7 @@ from typing import Protocol
 import msgspec
 
 from pump.config import InputSettings
-from pump.decode import arrowcsv
+from pump.decode.arrowcsv import available as arrow_available
 from pump.decode.csvrows import CsvDecoder
 from pump.decode.jsonl import JsonLinesDecoder
 from pump.decode.parsed import Decoder
@@ -70,7 +70,7 @@ class InlineDecode:
 
     async def decode(self, chunk: Chunk) -> Decoded:
         if chunk.format == "csv" and self._threaded is None:
-            self._threaded = arrowcsv.available()
+            self._threaded = arrow_available()
         if chunk.format == "csv" and self._threaded:
             return await asyncio.to_thread(decode_chunk, self._decoders, self._partitioner, chunk)
         return decode_chunk(self._decoders, self._partitioner, chunk)
@@ -98,4 +98,4 @@ def decode_processes_for(
     big = sum(s.size or 0 for s in sources) >= AUTO_PROCESSES_BYTES or any(s.size is None for s in sources)
     if not (csv and big and cores > 1):
         return 0
-    return 0 if (arrowcsv.available() if arrow is None else arrow) else min(2, cores)
+    return 0 if (arrow_available() if arrow is None else arrow) else min(2, cores)
