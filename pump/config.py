@@ -235,6 +235,23 @@ class DeliverySettings(_Group):
     ] = None
     rate: Annotated[float | None, setting("at most N records a second, smoothly (default: as fast as it goes)", gt=0,
                                           metavar="N")] = None  # fmt: skip
+    time_field: Annotated[
+        str | None,
+        setting(
+            "the record field holding its event time (a timestamp; ISO 8601 or yyyy-MM-dd HH:mm:ss[.fff] text, without a"
+            " zone taken as UTC; or epoch milliseconds), for --speed and --record-timestamp",
+            metavar="NAME",
+        ),
+    ] = None
+    speed: Annotated[
+        float | Literal["max"],
+        setting("replay by event time, X times faster than it happened (1: real time; max: no pacing)", metavar="X|max"),
+    ] = "max"
+    max_gap: Annotated[
+        float,
+        setting("with --speed: a jump in event time larger than this is not waited for (counted as skipped)", gt=0,
+                metavar="SECONDS"),
+    ] = 60.0  # fmt: skip
     headers: Annotated[
         dict[str, str], setting("a Kafka header on every record (repeatable)", flag="--header", metavar="KEY=VALUE")
     ] = msgspec.field(default_factory=dict)
@@ -246,6 +263,15 @@ class DeliverySettings(_Group):
         super().__post_init__()
         if self.dead_letter is not None and self.dead_letter in ("", "topic:"):
             raise config_error("{dead_letter} needs a PATH or topic:NAME")
+        if self.speed != "max":
+            if not self.speed > 0:
+                raise config_error("{speed} must be above 0 (or max)")
+            if self.time_field is None:
+                raise config_error("{speed} needs {time_field}: the field that holds each record's event time")
+
+    @property
+    def event_paced(self) -> bool:
+        return self.speed != "max"
 
 
 class CheckpointSettings(_Group):
@@ -288,6 +314,8 @@ class ReplayConfig(_Group):
         super().__post_init__()
         if not self.topic:
             raise config_error("{topic} must not be empty")
+        if self.delivery.event_paced and self.input.processes != 1:
+            raise config_error("{speed} paces one process's replay by event time: it needs {processes} 1")
 
     @classmethod
     def of(cls, paths: str | list[str] | tuple[str, ...], topic: str, **settings: Any) -> ReplayConfig:

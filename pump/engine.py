@@ -78,6 +78,7 @@ class Stages:
     accounts: Accounts
     workers: int
     rate: RateLimit | None = None  # --rate: the reader hands chunks on in paced pieces
+    piece: int | None = None  # the reader hands chunks on in pieces of at most this many records (--rate, --speed)
 
 
 class Engine:
@@ -200,14 +201,15 @@ class Engine:
                 await self.queue.put(_DONE)
 
     def _paced_pieces(self, chunk: Chunk) -> Iterator[Chunk]:
-        """The chunk whole, or with ``--rate`` in pieces of about ``RateLimit.PIECE_SECONDS`` of records each."""
-        rate = self.stages.rate
-        if rate is None:
+        """The chunk whole, or in pieces of at most ``Stages.piece`` records (``--rate``: about
+        ``RateLimit.PIECE_SECONDS`` worth; ``--speed``: ``EventPace.PIECE_RECORDS``)."""
+        size = self.stages.piece
+        if size is None:
             yield chunk
             return
         rest: Chunk | None = chunk
         while rest is not None:
-            piece, rest, _ = split(rest, rate.piece)
+            piece, rest, _ = split(rest, size)
             yield piece
 
     async def _put(self, chunk: Chunk) -> None:
@@ -239,7 +241,7 @@ class Engine:
         accounts = self.accounts
         accounts.decoded(decoded)
         if decoded.count:  # valid lines already read are delivered even when the run then stops
-            async for piece in self.stages.pacer.pace(decoded):
+            async for piece in self.stages.pacer.pace(decoded, self._halted):
                 await self.stages.mode.send(piece.batches, decoded.chunk)
         max_errors = self.config.input.max_errors
         if max_errors is not None and accounts.ledger.invalid > max_errors:

@@ -20,8 +20,8 @@ from typing import Literal
 Record = tuple[bytes | None, bytes, int]
 ByPartition = dict[int, list[Record]]
 
-InvalidReason = Literal["json", "not_object", "schema", "key", "csv", "encoding"]
-INVALID_REASONS: tuple[InvalidReason, ...] = ("json", "not_object", "schema", "key", "csv", "encoding")
+InvalidReason = Literal["json", "not_object", "schema", "key", "csv", "encoding", "time"]
+INVALID_REASONS: tuple[InvalidReason, ...] = ("json", "not_object", "schema", "key", "csv", "encoding", "time")
 
 FailureReason = Literal["timeout", "too_large", "not_enough_replicas", "not_authorized", "connection", "broker", "other"]
 FAILURE_REASONS: tuple[FailureReason, ...] = (

@@ -30,6 +30,7 @@ from pump.account import Accounts, Checkpoint, Completion, DeadLetterTarget, Fil
 from pump.account.accounts import Tally
 from pump.config import EMBEDDED, ReplayConfig, config_error
 from pump.decode import DecodeStage, InlineDecode, Partitioner, build_decoders, decode_processes_for
+from pump.decode.eventtime import EventTimes
 from pump.decode.parsed import Decoder
 from pump.decode.processes import ProcessDecode
 from pump.dev.broker import embedded_broker
@@ -37,10 +38,10 @@ from pump.engine import Engine, Stages
 from pump.errors import Interrupted
 from pump.input import Position, RecordFormat, Source, open_sources, shard_sources
 from pump.input.shards import parse_shard
-from pump.observe import Ending, Exporter, Metrics, Pacing, Progress, Report, build_report
+from pump.observe import Ending, EventPacing, Exporter, Metrics, Pacing, Progress, Report, build_report
 from pump.output import Cluster, InFlight, Sink, in_flight_limit, make_mode
 from pump.output.kafka import KafkaCluster
-from pump.pace import RateLimit, Unpaced
+from pump.pace import EventPace, RateLimit, Unpaced
 from pump.parallel.parent import replay_in_processes
 from pump.schemas import load_schema
 from pump.signals import Controls, Signals
@@ -135,7 +136,8 @@ def _finish(config: ReplayConfig, run: _Run, watch: Watch | None, ending: Ending
     if watch is not None:
         watch.finish()
     pacing = Pacing(*run.rate.summary()) if run.rate is not None else None
-    return build_report(config, run.accounts.ledger, run.sink, ending, pacing)
+    by_time = EventPacing(*run.by_time.summary()) if run.by_time is not None else None
+    return build_report(config, run.accounts.ledger, run.sink, ending, pacing, by_time)
 
 
 def process_count(config: ReplayConfig) -> int:
@@ -217,6 +219,7 @@ class _Run:
     accounts: Accounts
     total_bytes: int | None
     rate: RateLimit | None
+    by_time: EventPace | None = None
 
 
 async def _assemble(
@@ -242,15 +245,33 @@ async def _assemble(
     if metrics is not None:
         metrics.begin(total, (config.input.queue_size, queue.qsize), (limit, lambda: ledger.in_flight), config.delivery.rate)
     rate = RateLimit(config.delivery.rate) if config.delivery.rate else None
-    stages = Stages(plan.sources, plan.resume[0], queue, decode, Unpaced(), mode, accounts, workers, rate)
-    return _Run(Engine(config, stages), sink, accounts, total, rate)
+    delivery = config.delivery
+    by_time = None
+    if delivery.event_paced:
+        assert not isinstance(delivery.speed, str)
+        by_time = EventPace(delivery.speed, delivery.max_gap, on_lag=accounts.paced, on_counts=accounts.paced_by_time)
+    pieces = [n for n in (rate and rate.piece, by_time and EventPace.PIECE_RECORDS) if n]
+    stages = Stages(plan.sources, plan.resume[0], queue, decode, by_time or Unpaced(), mode, accounts, workers, rate,
+                    min(pieces) if pieces else None)  # fmt: skip
+    return _Run(Engine(config, stages), sink, accounts, total, rate, by_time)
+
+
+def event_times(config: ReplayConfig) -> EventTimes | None:
+    """``--time-field``: read each record's event time while decoding (numbers: as ``--datetime`` wrote them)."""
+    field = config.delivery.time_field
+    if field is None:
+        return None
+    return EventTimes(field, 1e-6 if config.input.datetime == "epoch-us" else 1e-3)
 
 
 def _decode_stage(config: ReplayConfig, plan: _Plan, partitions: int) -> DecodeStage:
     """Inline, or in processes (which build the same decoders from the same settings)."""
+    times = event_times(config)
     if plan.decode_processes:
-        return ProcessDecode(plan.decode_processes, config.input.schema, config.input.key_field, partitions, plan.by_partition)
-    return InlineDecode(plan.decoders, Partitioner(partitions, shard=plan.by_partition))
+        return ProcessDecode(
+            plan.decode_processes, config.input.schema, config.input.key_field, partitions, plan.by_partition, times
+        )
+    return InlineDecode(plan.decoders, Partitioner(partitions, shard=plan.by_partition), times)
 
 
 async def _dead_letters(stack: contextlib.AsyncExitStack, config: ReplayConfig, cluster: Cluster) -> DeadLetterTarget | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -38,3 +39,18 @@ def config(paths: Path | str | list[Path] | list[str], topic: str, bootstrap: st
     names = [str(p) for p in paths] if isinstance(paths, list) else [str(paths)]
     settings.setdefault("progress", False)
     return ReplayConfig.of(names, topic, bootstrap_servers=bootstrap, **settings)
+
+
+class FakeClock:
+    """A pacer's clock and sleep: sleeping moves the clock on at once, and is remembered."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float, halted: asyncio.Event) -> None:
+        self.slept.append(seconds)
+        self.now += seconds

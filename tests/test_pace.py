@@ -18,21 +18,8 @@ from pump.input.source import split
 from pump.pace import RateLimit
 from pump.testing import MemoryCluster
 from tests import cli
-from tests.builders import chunk, config, keyed_lines, write_lines
+from tests.builders import FakeClock, chunk, config, keyed_lines, write_lines
 from tests.kafka import consume, create_topic
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float, halted: asyncio.Event) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 async def test_pieces_go_on_a_schedule_so_lateness_never_adds_up() -> None:
@@ -55,7 +42,7 @@ async def test_a_stall_moves_the_schedule_on_instead_of_a_burst() -> None:
     clock.now += 5.0  # the broker stalled for 5 s
     await rate.wait(10, halted)  # late by 4.9 s: goes now, and the schedule moves on
     await rate.wait(10, halted)
-    assert rate.shifted == pytest.approx(4.9) and clock.slept == [pytest.approx(0.1)], "no catching up after a stall"
+    assert rate.schedule.shifted == pytest.approx(4.9) and clock.slept == [pytest.approx(0.1)], "no catching up after a stall"
     assert rate.summary()[3] == pytest.approx(4900, rel=0.03)
 
 

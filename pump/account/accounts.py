@@ -41,6 +41,7 @@ class Tally(Protocol):
     def retried(self) -> None: ...
     def blocked(self, stage: str, seconds: float) -> None: ...
     def paced(self, lag: float) -> None: ...
+    def paced_by_time(self, late: int, skipped: int) -> None: ...
 
 
 class Accounts:
@@ -109,9 +110,14 @@ class Accounts:
         self.completion.file_done(path)
 
     def paced(self, lag: float) -> None:
-        """A paced piece of records went ``lag`` seconds late (``--rate``)."""
+        """A paced piece of records went ``lag`` seconds late (``--rate``, ``--speed``)."""
         if self.tally is not None:
             self.tally.paced(lag)
+
+    def paced_by_time(self, late: int, skipped: int) -> None:
+        """``--speed``: more records found late (earlier than one replayed) and event-time gaps skipped."""
+        if self.tally is not None and (late or skipped):
+            self.tally.paced_by_time(late, skipped)
 
     def blocked(self, stage: str, seconds: float) -> None:
         """Time spent waiting on backpressure: ``queue`` (reader) or ``in_flight`` (sender)."""

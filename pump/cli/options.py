@@ -79,16 +79,21 @@ def _add_flag(group: Any, s: Setting) -> None:
         common["nargs"], common["const"] = "?", s.extra["const"]
     if isinstance(kind, mi.LiteralType):
         common["choices"] = list(kind.values)
-    elif isinstance(kind, mi.UnionType) and any(isinstance(k, mi.IntType) for k in kind.types):
-        common["type"], common["metavar"] = _number_or_word, s.extra.get("metavar")  # --processes 2 | auto
+    elif isinstance(kind, mi.UnionType) and any(isinstance(k, mi.IntType | mi.FloatType) for k in kind.types):
+        common["type"], common["metavar"] = _number_or_word, s.extra.get("metavar")  # --processes 2 | auto, --speed 60 | max
     else:
         common["type"] = {mi.IntType: int, mi.FloatType: float}.get(type(kind), str)
         common["metavar"] = s.extra.get("metavar", "MS" if s.extra.get("flag_unit") == "ms" else None)
     group.add_argument(*names, default=default, required=required, **common)
 
 
-def _number_or_word(text: str) -> int | str:
-    return int(text) if text.strip().isdigit() else text
+def _number_or_word(text: str) -> int | float | str:
+    if text.strip().isdigit():
+        return int(text)
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def config_from_args(args: argparse.Namespace) -> ReplayConfig:

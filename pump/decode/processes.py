@@ -15,6 +15,7 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from pump.decode.eventtime import EventTimes
 from pump.decode.parsed import Decoder
 from pump.decode.partition import Partitioner
 from pump.decode.stage import Decoded, build_decoders, decode_chunk
@@ -25,39 +26,49 @@ from pump.schemas import load_schema
 
 _decoders: dict[RecordFormat, Decoder] = {}
 _partitioner: list[Partitioner] = []
+_times: list[EventTimes | None] = []
 
 
-def _init(schema_spec: str | None, key_field: str | None, partitions: int, shard: tuple[int, int] | None) -> None:
+def _init(
+    schema_spec: str | None, key_field: str | None, partitions: int, shard: tuple[int, int] | None, times: EventTimes | None
+) -> None:
     _decoders.update(build_decoders(load_schema(schema_spec) if schema_spec else None, key_field))
     _partitioner.append(Partitioner(partitions, shard=shard))
+    _times.append(times)
 
 
-def _decode(chunk: Chunk) -> tuple[ByPartition, int, list[Invalid], int]:
-    out = decode_chunk(_decoders, _partitioner[0], chunk)
-    return out.batches, out.count, out.invalid, out.blank
+def _decode(chunk: Chunk) -> tuple[ByPartition, int, list[Invalid], int, list[tuple[int, float]] | None]:
+    out = decode_chunk(_decoders, _partitioner[0], chunk, _times[0])
+    return out.batches, out.count, out.invalid, out.blank, out.times
 
 
 class ProcessDecode:
     def __init__(
-        self, processes: int, schema_spec: str | None, key_field: str | None, partitions: int, shard: tuple[int, int] | None
+        self,
+        processes: int,
+        schema_spec: str | None,
+        key_field: str | None,
+        partitions: int,
+        shard: tuple[int, int] | None,
+        times: EventTimes | None = None,
     ) -> None:
         self._pool = ProcessPoolExecutor(
             max_workers=processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init,
-            initargs=(schema_spec, key_field, partitions, shard),
+            initargs=(schema_spec, key_field, partitions, shard, times),
         )
 
     async def decode(self, chunk: Chunk) -> Decoded:
         loop = asyncio.get_running_loop()
         try:
-            batches, count, invalid, blank = await loop.run_in_executor(self._pool, _decode, chunk)
+            batches, count, invalid, blank, times = await loop.run_in_executor(self._pool, _decode, chunk)
         except BrokenProcessPool:
             raise PumpError(
                 f"a decode process died while decoding {chunk.path} from line {chunk.first_line}"
                 " (killed, or out of memory?); what was sent before is accounted for"
             ) from None
-        return Decoded(chunk, batches, count, invalid, blank)
+        return Decoded(chunk, batches, count, invalid, blank, times)
 
     async def aclose(self) -> None:
         """Stop the processes; waiting for them happens on a thread, not the event loop."""

@@ -19,6 +19,7 @@ import msgspec
 from pump.config import InputSettings
 from pump.decode.arrowcsv import available as arrow_available
 from pump.decode.csvrows import CsvDecoder
+from pump.decode.eventtime import EventTimes
 from pump.decode.jsonl import JsonLinesDecoder
 from pump.decode.parsed import Decoder
 from pump.decode.partition import Partitioner
@@ -38,6 +39,7 @@ class Decoded:
     count: int
     invalid: list[Invalid]
     blank: int
+    times: list[tuple[int, float]] | None = None  # --time-field: (line, event time) of each record, in input order
 
 
 class DecodeStage(Protocol):
@@ -51,11 +53,15 @@ def build_decoders(schema: type[msgspec.Struct] | None, key_field: str | None) -
     return {"csv": CsvDecoder(schema, key_field), "jsonl": JsonLinesDecoder(schema, key_field)}
 
 
-def decode_chunk(decoders: dict[RecordFormat, Decoder], partitioner: Partitioner, chunk: Chunk) -> Decoded:
-    """Sharded by partition, the decoder returns only the lines this run answers for (``parsed.Share``)."""
+def decode_chunk(
+    decoders: dict[RecordFormat, Decoder], partitioner: Partitioner, chunk: Chunk, times: EventTimes | None = None
+) -> Decoded:
+    """Sharded by partition, the decoder returns only the lines this run answers for (``parsed.Share``). With
+    ``times``, each record's event time is read, and a record without one is invalid (reason ``time``)."""
     parsed = decoders[chunk.format].decode(chunk, None if partitioner.shard is None else partitioner)
+    when = times.read(parsed, chunk) if times is not None else None
     batches = partitioner.group(parsed.records, chunk.seq)
-    return Decoded(chunk, batches, len(parsed.records), parsed.invalid, parsed.blank)
+    return Decoded(chunk, batches, len(parsed.records), parsed.invalid, parsed.blank, when)
 
 
 class InlineDecode:
@@ -63,17 +69,18 @@ class InlineDecode:
     worker thread, since Arrow's CSV reader and kernels release the GIL (``arrowcsv``) and the loop sends meanwhile.
     msgspec holds the GIL, so JSON lines on a thread would only take turns with the loop."""
 
-    def __init__(self, decoders: dict[RecordFormat, Decoder], partitioner: Partitioner) -> None:
+    def __init__(self, decoders: dict[RecordFormat, Decoder], partitioner: Partitioner, times: EventTimes | None = None) -> None:
         self._decoders = decoders
         self._partitioner = partitioner
+        self._times = times
         self._threaded: bool | None = None  # CSV on a thread: known at the first CSV chunk (pyarrow's import is 50 MB)
 
     async def decode(self, chunk: Chunk) -> Decoded:
         if chunk.format == "csv" and self._threaded is None:
             self._threaded = arrow_available()
         if chunk.format == "csv" and self._threaded:
-            return await asyncio.to_thread(decode_chunk, self._decoders, self._partitioner, chunk)
-        return decode_chunk(self._decoders, self._partitioner, chunk)
+            return await asyncio.to_thread(decode_chunk, self._decoders, self._partitioner, chunk, self._times)
+        return decode_chunk(self._decoders, self._partitioner, chunk, self._times)
 
     async def aclose(self) -> None:
         return None

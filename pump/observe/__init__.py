@@ -3,6 +3,17 @@
 from pump.observe.exporter import Exporter
 from pump.observe.metrics import Metrics
 from pump.observe.progress import Progress
-from pump.observe.report import Ending, Latency, Pacing, Report, build_report, exit_status
+from pump.observe.report import Ending, EventPacing, Latency, Pacing, Report, build_report, exit_status
 
-__all__ = ("Ending", "Exporter", "Latency", "Metrics", "Pacing", "Progress", "Report", "build_report", "exit_status")
+__all__ = (
+    "Ending",
+    "EventPacing",
+    "Exporter",
+    "Latency",
+    "Metrics",
+    "Pacing",
+    "Progress",
+    "Report",
+    "build_report",
+    "exit_status",
+)

@@ -57,8 +57,8 @@ def _families(registry: CollectorRegistry) -> dict[str, Any]:
     add(Histogram, "pump_batch_records", "Records per send (a batch in batch mode, else 1).", ("mode",), buckets=BATCH_BUCKETS)
     add(Histogram, "pump_ack_latency_seconds", "Send to broker acknowledgement: per batch in batch mode, per record otherwise.",
         ("mode",), buckets=LATENCY_BUCKETS)  # fmt: skip
-    add(Histogram, "pump_pacing_lag_seconds", "With --rate: how late each paced piece of records went (0: on time).", (),
-        buckets=PACING_BUCKETS)  # fmt: skip
+    add(Histogram, "pump_pacing_lag_seconds", "With --rate or --speed: how late each paced piece of records went (0: on time).",
+        (), buckets=PACING_BUCKETS)  # fmt: skip
     _by_registry[registry] = made
     return made
 
@@ -76,6 +76,8 @@ _COUNTERS = (
     ("pump_timeouts", "Sends that timed out: outcome unknown, they may have been written.", ("mode",)),
     ("pump_retries", "Produce retries after retriable broker errors (as aiokafka logs them).", ("mode",)),
     ("pump_dead_letters", "Lines written to the dead-letter target, by reason (a decode reason, or delivery).", ("reason",)),
+    ("pump_pacing_late_records", "--speed: records whose event time was earlier than one already replayed (sent at once).", ()),
+    ("pump_pacing_skipped_gaps", "--speed: jumps in event time larger than --max-gap, not waited for.", ()),
 )
 _GAUGES = (
     ("pump_start_time_seconds", "Unix time the replay started.", ()),
@@ -111,6 +113,8 @@ class Metrics:
         self._batch_records = fam["pump_batch_records"].labels(**m)
         self._ack_latency = fam["pump_ack_latency_seconds"].labels(**m)
         self._pacing_lag = fam["pump_pacing_lag_seconds"].labels(**t)
+        self._late = fam["pump_pacing_late_records"].labels(**t)
+        self._skipped = fam["pump_pacing_skipped_gaps"].labels(**t)
         self._gauges = {name: fam[name].labels(**(m if labels else t)) for name, _, labels in _GAUGES}
 
     def begin(
@@ -167,6 +171,10 @@ class Metrics:
 
     def paced(self, lag: float) -> None:
         self._pacing_lag.observe(lag)
+
+    def paced_by_time(self, late: int, skipped: int) -> None:
+        self._late.inc(late)
+        self._skipped.inc(skipped)
 
     def blocked(self, stage: str, seconds: float) -> None:
         self._blocked[stage].inc(seconds)

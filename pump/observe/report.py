@@ -32,6 +32,19 @@ class Pacing(msgspec.Struct, frozen=True):
     shifted_s: float
 
 
+class EventPacing(msgspec.Struct, frozen=True):
+    """``--speed``: the speed asked, how late pieces went (ms), how far stalls moved the schedule, records found
+    late (earlier than one already replayed: sent at once) and event-time gaps over ``--max-gap`` skipped."""
+
+    speed: float
+    lag_p50_ms: float
+    lag_p99_ms: float
+    lag_max_ms: float
+    shifted_s: float
+    late: int
+    skipped: int
+
+
 class Report(msgspec.Struct, frozen=True, kw_only=True):
     topic: str
     mode: str
@@ -61,6 +74,7 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     latency: Latency
     in_flight_blocked_s: float
     pacing: Pacing | None = None
+    event_pacing: EventPacing | None = None
     error: str | None = None
     aborted: str | None = None
     interrupted: str | None = None
@@ -88,6 +102,13 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
                 f"  paced     at most {p.rate:,g} records/s; pieces late by {p.lag_p50_ms:.1f} ms p50, {p.lag_p99_ms:.1f} ms p99,"
                 f" {p.lag_max_ms:.1f} ms max"
                 + (f"; the schedule moved on {p.shifted_s:.2f} s after stalls" if p.shifted_s else "")
+            )
+        if self.event_pacing is not None:
+            e = self.event_pacing
+            lines.append(
+                f"  by time   {e.speed:g}x event time; pieces late by {e.lag_p50_ms:.1f} ms p50, {e.lag_p99_ms:.1f} ms p99,"
+                f" {e.lag_max_ms:.1f} ms max; {e.late:,} records late (sent at once), {e.skipped:,} gaps skipped"
+                + (f"; the schedule moved on {e.shifted_s:.2f} s after stalls" if e.shifted_s else "")
             )
         if self.invalid_by_reason:
             lines.append("  invalid   " + ", ".join(f"{k}: {v:,}" for k, v in sorted(self.invalid_by_reason.items())))
@@ -155,7 +176,14 @@ class Delivered(Protocol):
     warnings: list[str]
 
 
-def build_report(config: ReplayConfig, ledger: Ledger, sink: Delivered, ending: Ending, pacing: Pacing | None = None) -> Report:
+def build_report(
+    config: ReplayConfig,
+    ledger: Ledger,
+    sink: Delivered,
+    ending: Ending,
+    pacing: Pacing | None = None,
+    event_pacing: EventPacing | None = None,
+) -> Report:
     duration = max(ledger.duration, 1e-9)
     h = ledger.latency
     return Report(
@@ -187,6 +215,7 @@ def build_report(config: ReplayConfig, ledger: Ledger, sink: Delivered, ending: 
         latency=Latency(*(round(h.quantile(q) * 1000, 3) for q in (0.5, 0.95, 0.99)), round(h.max * 1000, 3)),
         in_flight_blocked_s=round(ledger.blocked_seconds["in_flight"], 4),
         pacing=pacing,
+        event_pacing=event_pacing,
         error=str(ending.error) if ending.error else None,
         aborted=ending.aborted,
         interrupted=signal.Signals(ending.interrupted).name if ending.interrupted is not None else None,

@@ -33,7 +33,9 @@ from pump.observe import Report
 from pump.records import Invalid
 
 _LENGTH = struct.Struct(">I")
-TALLY_CALLS = frozenset({"read", "decoded", "sent", "acked", "failed", "dead_lettered", "retried", "blocked", "paced"})
+TALLY_CALLS = frozenset(
+    {"read", "decoded", "sent", "acked", "failed", "dead_lettered", "retried", "blocked", "paced", "paced_by_time"}
+)
 
 Call = tuple[str, list[Any]]
 
