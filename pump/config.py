@@ -39,6 +39,7 @@ Compression = Literal["none", "gzip", "snappy", "lz4", "zstd"]
 Acks = Literal["0", "1", "all"]
 Idempotence = Literal["auto", "on", "off"]
 ShardBy = Literal["input", "partition"]
+RecordTimestamp = Literal["create", "event", "shifted"]
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
@@ -252,6 +253,13 @@ class DeliverySettings(_Group):
         setting("with --speed: a jump in event time larger than this is not waited for (counted as skipped)", gt=0,
                 metavar="SECONDS"),
     ] = 60.0  # fmt: skip
+    record_timestamp: Annotated[
+        RecordTimestamp,
+        setting(
+            "each Kafka record's timestamp: create (the producer's clock), event (its --time-field), shifted (its"
+            " --time-field moved so that the run's first record is now, the gaps kept)"
+        ),
+    ] = "create"
     headers: Annotated[
         dict[str, str], setting("a Kafka header on every record (repeatable)", flag="--header", metavar="KEY=VALUE")
     ] = msgspec.field(default_factory=dict)
@@ -268,6 +276,8 @@ class DeliverySettings(_Group):
                 raise config_error("{speed} must be above 0 (or max)")
             if self.time_field is None:
                 raise config_error("{speed} needs {time_field}: the field that holds each record's event time")
+        if self.record_timestamp != "create" and self.time_field is None:
+            raise config_error(f"{{record_timestamp}} {self.record_timestamp} needs {{time_field}}")
 
     @property
     def event_paced(self) -> bool:

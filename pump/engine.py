@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pump.account import Accounts
 from pump.config import ReplayConfig
 from pump.decode import Decoded, DecodeStage
+from pump.decode.eventtime import Stamper
 from pump.errors import PumpError
 from pump.input import Chunk, Position, Source
 from pump.input.source import START, split
@@ -79,6 +80,7 @@ class Stages:
     workers: int
     rate: RateLimit | None = None  # --rate: the reader hands chunks on in paced pieces
     piece: int | None = None  # the reader hands chunks on in pieces of at most this many records (--rate, --speed)
+    stamper: Stamper | None = None  # --record-timestamp event|shifted: records' timestamps from their event times
 
 
 class Engine:
@@ -241,8 +243,10 @@ class Engine:
         accounts = self.accounts
         accounts.decoded(decoded)
         if decoded.count:  # valid lines already read are delivered even when the run then stops
+            stamper = self.stages.stamper
+            stamps = stamper.stamps(decoded.times) if stamper is not None else None
             async for piece in self.stages.pacer.pace(decoded, self._halted):
-                await self.stages.mode.send(piece.batches, decoded.chunk)
+                await self.stages.mode.send(piece.batches, decoded.chunk, stamps)
         max_errors = self.config.input.max_errors
         if max_errors is not None and accounts.ledger.invalid > max_errors:
             self._abort(f"stopped after more than {max_errors} invalid lines (the max-errors limit)")

@@ -30,7 +30,7 @@ from pump.account import Accounts, Checkpoint, Completion, DeadLetterTarget, Fil
 from pump.account.accounts import Tally
 from pump.config import EMBEDDED, ReplayConfig, config_error
 from pump.decode import DecodeStage, InlineDecode, Partitioner, build_decoders, decode_processes_for
-from pump.decode.eventtime import EventTimes
+from pump.decode.eventtime import EventTimes, Stamper
 from pump.decode.parsed import Decoder
 from pump.decode.processes import ProcessDecode
 from pump.dev.broker import embedded_broker
@@ -251,8 +251,10 @@ async def _assemble(
         assert not isinstance(delivery.speed, str)
         by_time = EventPace(delivery.speed, delivery.max_gap, on_lag=accounts.paced, on_counts=accounts.paced_by_time)
     pieces = [n for n in (rate and rate.piece, by_time and EventPace.PIECE_RECORDS) if n]
+    how = delivery.record_timestamp
+    stamper = Stamper(how) if how != "create" else None
     stages = Stages(plan.sources, plan.resume[0], queue, decode, by_time or Unpaced(), mode, accounts, workers, rate,
-                    min(pieces) if pieces else None)  # fmt: skip
+                    min(pieces) if pieces else None, stamper)  # fmt: skip
     return _Run(Engine(config, stages), sink, accounts, total, rate, by_time)
 
 

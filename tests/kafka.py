@@ -18,6 +18,7 @@ class Message:
     key: bytes | None
     value: bytes
     headers: tuple[tuple[str, bytes], ...] = ()
+    timestamp: int = 0  # epoch ms, as the broker keeps it (CreateTime: as the producer set it)
 
 
 def create_topic(bootstrap: str, name: str, partitions: int, **conf: Any) -> None:
@@ -38,7 +39,10 @@ def consume(bootstrap: str, topic: str, expected: int, within: float = 30.0, set
         while time.monotonic() < deadline:
             got = [m for m in consumer.consume(100_000, 0.2) if m.error() is None]
             if got:
-                out.extend(Message(m.partition(), m.offset(), m.key(), m.value(), tuple(m.headers() or ())) for m in got)
+                out.extend(
+                    Message(m.partition(), m.offset(), m.key(), m.value(), tuple(m.headers() or ()), m.timestamp()[1])
+                    for m in got
+                )
                 quiet_since = time.monotonic()
             elif len(out) >= expected and time.monotonic() - quiet_since >= settle:
                 break

@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from pump import ConfigError, ReplayConfig, replay
 from pump.decode import Partitioner
-from pump.decode.eventtime import EventTimes
+from pump.decode.eventtime import EventTimes, Stamper
 from pump.decode.jsonl import JsonLinesDecoder
 from pump.decode.stage import Decoded, decode_chunk
 from pump.dev.broker import Broker
@@ -241,3 +241,52 @@ def test_a_first_sigint_during_a_long_wait_stops_at_once_and_the_resume_sends_th
     assert resumed.returncode == 0, resumed.stderr.decode()
     got = collections.Counter(m.value for m in consume(broker.bootstrap, topic_name, len(lines)))
     assert got == collections.Counter(lines), "the stop and the resume together sent every record exactly once"
+
+
+def test_stamps_are_the_event_times_or_shifted_so_the_first_is_now() -> None:
+    times = [(1, 1000.0), (2, 1000.5), (3, 999.0), (4, 1060.25)]
+    assert Stamper("event").stamps(times) == {1: 1_000_000, 2: 1_000_500, 3: 999_000, 4: 1_060_250}
+    shifted = Stamper("shifted", clock=lambda: 5000.0)
+    assert shifted.stamps(times) == {1: 5_000_000, 2: 5_000_500, 3: 4_999_000, 4: 5_060_250}
+    assert shifted.stamps([(5, 1061.0)]) == {5: 5_061_000}, "one shift for the whole run, the gaps kept"
+    assert Stamper("event").stamps(None) is None
+
+
+@pytest.mark.parametrize("mode", ["batch", "callback", "sync"])
+def test_record_timestamps_come_from_the_event_times_in_every_mode(tmp_path: Path, mode: str) -> None:
+    seconds = [0.0, 1.5, 0.25, 7200.0]
+    path = write_lines(tmp_path / "in.jsonl", ride_lines(seconds))
+    cluster = MemoryCluster(partitions=2)
+    report = asyncio.run(replay(config(path, "t", key_field="zone", time_field="pickup", record_timestamp="event", mode=mode),
+                                cluster=cluster))  # fmt: skip
+    assert report.acknowledged == 4
+    got = {msgspec.json.decode(m.value)["seq"]: m.timestamp for m in cluster.messages("t")}
+    assert got == {i: round((T0.timestamp() + s) * 1000) for i, s in enumerate(seconds)}
+
+
+def test_a_record_timestamp_from_event_time_needs_a_time_field() -> None:
+    with pytest.raises(ConfigError, match=r"record_timestamp event needs .*time_field"):
+        ReplayConfig.of("x.jsonl", "t", record_timestamp="event")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("mode", ["batch", "callback", "sync"])
+def test_the_broker_keeps_the_event_and_shifted_timestamps_pump_sets(
+    broker: Broker, topic_name: str, tmp_path: Path, mode: str
+) -> None:
+    seconds = [0.0, 2.0, 1.0, 3600.0]
+    lines = ride_lines(seconds)
+    path = write_lines(tmp_path / "in.jsonl", lines)
+    expected = {i: round((T0.timestamp() + s) * 1000) for i, s in enumerate(seconds)}
+    for how, topic in (("event", topic_name), ("shifted", topic_name + "-shifted")):
+        create_topic(broker.bootstrap, topic, 2)
+        before = time.time()
+        proc = cli.pump("replay", str(path), "--topic", topic, "--bootstrap-servers", broker.bootstrap, "--key-field", "zone",
+                        "--mode", mode, "--time-field", "pickup", "--record-timestamp", how)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr.decode()
+        got = {msgspec.json.decode(m.value)["seq"]: m.timestamp for m in consume(broker.bootstrap, topic, len(lines))}
+        if how == "event":
+            assert got == expected
+        else:  # the first record now, every gap as it was
+            assert before * 1000 - 1 <= got[0] <= time.time() * 1000 + 1
+            assert {i: t - got[0] for i, t in got.items()} == {i: t - expected[0] for i, t in expected.items()}

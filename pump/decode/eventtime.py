@@ -17,8 +17,10 @@ Times are float seconds since the epoch, a record's kept beside its line number 
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -81,3 +83,23 @@ class EventTimes:
 def _short(value: Any) -> str:
     text = msgspec.json.encode(value).decode()
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+class Stamper:
+    """``--record-timestamp event|shifted``: each record's Kafka timestamp (epoch ms) from its event time. ``event``:
+    the time itself; ``shifted``: moved so that the run's first record is stamped now, the gaps between records
+    kept (old event times otherwise meet time-based retention, and brokers that refuse timestamps far from now)."""
+
+    def __init__(self, how: Literal["event", "shifted"], clock: Callable[[], float] = time.time) -> None:
+        self.how = how
+        self._clock = clock
+        self._shift: float | None = None if how == "shifted" else 0.0
+
+    def stamps(self, times: list[tuple[int, float]] | None) -> dict[int, int] | None:
+        """Line -> timestamp of a chunk's records (``Decoded.times``)."""
+        if not times:
+            return None
+        if self._shift is None:
+            self._shift = self._clock() - times[0][1]
+        shift = self._shift
+        return {line: round((t + shift) * 1000) for line, t in times}

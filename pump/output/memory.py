@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pump.errors import TopicError
-from pump.output.sink import Headers, OnDone, Origin, extend_by_append
+from pump.output.sink import Headers, OnDone, Origin, Stamps, extend_by_append
 from pump.records import DeliveryError, Record
 
 
@@ -30,6 +30,7 @@ class Message:
     offset: int
     key: bytes | None
     value: bytes
+    timestamp: int | None = None  # epoch ms as sent (None: the producer's clock, which the memory sink does not keep)
 
 
 BATCH_HEADER = 61  # bytes of a v2 record batch's header
@@ -47,29 +48,31 @@ class MemoryBatch:
     def __init__(self, capacity: int, max_bytes: int | None = None) -> None:
         self.capacity = capacity
         self.max_bytes = max_bytes
-        self.records: list[tuple[bytes | None, bytes]] = []
+        self.records: list[tuple[bytes | None, bytes, int | None]] = []
         self._size = BATCH_HEADER
 
     def append(self, *, key: bytes | None, value: bytes, timestamp: int | None, extra: Headers | None = None) -> object | None:
         grown = self._size + record_size(key, value)
         if self.records and (len(self.records) >= self.capacity or (self.max_bytes is not None and grown > self.max_bytes)):
             return None
-        self.records.append((key, value))
+        self.records.append((key, value, timestamp))
         self._size = grown
         return True
 
     def size(self) -> int:
         return self._size
 
-    def extend(self, records: list[Record], start: int, stop: int, limit: int, origin: Origin | None = None) -> tuple[int, int]:
-        return extend_by_append(self, records, start, stop, limit)  # the memory sink keeps no headers
+    def extend(
+        self, records: list[Record], start: int, stop: int, limit: int, origin: Origin | None = None, stamps: Stamps | None = None
+    ) -> tuple[int, int]:
+        return extend_by_append(self, records, start, stop, limit, None, stamps)  # the memory sink keeps no headers
 
 
 @dataclass
 class _Pending:
     topic: str
     partition: int
-    records: list[tuple[bytes | None, bytes]]
+    records: list[tuple[bytes | None, bytes, int | None]]
     on_done: OnDone
 
 
@@ -110,17 +113,17 @@ class MemoryCluster:
             asyncio.get_running_loop().call_soon(self._complete, pending, None)
 
     def _complete(self, pending: _Pending, error: DeliveryError | None) -> None:
-        size = BATCH_HEADER + sum(record_size(k, v) for k, v in pending.records)
+        size = BATCH_HEADER + sum(record_size(k, v) for k, v, _ in pending.records)
         if error is None and self.max_batch_bytes is not None and size > self.max_batch_bytes:
             self.refused += 1
             error = DeliveryError("too_large", f"a batch of {size} bytes is over the topic's {self.max_batch_bytes}")
         if error is None and self.fail is not None:
-            error = next((e for e in (self.fail(k, v) for k, v in pending.records) if e is not None), None)
+            error = next((e for e in (self.fail(k, v) for k, v, _ in pending.records) if e is not None), None)
         if error is None:
             log = self.logs.setdefault(pending.topic, [])
             base = self._ends.get((pending.topic, pending.partition), 0)
             self._ends[(pending.topic, pending.partition)] = base + len(pending.records)
-            log.extend(Message(pending.topic, pending.partition, base + i, k, v) for i, (k, v) in enumerate(pending.records))
+            log.extend(Message(pending.topic, pending.partition, base + i, *kvt) for i, kvt in enumerate(pending.records))
         pending.on_done(error)  # the delivery handle is the outcome itself
 
 
@@ -152,14 +155,22 @@ class MemorySink:
     async def send_batch(self, batch: MemoryBatch, partition: int, on_done: OnDone) -> None:  # type: ignore[override]
         self.cluster._deliver(_Pending(self.topic, partition, list(batch.records), on_done))
 
-    async def send(self, key: bytes | None, value: bytes, partition: int, on_done: OnDone, extra: Headers | None = None) -> None:
-        self.cluster._deliver(_Pending(self.topic, partition, [(key, value)], on_done))
+    async def send(
+        self,
+        key: bytes | None,
+        value: bytes,
+        partition: int,
+        on_done: OnDone,
+        extra: Headers | None = None,
+        timestamp: int | None = None,
+    ) -> None:
+        self.cluster._deliver(_Pending(self.topic, partition, [(key, value, timestamp)], on_done))
 
     async def send_and_wait(
-        self, key: bytes | None, value: bytes, partition: int, extra: Headers | None = None
+        self, key: bytes | None, value: bytes, partition: int, extra: Headers | None = None, timestamp: int | None = None
     ) -> DeliveryError | None:
         done: asyncio.Future[DeliveryError | None] = asyncio.get_running_loop().create_future()
-        await self.send(key, value, partition, done.set_result)
+        await self.send(key, value, partition, done.set_result, None, timestamp)
         return await done
 
     def outcome(self, delivery: DeliveryError | None) -> DeliveryError | None:

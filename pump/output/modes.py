@@ -24,7 +24,7 @@ from pump.account import Accounts, Segment
 from pump.config import DeliverySettings
 from pump.input import Chunk
 from pump.output.inflight import InFlight
-from pump.output.sink import BatchBuilder, Delivery, Headers, Origin, Sink, origin_bytes, origin_headers
+from pump.output.sink import BatchBuilder, Delivery, Headers, Origin, Sink, Stamps, origin_bytes, origin_headers
 from pump.records import ByPartition, DeliveryError, Record
 
 
@@ -55,6 +55,11 @@ class _SizeGuard:
         return not self.sink.fits(key, value, self.extra)
 
 
+def _stamp(stamps: Stamps | None, line: int) -> int | None:
+    """A record's ``--record-timestamp`` (epoch ms), or None for the producer's clock."""
+    return stamps[line] if stamps is not None else None
+
+
 def _origin(chunk: Chunk, wanted: bool) -> Origin | None:
     """The chunk's ``--source-headers`` origin, if they are wanted."""
     return (chunk.path.encode(), "pump.row" if chunk.rows else "pump.line") if wanted else None
@@ -63,8 +68,9 @@ def _origin(chunk: Chunk, wanted: bool) -> Origin | None:
 class SendMode(Protocol):
     name: str
 
-    async def send(self, records: ByPartition, chunk: Chunk) -> None:
-        """Hand records on; returns once they are accepted (may wait on backpressure)."""
+    async def send(self, records: ByPartition, chunk: Chunk, stamps: Stamps | None = None) -> None:
+        """Hand records on; returns once they are accepted (may wait on backpressure). ``stamps``: each record's
+        timestamp by its line (``--record-timestamp``), else the producer's clock."""
 
     async def close(self) -> None:
         """Ship anything buffered and wait until every record is settled."""
@@ -93,7 +99,7 @@ class SyncMode:
         self.accounts = accounts
         self.source_headers = source_headers
 
-    async def send(self, records: ByPartition, chunk: Chunk) -> None:
+    async def send(self, records: ByPartition, chunk: Chunk, stamps: Stamps | None = None) -> None:
         origin = _origin(chunk, self.source_headers)
         accounts, send_and_wait, guard = self.accounts, self.sink.send_and_wait, _SizeGuard(self.sink, origin_bytes(origin))
         for partition, recs in records.items():
@@ -104,7 +110,8 @@ class SyncMode:
                 if guard.refuses(key, value):
                     accounts.failed([(chunk, [rec])], "too_large", _over_topic_limit(len(value), self.sink.max_batch_bytes))
                     continue
-                error = await send_and_wait(key, value, partition, origin_headers(origin, line) if origin else None)
+                extra = origin_headers(origin, line) if origin else None
+                error = await send_and_wait(key, value, partition, extra, _stamp(stamps, line))
                 if error is None:
                     accounts.acked_one(chunk, len(value), time.perf_counter() - started)
                 else:
@@ -123,7 +130,7 @@ class CallbackMode:
         self.inflight = inflight
         self.source_headers = source_headers
 
-    async def send(self, records: ByPartition, chunk: Chunk) -> None:
+    async def send(self, records: ByPartition, chunk: Chunk, stamps: Stamps | None = None) -> None:
         accounts, inflight, send, settle = self.accounts, self.inflight, self.sink.send, self._settle
         origin = _origin(chunk, self.source_headers)
         guard = _SizeGuard(self.sink, origin_bytes(origin))
@@ -138,7 +145,8 @@ class CallbackMode:
                 accounts.sent(1)
                 try:
                     extra = origin_headers(origin, line) if origin else None
-                    await send(key, value, partition, partial(settle, chunk, rec, time.perf_counter()), extra)
+                    done = partial(settle, chunk, rec, time.perf_counter())
+                    await send(key, value, partition, done, extra, _stamp(stamps, line))
                 except DeliveryError as exc:  # e.g. over max_request_size: fails this record only
                     inflight.release(1)
                     accounts.failed([(chunk, [rec])], exc.reason, exc.message)
@@ -198,11 +206,11 @@ class BatchMode:
         if self._failure is not None:
             raise self._failure
 
-    async def send(self, records: ByPartition, chunk: Chunk) -> None:
+    async def send(self, records: ByPartition, chunk: Chunk, stamps: Stamps | None = None) -> None:
         self._check()
         async with self._lock:
             for partition, recs in records.items():
-                await self._append(partition, recs, chunk)
+                await self._append(partition, recs, chunk, stamps)
             await self._ship_aged()
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush_idle(), name="pump-batch-flusher")
@@ -219,7 +227,7 @@ class BatchMode:
         self.accounts.sent(1)
         self.accounts.failed([(chunk, [rec])], "too_large", message)
 
-    async def _append(self, partition: int, recs: list[Record], chunk: Chunk) -> None:
+    async def _append(self, partition: int, recs: list[Record], chunk: Chunk, stamps: Stamps | None) -> None:
         """The hot loop, a run of records at a time: ``extend`` fills the batch until it is full, at the in-flight
         bound (a batch never holds more records than may be in flight), or before a record over the limit.
 
@@ -237,7 +245,7 @@ class BatchMode:
                 size = len(value)
                 if size > limit:
                     self._too_large(chunk, recs[i], _over_max_message(size, limit))
-                elif not self._first(batch, key, value, origin_headers(origin, line) if origin else None):
+                elif not self._first(batch, key, value, origin_headers(origin, line) if origin else None, _stamp(stamps, line)):
                     # no batch can hold it: start afresh
                     self._too_large(chunk, recs[i], _over_topic_limit(size, self.sink.max_batch_bytes))
                     batch = self._new()
@@ -248,7 +256,7 @@ class BatchMode:
                 i += 1
                 start = i
                 continue
-            reached, nbytes = batch.builder.extend(recs, i, min(n, i + cap - batch.count), limit, origin)
+            reached, nbytes = batch.builder.extend(recs, i, min(n, i + cap - batch.count), limit, origin, stamps)
             batch.count += reached - i
             batch.nbytes += nbytes
             i = reached
@@ -271,10 +279,10 @@ class BatchMode:
             batch.segments.append((chunk, recs[start:n]))
         self._open[partition] = batch
 
-    def _first(self, batch: _OpenBatch, key: bytes | None, value: bytes, extra: Headers | None) -> bool:
+    def _first(self, batch: _OpenBatch, key: bytes | None, value: bytes, extra: Headers | None, timestamp: int | None) -> bool:
         """Put a record into an empty batch; False if no batch can hold it (--batch-bytes, or the topic's limit)."""
         limit = self.sink.max_batch_bytes
-        return batch.builder.append(key=key, value=value, timestamp=None, extra=extra) is not None and (
+        return batch.builder.append(key=key, value=value, timestamp=timestamp, extra=extra) is not None and (
             limit is None or batch.builder.size() <= limit
         )
 

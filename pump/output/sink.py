@@ -24,6 +24,9 @@ Headers = list[tuple[str, bytes]]
 #: Where records come from, for ``--source-headers``: the input's name, and the header its line number goes in
 #: (``pump.line``, or ``pump.row`` for a Parquet file).
 Origin = tuple[bytes, str]
+#: ``--record-timestamp event|shifted``: each record's timestamp (epoch milliseconds) by its line; None: the producer's
+#: clock (``create``), as Kafka's clients do.
+Stamps = dict[int, int]
 
 
 def origin_headers(origin: Origin, line: int) -> Headers:
@@ -47,22 +50,31 @@ class BatchBuilder(Protocol):
         """Bytes written so far (before compression)."""
         ...
 
-    def extend(self, records: list[Record], start: int, stop: int, limit: int, origin: Origin | None = None) -> tuple[int, int]:
+    def extend(
+        self, records: list[Record], start: int, stop: int, limit: int, origin: Origin | None = None, stamps: Stamps | None = None
+    ) -> tuple[int, int]:
         """Append ``records[start:stop]`` in order, stopping before a value over ``limit`` bytes or when the batch
         is full; returns the index reached and the value bytes appended (the hot path: one call per run).
-        ``origin``: each record also gets its ``origin_headers``."""
+        ``origin``: each record also gets its ``origin_headers``; ``stamps``: its timestamp by its line."""
         ...
 
 
 def extend_by_append(
-    batch: BatchBuilder, records: list[Record], start: int, stop: int, limit: int, origin: Origin | None = None
+    batch: BatchBuilder,
+    records: list[Record],
+    start: int,
+    stop: int,
+    limit: int,
+    origin: Origin | None = None,
+    stamps: Stamps | None = None,
 ) -> tuple[int, int]:
     """``BatchBuilder.extend`` through ``append``, a record at a time: for builders without a faster way."""
     nbytes = 0
     for i in range(start, stop):
         key, value, line = records[i]
         extra = origin_headers(origin, line) if origin is not None else None
-        if len(value) > limit or batch.append(key=key, value=value, timestamp=None, extra=extra) is None:
+        timestamp = stamps[line] if stamps is not None else None
+        if len(value) > limit or batch.append(key=key, value=value, timestamp=timestamp, extra=extra) is None:
             return i, nbytes
         nbytes += len(value)
     return stop, nbytes
@@ -85,11 +97,20 @@ class Sink(Protocol):
     async def send_batch(self, batch: BatchBuilder, partition: int, on_done: OnDone) -> None:
         """Hand a batch over (may wait for room); raises ``DeliveryError`` if it cannot even be sent."""
 
-    async def send(self, key: bytes | None, value: bytes, partition: int, on_done: OnDone, extra: Headers | None = None) -> None:
-        """Hand one record over (may wait for room); raises ``DeliveryError`` if it cannot even be sent."""
+    async def send(
+        self,
+        key: bytes | None,
+        value: bytes,
+        partition: int,
+        on_done: OnDone,
+        extra: Headers | None = None,
+        timestamp: int | None = None,
+    ) -> None:
+        """Hand one record over (may wait for room); raises ``DeliveryError`` if it cannot even be sent.
+        ``timestamp``: epoch milliseconds, None for the producer's clock."""
 
     async def send_and_wait(
-        self, key: bytes | None, value: bytes, partition: int, extra: Headers | None = None
+        self, key: bytes | None, value: bytes, partition: int, extra: Headers | None = None, timestamp: int | None = None
     ) -> DeliveryError | None:
         """Send one record and wait for its outcome (the sync mode: one round trip per record)."""
 

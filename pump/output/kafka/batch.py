@@ -14,7 +14,7 @@ from typing import Any
 
 from aiokafka.producer.message_accumulator import BatchBuilder
 
-from pump.output.sink import Headers, Origin, extend_by_append
+from pump.output.sink import Headers, Origin, Stamps, extend_by_append
 from pump.records import Record
 
 _NO_HEADERS: list[Any] = []  # read, never written, by the C builder
@@ -37,10 +37,12 @@ class KafkaBatch:
     def size(self) -> int:
         return self.builder.size()  # type: ignore[no-any-return]
 
-    def extend(self, records: list[Record], start: int, stop: int, limit: int, origin: Origin | None = None) -> tuple[int, int]:
+    def extend(
+        self, records: list[Record], start: int, stop: int, limit: int, origin: Origin | None = None, stamps: Stamps | None = None
+    ) -> tuple[int, int]:
         builder = self.builder
         if not self._direct or origin is not None:  # headers of their own per record: the wrapper's way
-            return extend_by_append(self, records, start, stop, limit, origin)
+            return extend_by_append(self, records, start, stop, limit, origin, stamps)
         if builder._closed:
             return start, 0
         append = builder._builder.append
@@ -49,11 +51,11 @@ class KafkaBatch:
         nbytes = 0
         i = start
         while i < stop:
-            key, value, _line = records[i]
+            key, value, line = records[i]
             size = len(value)
             if size > limit:
                 break
-            if append(offset, None, key, value, headers) is None:
+            if append(offset, None if stamps is None else stamps[line], key, value, headers) is None:
                 builder._closed = True  # full: as the wrapper's append closes it
                 break
             offset += 1

@@ -240,24 +240,36 @@ class KafkaSink:
             raise self._failure(exc) from None
         fut.add_done_callback(on_done)
 
-    async def send(self, key: bytes | None, value: bytes, partition: int, on_done: OnDone, extra: Headers | None = None) -> None:
+    async def send(
+        self,
+        key: bytes | None,
+        value: bytes,
+        partition: int,
+        on_done: OnDone,
+        extra: Headers | None = None,
+        timestamp: int | None = None,
+    ) -> None:
         if self._held:
             await self._ready()
         headers = [*self._headers, *extra] if extra else self._headers or None
         try:
-            fut = await self._producer.send(self.topic, value, key=key, partition=partition, headers=headers)
+            fut = await self._producer.send(
+                self.topic, value, key=key, partition=partition, headers=headers, timestamp_ms=timestamp
+            )
         except DELIVERY_ERRORS as exc:
             raise self._failure(exc) from None
         fut.add_done_callback(on_done)
 
     async def send_and_wait(
-        self, key: bytes | None, value: bytes, partition: int, extra: Headers | None = None
+        self, key: bytes | None, value: bytes, partition: int, extra: Headers | None = None, timestamp: int | None = None
     ) -> DeliveryError | None:
         if self._held:
             await self._ready()
         headers = [*self._headers, *extra] if extra else self._headers or None
         try:
-            fut = await self._producer.send(self.topic, value, key=key, partition=partition, headers=headers)
+            fut = await self._producer.send(
+                self.topic, value, key=key, partition=partition, headers=headers, timestamp_ms=timestamp
+            )
             await fut
         except DELIVERY_ERRORS as exc:
             return self._failure(exc)
