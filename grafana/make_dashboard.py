@@ -71,6 +71,20 @@ ROWS: list[tuple[str, list[tuple[str, str, str, list[tuple[str, str]]]]]] = [
             (f"sum by (reason) (rate(pump_dead_letters_total{{{SEL}}}[{RI}]))", "{{reason}}"),
         ]),
     ]),
+    ("Pacing (--rate, --speed)", [
+        ("Records sent /s vs --rate", "timeseries", "short", [
+            (f"sum(rate(pump_records_sent_total{{{SELM}}}[{RI}]))", "sent"),
+            (f"max(pump_rate_limit_records_per_second{{{SEL}}}) > 0", "--rate"),
+        ]),
+        ("Pacing lag (how late paced pieces went)", "timeseries", "s", [
+            (f"histogram_quantile({q}, sum by (le) (rate(pump_pacing_lag_seconds_bucket{{{SEL}}}[{RI}])))", f"p{int(q * 100)}")
+            for q in (0.5, 0.99)
+        ]),
+        ("Late records and skipped gaps (--speed)", "timeseries", "short", [
+            (f"sum(increase(pump_pacing_late_records_total{{{SEL}}}[{RI}]))", "late records"),
+            (f"sum(increase(pump_pacing_skipped_gaps_total{{{SEL}}}[{RI}]))", "gaps skipped"),
+        ]),
+    ]),
     ("Latency", [
         ("Acknowledgement latency", "timeseries", "s", [
             (f"histogram_quantile({q}, sum by (le) (rate(pump_ack_latency_seconds_bucket{{{SELM}}}[{RI}])))", f"p{int(q * 100)}")

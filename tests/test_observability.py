@@ -62,7 +62,7 @@ def test_dashboard_structure_is_sound_for_provisioning() -> None:
     assert refs and set(refs) == set(provisioned) == {"pump-prometheus"}
     assert {v["name"] for v in board["templating"]["list"]} == {"topic", "mode"}
     rows = {p["title"] for p in board["panels"] if p["type"] == "row"}
-    assert rows == {"Input", "Pipeline", "Output", "Latency", "Process"}
+    assert rows == {"Input", "Pipeline", "Output", "Pacing (--rate, --speed)", "Latency", "Process"}
     titles = {p["title"] for p in board["panels"]}
     assert "Dead letters /s by reason" in titles
     assert any(p["type"] == "heatmap" for p in board["panels"])
@@ -190,8 +190,9 @@ def test_every_dashboard_query_returns_data_from_a_real_prometheus_scraping_a_re
     path = write_mixed(tmp_path / "in.jsonl", 20000)
     proc = cli.pump("replay", str(path), "--topic", topic_name, "--bootstrap-servers", broker.bootstrap, "--create-topic",
                     "--partitions", "4", "--key-field", "user", "--metrics-addr", f"127.0.0.1:{pump_port}",
-                    "--metrics-linger", "2", "--no-progress")  # fmt: skip
-    # Once pump exits, Prometheus marks its series stale: look at a moment inside the 2 s linger
+                    "--metrics-linger", "2", "--no-progress", "--rate", "40000")  # fmt: skip
+    # --rate: paced, so the pacing row has data. Once pump exits, Prometheus marks its series stale: look at a
+    # moment inside the 2 s linger
     at = time.time() - 1.0
     assert proc.returncode == 1, proc.stderr.decode()  # two invalid lines
     assert query(url, f'pump_done{{topic="{topic_name}"}}', at)[0]["value"][1] == "1"
