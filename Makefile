@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DEMO_ROWS ?= 1000000
 REPEATS ?= 5
 
-.PHONY: demo test bench bench-compare lint clean
+.PHONY: demo test bench bench-pacing bench-compare lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: $(VENV)/.installed
 BROKER ?= embedded
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/send_modes.py --broker $(BROKER) --repeats $(REPEATS)
+
+# How well --rate and --speed keep their pace: whole processes against Tansu, records per second read back
+bench-pacing: $(VENV)/.installed
+	$(BIN)/python benchmarks/pacing.py
 
 # Whole CLI processes of this tree against a git revision of it (default: origin/main, else HEAD), interleaved:
 #   make bench-compare BASE=cad56b2 REPEATS=5

@@ -117,13 +117,13 @@ class RateLimit:
 class EventPace:
     """``--speed X``: each record when its event time says, X times faster than it happened.
 
-    On the running maximum of the event times seen (real data is out of order): a record is due
-    ``(max so far - first - gaps skipped) / X`` after the start of a ``Schedule``, so lateness never
-    adds up and a stall moves the schedule on rather than causing a burst. A record earlier than the
-    maximum goes at once and counts as ``late``; a jump of the maximum larger than ``max_gap`` seconds
-    of event time is not waited for and counts as ``skipped``, so a shuffled file takes no longer than
-    the sorted one and one far-off timestamp stalls nothing. Records due within ``EARLY_ENOUGH`` of each
-    other go as one piece (batches stay batches).
+    On the running maximum of the event times seen (real data is out of order): a record is due when the
+    event time the maximum has advanced, divided by X, has passed since the start of a ``Schedule``, so
+    lateness never adds up and a stall moves the schedule on rather than causing a burst. A record earlier
+    than the maximum goes at once and counts as ``late``; a jump larger than ``max_gap`` seconds of event
+    time is not waited for and counts as ``skipped`` (``offset``), so a shuffled file takes no longer than
+    the sorted one, and one far-off timestamp neither stalls the run nor leaves the rest of it late. Records
+    due within ``EARLY_ENOUGH`` of each other go as one piece (batches stay batches).
     The reader hands on chunks of at most ``PIECE_RECORDS`` records: a first SIGINT ends a wait at once and
     sends the rest of the chunk in hand with it (fewer than that many records), so that every record read has
     an outcome and the checkpoint covers it. A resumed replay starts a new schedule at its position.
@@ -145,25 +145,36 @@ class EventPace:
         self.schedule = Schedule(clock, sleep)
         self.late = 0  # records earlier than an event time already replayed
         self.skipped = 0  # jumps of more than max_gap, not waited for
-        self._first = 0.0
-        self._max: float | None = None
-        self._gaps = 0.0  # event seconds skipped
+        self._max: float | None = None  # the running maximum of event times
+        self._progress = 0.0  # event seconds the schedule has advanced
+        self._ahead = False  # the last record was beyond the maximum by more than max_gap
         self._on_lag = on_lag  # each piece's lateness (metrics)
         self._on_counts = on_counts  # (late, skipped) found in each chunk (metrics)
 
     def offset(self, t: float) -> float:
         """Seconds after the schedule's start at which a record with event time ``t`` is due (in its turn in input
-        order: the running maximum moves)."""
-        if self._max is None:
-            self._first = self._max = t
-        elif t > self._max:
-            if t - self._max > self.max_gap:
-                self.skipped += 1
-                self._gaps += t - self._max
+        order). The schedule advances by the event time the running maximum moves on, up to ``max_gap`` at a time.
+        A record more than ``max_gap`` beyond the maximum is skipped: it goes at once and moves nothing, unless the
+        record after it is beyond too, when the data has moved on: the maximum follows, without a wait. So one
+        far-off timestamp neither stalls the run nor leaves the rest of it late, and the schedule never runs
+        longer than the event times' span (a shuffled file is no slower than the sorted one)."""
+        top = self._max
+        if top is None:
             self._max = t
-        elif t < self._max:
+        elif t > top + self.max_gap:
+            if self._ahead:  # a second record in a row beyond the maximum: the data went on there
+                self._max = t
+            else:
+                self.skipped += 1
+            self._ahead = True
+            return self._progress / self.speed
+        elif t > top:
+            self._progress += t - top
+            self._max = t
+        elif t < top:
             self.late += 1
-        return (self._max - self._first - self._gaps) / self.speed
+        self._ahead = False
+        return self._progress / self.speed
 
     async def pace(self, decoded: Decoded, halted: asyncio.Event) -> AsyncIterator[Decoded]:
         times = decoded.times
