@@ -30,3 +30,15 @@ def test_the_bench_runs_every_contender_whole_and_prints_medians_and_ratios(tmp_
         assert r["records_per_s"] == pytest.approx(r["records"] / r["wall_s"]) and r["cpu_s"] > 0 and r["rss_mb"] > 0
     table = proc.stdout.split("rotating order", 1)[1]
     assert "librdkafka" in table and "1.00x" in table and "pump-sync" in table
+
+
+def test_the_pacing_bench_runs_both_paces_and_reads_every_record_back() -> None:
+    cmd = [sys.executable, str(ROOT_DIR / "benchmarks" / "pacing.py"), "--seconds", "3", "--rate", "200", "--speed", "60",
+           "--repeats", "1"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT_DIR)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("600 records at --rate 200; 1,800 records over 180 event seconds at --speed 60")
+    assert [line.split()[0] for line in lines[1:]] == ["--rate", "--speed"]
+    assert all("windows vs target: worst" in line and "lag p50" in line for line in lines[1:])
+    assert "late, 1 skipped" in lines[2]  # the one five-years-off timestamp
