@@ -91,12 +91,15 @@ class InputSettings(_Group):
     format: Annotated[
         Format, setting("record format; auto: by extension after .gz/.zst, else by content (Parquet: its magic bytes)")
     ] = "auto"
-    columns: Annotated[str | None, setting("Parquet: read and send only these columns, in this order", metavar="A,B,C")] = None
+    columns: Annotated[
+        str | None, setting("send only these fields, in this order (Parquet: read only these columns)", metavar="A,B,C")
+    ] = None
     datetime: Annotated[
         DatetimeMode,
         setting(
-            "how Parquet timestamps are written into the JSON value: iso (2025-11-01T00:05:00), sql (2025-11-01 00:05:00,"
-            " what Flink parses), epoch-ms, epoch-us (a timestamp without a zone is taken as UTC)"
+            "how timestamps (Parquet's; fields --schema types as datetimes) are written into the JSON value: iso"
+            " (2025-11-01T00:05:00), sql (2025-11-01 00:05:00, what Flink parses), epoch-ms, epoch-us (a timestamp"
+            " without a zone is taken as UTC)"
         ),
     ] = "iso"
     schema: Annotated[

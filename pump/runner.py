@@ -33,6 +33,7 @@ from pump.decode import DecodeStage, InlineDecode, Partitioner, build_decoders, 
 from pump.decode.eventtime import EventTimes, Stamper
 from pump.decode.parsed import Decoder
 from pump.decode.processes import ProcessDecode
+from pump.decode.shape import Shape
 from pump.dev.broker import embedded_broker
 from pump.engine import Engine, Stages
 from pump.errors import Interrupted
@@ -157,6 +158,7 @@ class _Plan:
     processes: int
     decode_processes: int
     by_partition: tuple[int, int] | None  # (i, n): send the partitions p % n == i (--shard-by partition, --processes)
+    shape: Shape | None = None  # --columns, --datetime for CSV and JSON lines
 
 
 def _plan(config: ReplayConfig, part: tuple[int, int] | None = None, resume: dict[str, Position] | None = None) -> _Plan:
@@ -177,7 +179,9 @@ def _plan(config: ReplayConfig, part: tuple[int, int] | None = None, resume: dic
     if part is not None:  # process j of count sends its share of what the shard sends
         j, count = part
         by_partition = (by_partition[0] + j * by_partition[1], by_partition[1] * count) if by_partition else part
-    decoders = build_decoders(load_schema(settings.schema) if settings.schema else None, settings.key_field)
+    schema = load_schema(settings.schema) if settings.schema else None
+    decoders = build_decoders(schema, settings.key_field)
+    shape = Shape(settings.column_list, settings.datetime, schema)
     checkpoint = None
     if config.checkpoint.path and part is None:
         checkpoint = Checkpoint(config.checkpoint.path, config.topic, config.checkpoint.restart, shard, processes)
@@ -185,7 +189,10 @@ def _plan(config: ReplayConfig, part: tuple[int, int] | None = None, resume: dic
         points = [resume or {}]
     else:
         points = checkpoint.resume_parts(sources) if checkpoint is not None else [{} for _ in range(processes)]
-    return _Plan(sources, decoders, checkpoint, points, processes, decode_processes_for(settings, sources), by_partition)
+    decode_processes = decode_processes_for(settings, sources)
+    return _Plan(
+        sources, decoders, checkpoint, points, processes, decode_processes, by_partition, shape if shape.needed else None
+    )
 
 
 @contextlib.asynccontextmanager
@@ -271,9 +278,9 @@ def _decode_stage(config: ReplayConfig, plan: _Plan, partitions: int) -> DecodeS
     times = event_times(config)
     if plan.decode_processes:
         return ProcessDecode(
-            plan.decode_processes, config.input.schema, config.input.key_field, partitions, plan.by_partition, times
+            plan.decode_processes, config.input.schema, config.input.key_field, partitions, plan.by_partition, times, plan.shape
         )
-    return InlineDecode(plan.decoders, Partitioner(partitions, shard=plan.by_partition), times)
+    return InlineDecode(plan.decoders, Partitioner(partitions, shard=plan.by_partition), times, plan.shape)
 
 
 async def _dead_letters(stack: contextlib.AsyncExitStack, config: ReplayConfig, cluster: Cluster) -> DeadLetterTarget | None:

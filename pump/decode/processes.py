@@ -18,6 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pump.decode.eventtime import EventTimes
 from pump.decode.parsed import Decoder
 from pump.decode.partition import Partitioner
+from pump.decode.shape import Shape
 from pump.decode.stage import Decoded, build_decoders, decode_chunk
 from pump.errors import PumpError
 from pump.input import Chunk, RecordFormat
@@ -27,18 +28,25 @@ from pump.schemas import load_schema
 _decoders: dict[RecordFormat, Decoder] = {}
 _partitioner: list[Partitioner] = []
 _times: list[EventTimes | None] = []
+_shape: list[Shape | None] = []
 
 
 def _init(
-    schema_spec: str | None, key_field: str | None, partitions: int, shard: tuple[int, int] | None, times: EventTimes | None
+    schema_spec: str | None,
+    key_field: str | None,
+    partitions: int,
+    shard: tuple[int, int] | None,
+    times: EventTimes | None,
+    shape: Shape | None,
 ) -> None:
     _decoders.update(build_decoders(load_schema(schema_spec) if schema_spec else None, key_field))
     _partitioner.append(Partitioner(partitions, shard=shard))
     _times.append(times)
+    _shape.append(shape)
 
 
 def _decode(chunk: Chunk) -> tuple[ByPartition, int, list[Invalid], int, list[tuple[int, float]] | None]:
-    out = decode_chunk(_decoders, _partitioner[0], chunk, _times[0])
+    out = decode_chunk(_decoders, _partitioner[0], chunk, _times[0], _shape[0])
     return out.batches, out.count, out.invalid, out.blank, out.times
 
 
@@ -51,12 +59,13 @@ class ProcessDecode:
         partitions: int,
         shard: tuple[int, int] | None,
         times: EventTimes | None = None,
+        shape: Shape | None = None,
     ) -> None:
         self._pool = ProcessPoolExecutor(
             max_workers=processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init,
-            initargs=(schema_spec, key_field, partitions, shard, times),
+            initargs=(schema_spec, key_field, partitions, shard, times, shape),
         )
 
     async def decode(self, chunk: Chunk) -> Decoded:

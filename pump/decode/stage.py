@@ -23,6 +23,7 @@ from pump.decode.eventtime import EventTimes
 from pump.decode.jsonl import JsonLinesDecoder
 from pump.decode.parsed import Decoder
 from pump.decode.partition import Partitioner
+from pump.decode.shape import Shape
 from pump.input import Chunk, RecordFormat, Source
 from pump.input.formats import format_by_name
 from pump.records import ByPartition, Invalid
@@ -54,12 +55,22 @@ def build_decoders(schema: type[msgspec.Struct] | None, key_field: str | None) -
 
 
 def decode_chunk(
-    decoders: dict[RecordFormat, Decoder], partitioner: Partitioner, chunk: Chunk, times: EventTimes | None = None
+    decoders: dict[RecordFormat, Decoder],
+    partitioner: Partitioner,
+    chunk: Chunk,
+    times: EventTimes | None = None,
+    shape: Shape | None = None,
 ) -> Decoded:
     """Sharded by partition, the decoder returns only the lines this run answers for (``parsed.Share``). With
-    ``times``, each record's event time is read, and a record without one is invalid (reason ``time``)."""
+    ``times``, each record's event time is read, and a record without one is invalid (reason ``time``); with
+    ``shape``, values are written again (``--columns``, ``--datetime``)."""
     parsed = decoders[chunk.format].decode(chunk, None if partitioner.shard is None else partitioner)
     when = times.read(parsed, chunk) if times is not None else None
+    if shape is not None:
+        shape.apply(parsed, chunk)
+        if when is not None and parsed.invalid:  # a record the shape refused has no time to keep
+            kept = {r[2] for r in parsed.records}
+            when = [(line, t) for line, t in when if line in kept]
     batches = partitioner.group(parsed.records, chunk.seq)
     return Decoded(chunk, batches, len(parsed.records), parsed.invalid, parsed.blank, when)
 
@@ -69,18 +80,25 @@ class InlineDecode:
     worker thread, since Arrow's CSV reader and kernels release the GIL (``arrowcsv``) and the loop sends meanwhile.
     msgspec holds the GIL, so JSON lines on a thread would only take turns with the loop."""
 
-    def __init__(self, decoders: dict[RecordFormat, Decoder], partitioner: Partitioner, times: EventTimes | None = None) -> None:
+    def __init__(
+        self,
+        decoders: dict[RecordFormat, Decoder],
+        partitioner: Partitioner,
+        times: EventTimes | None = None,
+        shape: Shape | None = None,
+    ) -> None:
         self._decoders = decoders
         self._partitioner = partitioner
         self._times = times
+        self._shape = shape
         self._threaded: bool | None = None  # CSV on a thread: known at the first CSV chunk (pyarrow's import is 50 MB)
 
     async def decode(self, chunk: Chunk) -> Decoded:
         if chunk.format == "csv" and self._threaded is None:
             self._threaded = arrow_available()
         if chunk.format == "csv" and self._threaded:
-            return await asyncio.to_thread(decode_chunk, self._decoders, self._partitioner, chunk, self._times)
-        return decode_chunk(self._decoders, self._partitioner, chunk, self._times)
+            return await asyncio.to_thread(decode_chunk, self._decoders, self._partitioner, chunk, self._times, self._shape)
+        return decode_chunk(self._decoders, self._partitioner, chunk, self._times, self._shape)
 
     async def aclose(self) -> None:
         return None

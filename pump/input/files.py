@@ -165,8 +165,6 @@ def open_sources(
             sources.append(ParquetSource(path, size, columns, datetime))
         else:
             sources.append(FileSource(path, size, fmt))
-    if columns and not all(isinstance(s, ParquetSource) for s in sources):
-        raise UsageError("--columns applies to Parquet inputs only (for now)")
     if sum(s.name == STDIN for s in sources) > 1:
         raise UsageError("stdin ('-') can be read only once")
     return sources
