@@ -67,6 +67,18 @@ def test_every_value_is_what_pyarrow_reads_with_timestamps_as_asked(trips: Path,
     assert list(got[0]) == pq.read_schema(trips).names, "fields in the file's order"
 
 
+@pytest.mark.parametrize("mode", ["sql", "epoch-ms", "epoch-us"])
+def test_kafka_timestamps_are_the_pickup_times_whatever_form_the_value_takes(trips: Path, mode: str) -> None:
+    cluster = MemoryCluster(partitions=3)
+    settings = {"time_field": "tpep_pickup_datetime", "record_timestamp": "event", "datetime": mode}
+    report = asyncio.run(replay(config(trips, "t", chunk_bytes=100_000, **settings), cluster=cluster))
+    assert report.exit_code == 0 and report.acknowledged == ROWS, report.to_text()
+    pickups = sorted(
+        round(t.replace(tzinfo=dt.UTC).timestamp() * 1000) for t in pq.read_table(trips)["tpep_pickup_datetime"].to_pylist()
+    )
+    assert sorted(m.timestamp for m in cluster.messages("t")) == pickups
+
+
 def test_columns_sends_only_those_in_that_order_and_validates_against_the_schema(trips: Path) -> None:
     cols = "PULocationID,tpep_pickup_datetime,DOLocationID,passenger_count,trip_distance"
     got = sent(trips, columns=cols, key_field="PULocationID", datetime="epoch-ms")
