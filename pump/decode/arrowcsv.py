@@ -152,12 +152,12 @@ class ArrowRows:
             if key_column.null_count:
                 return None
             keys = pc.cast(pc.cast(key_column, pa.string()), pa.binary()).to_pylist()
-        values = self._to_json.convert(pa.RecordBatch.from_arrays(arrays, schema=self._to_json.schema)).split(b"\n")
+        values = self._to_json.values(pa.RecordBatch.from_arrays(arrays, schema=self._to_json.schema))
         first = chunk.first_line
         out = Parsed()
         if keys is None:
-            records = [(None, value, line) for line, value in enumerate(values[:-1], first)]
+            records = [(None, value, line) for line, value in enumerate(values, first)]
         else:
-            records = list(zip(keys, values[:-1], range(first, first + table.num_rows), strict=True))
+            records = list(zip(keys, values, range(first, first + table.num_rows), strict=True))
         out.records = records if share is None else [r for r in records if share.sends(r[0], r[2])]
         return out

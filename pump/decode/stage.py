@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 import msgspec
@@ -29,6 +31,9 @@ from pump.input.formats import format_by_name
 from pump.records import ByPartition, Invalid
 
 AUTO_PROCESSES_BYTES = 32 << 20
+#: Threads decoding CSV through Arrow: two chunks at once, beside the event loop. Measured (1M rides, whole
+#: processes, alternating, 5 runs each): 5.49 s and 218 MB peak with two, 6.10 s and 170 MB with one.
+CSV_THREADS = 2
 
 
 @dataclass(slots=True)
@@ -92,16 +97,21 @@ class InlineDecode:
         self._times = times
         self._shape = shape
         self._threaded: bool | None = None  # CSV on a thread: known at the first CSV chunk (pyarrow's import is 50 MB)
+        self._thread: ThreadPoolExecutor | None = None
 
     async def decode(self, chunk: Chunk) -> Decoded:
         if chunk.format == "csv" and self._threaded is None:
             self._threaded = arrow_available()
-        if chunk.format == "csv" and self._threaded:
-            return await asyncio.to_thread(decode_chunk, self._decoders, self._partitioner, chunk, self._times, self._shape)
+            if self._threaded:
+                self._thread = ThreadPoolExecutor(CSV_THREADS, "pump-csv")
+        if chunk.format == "csv" and self._thread is not None:
+            call = partial(decode_chunk, self._decoders, self._partitioner, chunk, self._times, self._shape)
+            return await asyncio.get_running_loop().run_in_executor(self._thread, call)
         return decode_chunk(self._decoders, self._partitioner, chunk, self._times, self._shape)
 
     async def aclose(self) -> None:
-        return None
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.shutdown, wait=True, cancel_futures=True)
 
 
 def decode_processes_for(

@@ -39,17 +39,27 @@ class JsonLines:
         self._encode = msgspec.json.Encoder().encode
 
     def convert(self, batch: pa.RecordBatch) -> bytes:
+        """The batch as JSON lines, back to back."""
         if batch.num_rows == 0:
             return b""
+        joined = self._joined(batch, "}\n")
+        offsets = memoryview(joined.buffers()[1]).cast("i")  # type: ignore[union-attr]
+        start, end = offsets[joined.offset], offsets[joined.offset + len(joined)]
+        return joined.buffers()[2][start:end].to_pybytes()  # type: ignore[index]
+
+    def values(self, batch: pa.RecordBatch) -> list[bytes]:
+        """Each row's JSON object as bytes of its own (no big buffer to copy and split: a quarter of the time)."""
+        if batch.num_rows == 0:
+            return []
+        return pc.cast(self._joined(batch, "}"), pa.binary()).to_pylist()  # type: ignore[no-any-return]
+
+    def _joined(self, batch: pa.RecordBatch, end: str) -> pa.Array:
         parts: list[Any] = []
         for prefix, column in zip(self._prefixes, batch.columns, strict=True):
             parts.append(prefix)
             parts.append(pc.fill_null(self._text(column), "null"))
-        parts.append("}\n")
-        joined = pc.binary_join_element_wise(*parts, "")
-        offsets = memoryview(joined.buffers()[1]).cast("i")  # type: ignore[union-attr]
-        start, end = offsets[joined.offset], offsets[joined.offset + len(joined)]
-        return joined.buffers()[2][start:end].to_pybytes()  # type: ignore[index]
+        parts.append(end)
+        return pc.binary_join_element_wise(*parts, "")
 
     def _text(self, column: pa.Array) -> pa.Array:
         """Each value's JSON text (null where the value is null)."""
