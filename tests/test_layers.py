@@ -23,6 +23,7 @@ LAYERS: list[set[str]] = [
     {"pump.engine", "pump.signals"},
     {"pump.parallel"},
     {"pump.runner"},
+    {"pump.bench"},
     {"pump.cli", "pump.testing"},
     {"pump", "pump.__main__"},
 ]

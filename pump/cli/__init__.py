@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from pump._version import __version__
 from pump.cli import commands
-from pump.cli.options import add_replay_arguments, flag_of
+from pump.cli.options import add_bench_arguments, add_replay_arguments, flag_of
 from pump.errors import PumpError
 
 
@@ -46,6 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shards", type=_positive, required=True, metavar="N", help="how many shards")
     p.add_argument("--format", choices=("auto", "csv", "jsonl"), default="auto", help="record format, as for replay")
     p.add_argument("--json", action="store_true", help="print the assignment as JSON")
+    add_bench_arguments(sub.add_parser(
+        "bench", help="compare send modes and producer settings against a cluster, side by side",
+        description="Every combination of the values listed (comma-separated), --repeat times, interleaved, each run a"
+        " whole pump replay into a topic of the bench's own. Other replay options (security, -X, --schema,"
+        " --key-field) are passed through to every run. INPUT: a file to replay (default: --rows synthetic rides).",
+        allow_abbrev=False,  # --mode is replay's (refused here), not an abbreviation of --modes
+    ))  # fmt: skip
     b = sub.add_parser("broker", help="run the embedded development broker in the foreground")
     b.add_argument("--port", type=int, default=9092)
     b.add_argument("--host", default="127.0.0.1")
@@ -81,12 +88,16 @@ def tune_arrow_memory() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command != "bench":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.rest = rest
     configure_logging(getattr(args, "verbose", False))
     tune_gc()
     tune_arrow_memory()
     try:
-        run = {"broker": commands.broker, "plan": commands.plan, "replay": commands.replay}[args.command]
+        run = {"broker": commands.broker, "plan": commands.plan, "replay": commands.replay, "bench": commands.bench}[args.command]
         return run(args)
     except PumpError as exc:
         print(f"pump: {exc.render(flag_of)}", file=sys.stderr)

@@ -76,4 +76,18 @@ def broker(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ("broker", "flag_of", "plan", "replay", "run_loop")
+def bench(args: argparse.Namespace) -> int:
+    """``pump bench``: see ``pump.bench``."""
+    from pump.bench import BenchSettings, run_bench
+    from pump.cli.options import bench_config
+
+    path, passed, config = bench_config(args.rest)
+    settings = BenchSettings(
+        args.bootstrap_servers, path, args.rows, args.topic, args.modes, args.acks, args.compression, args.linger_ms,
+        args.batch_bytes, args.processes, args.repeat, args.max_seconds, args.partitions, args.keep_topic,
+        args.report_json, tuple(passed),
+    )  # fmt: skip
+    return run_bench(settings, config)
+
+
+__all__ = ("bench", "broker", "flag_of", "plan", "replay", "run_loop")

@@ -131,3 +131,58 @@ def read_password(password_file: str | None) -> Secret | None:
             raise UsageError(f"--sasl-password-file {password_file}: {exc.strerror or exc}") from None
     value = os.environ.get(PASSWORD_ENV)
     return Secret(value) if value else None
+
+
+def _csv(kind: type) -> Any:
+    def parse(text: str) -> tuple[Any, ...]:
+        try:
+            values = tuple(kind(v.strip()) for v in text.split(",") if v.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated {kind.__name__}s, got {text!r}") from None
+        if not values:
+            raise argparse.ArgumentTypeError("expected at least one value")
+        return values
+
+    return parse
+
+
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    """``pump bench``'s own flags; the replay options it passes through are parsed by ``bench_config``."""
+    parser.add_argument("--bootstrap-servers", required=True, metavar="HOST:PORT", help="the cluster, or 'embedded'")
+    parser.add_argument("--topic", metavar="NAME", help="the bench's own topic (must not exist; default: a new name)")
+    parser.add_argument("--rows", type=int, default=200_000, metavar="N", help="synthetic rides when no INPUT (default 200000)")
+    parser.add_argument("--modes", type=_csv(str), default=("batch",), metavar="M,...", help="sync, callback, batch")
+    parser.add_argument("--acks", type=_csv(str), default=("1",), metavar="A,...", help="0, 1, all")
+    parser.add_argument("--compression", type=_csv(str), default=("none",), metavar="C,...", help="none, gzip, snappy, lz4, zstd")
+    parser.add_argument("--linger-ms", type=_csv(float), default=(5.0,), metavar="MS,...", help="default 5")
+    parser.add_argument("--batch-bytes", type=_csv(int), default=(1 << 20,), metavar="N,...", help="default 1048576")
+    parser.add_argument("--processes", type=_csv(int), default=(1,), metavar="N,...", help="default 1")
+    parser.add_argument("--repeat", type=int, default=3, metavar="K", help="runs of each combination (default 3)")
+    parser.add_argument("--max-seconds", type=float, metavar="S", help="time-box each run (SIGINT after S seconds)")
+    parser.add_argument("--partitions", type=int, default=8, metavar="N", help="the topic's partitions (default 8)")
+    parser.add_argument("--keep-topic", action="store_true", help="do not delete the topic afterwards")
+    parser.add_argument("--report-json", metavar="FILE", help="every run's figures, as JSON")
+
+
+NO_INPUT = "\0pump-bench-no-input"
+
+
+def bench_config(rest: list[str]) -> tuple[str | None, list[str], ReplayConfig]:
+    """The bench's INPUT (if given) and the replay options passed through, checked as ``pump replay`` checks
+    them (a bad one is one line before anything runs), and the config they make (for its security settings)."""
+
+    class _Refusing(argparse.ArgumentParser):
+        def error(self, message: str) -> None:  # type: ignore[override]
+            raise UsageError(message)
+
+    parser = _Refusing(prog="pump bench", add_help=False)
+    add_replay_arguments(parser)
+    args = parser.parse_intermixed_args(["--topic", "bench", "--bootstrap-servers", "localhost:9092", *rest, NO_INPUT])
+    given = [p for p in args.paths if p != NO_INPUT]
+    if len(given) > 1:
+        raise UsageError(f"pump bench takes one INPUT, got {len(given)}: {' '.join(given)}")
+    passed = list(rest)
+    if given:
+        passed.remove(given[0])
+    args.paths = given or ["-"]
+    return (given[0] if given else None), passed, config_from_args(args)

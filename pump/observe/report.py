@@ -20,6 +20,7 @@ class Latency(msgspec.Struct, frozen=True):
     p95_ms: float
     p99_ms: float
     max_ms: float
+    mean_ms: float = 0.0
 
 
 class Pacing(msgspec.Struct, frozen=True):
@@ -212,7 +213,9 @@ def build_report(
         duration_s=round(duration, 4),
         records_per_s=round(ledger.acked / duration, 1),
         mb_per_s=round(ledger.bytes_acked / duration / 1e6, 3),
-        latency=Latency(*(round(h.quantile(q) * 1000, 3) for q in (0.5, 0.95, 0.99)), round(h.max * 1000, 3)),
+        latency=Latency(
+            *(round(h.quantile(q) * 1000, 3) for q in (0.5, 0.95, 0.99)), round(h.max * 1000, 3), round(h.mean() * 1000, 3)
+        ),
         in_flight_blocked_s=round(ledger.blocked_seconds["in_flight"], 4),
         pacing=pacing,
         event_pacing=event_pacing,

@@ -81,3 +81,28 @@ async def _create(config: ReplayConfig, bootstrap: str, name: str, partitions: i
         pass
     finally:
         await admin.close()
+
+
+async def topic_exists(config: ReplayConfig, bootstrap: str, topic: str) -> bool:
+    """Whether ``topic`` exists (``pump bench`` refuses a topic it did not create); a cluster out of reach is one line."""
+    admin = _admin(config, bootstrap)
+    try:
+        await within(admin.start(), config.producer.connect_timeout)
+        return topic in await within(admin.list_topics(), config.producer.connect_timeout)
+    except (TimeoutError, KafkaError, OSError) as exc:
+        raise BrokerError(f"cannot use Kafka at {bootstrap}: {describe(exc)}") from None
+    finally:
+        await admin.close()
+
+
+async def delete_topic(config: ReplayConfig, bootstrap: str, topic: str) -> str | None:
+    """Deletes ``topic``; returns why not, if it could not (said as a warning: the figures stand)."""
+    admin = _admin(config, bootstrap)
+    try:
+        await within(admin.start(), config.producer.connect_timeout)
+        await within(admin.delete_topics([topic]), config.producer.connect_timeout)
+    except (TimeoutError, KafkaError, OSError) as exc:
+        return describe(exc)
+    finally:
+        await admin.close()
+    return None
