@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,9 @@ from pump.bench.runs import Run
 from pump.bench.summary import by_combination, table
 from pump.dev.broker import Broker
 from tests import cli
+from tests.builders import ROOT_DIR
 from tests.kafka import create_topic
+from tests.tools import require
 
 
 def test_every_combination_runs_once_per_repeat_in_an_order_that_rotates() -> None:
@@ -89,3 +92,31 @@ def test_bad_input_is_one_line_and_exit_2(broker: Broker, topic_name: str) -> No
         assert proc.returncode == 2, (args, proc.stderr.decode())
         [line] = cli.stderr_lines(proc)
         assert said in line, line
+
+
+@pytest.mark.integration
+def test_the_html_page_opens_in_a_real_browser_with_its_charts(tmp_path: Path) -> None:
+    chromium = require("chromium", "Debian package 'chromium'")
+    page, shot = tmp_path / "bench.html", tmp_path / "bench.png"
+    proc = cli.pump("bench", "--bootstrap-servers", "embedded", "--rows", "2000", "--modes", "batch,sync", "--repeat", "1",
+                    "--max-seconds", "3", "--html", str(page))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr.decode()
+    browser = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,1400", f"file://{page}"]
+    dom = subprocess.run([*browser[:-1], "--dump-dom", browser[-1]], capture_output=True, timeout=120, text=True).stdout
+    subprocess.run([*browser[:-1], f"--screenshot={shot}", browser[-1]], capture_output=True, timeout=120, check=True)
+    assert shot.exists() and shot.stat().st_size > 10_000, "the browser rendered no page"
+    for chart in ("throughput", "latency"):  # each figure holds an SVG chart naming every combination
+        figure = dom.split(f'<figure id="{chart}">', 1)[1].split("</figure>", 1)[0]
+        assert "<svg" in figure and "batch acks=1 none linger=5ms" in figure and "sync acks=1 none linger=5ms" in figure
+    assert "Throughput by combination" in dom and "Latency percentiles by combination" in dom
+    assert dom.count("<tr>") == 3  # the header row and one per combination
+
+
+def test_html_without_matplotlib_is_one_line_before_anything_runs(tmp_path: Path) -> None:
+    blocker = tmp_path / "blocked"
+    (blocker / "matplotlib").mkdir(parents=True)
+    (blocker / "matplotlib" / "__init__.py").write_text("raise ImportError('blocked for the test')\n")
+    proc = cli.pump("bench", "--bootstrap-servers", "embedded", "--html", str(tmp_path / "x.html"),
+                    env={"PYTHONPATH": f"{blocker}:{ROOT_DIR}"})  # fmt: skip
+    assert proc.returncode == 2
+    assert cli.stderr_lines(proc) == ["pump: --html draws its charts with matplotlib: pip install 'pump[charts]'"]

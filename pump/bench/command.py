@@ -48,6 +48,7 @@ class BenchSettings:
     partitions: int = 8
     keep_topic: bool = False
     report_json: str | None = None
+    html: str | None = None
     replay_args: tuple[str, ...] = field(default_factory=tuple)
 
     def check(self) -> None:
@@ -61,6 +62,10 @@ class BenchSettings:
             raise UsageError(f"{own[0]} is set by pump bench for each run (see pump bench --help)")
         if self.repeat < 1 or self.rows < 1 or self.partitions < 1:
             raise UsageError("--repeat, --rows and --partitions must be at least 1")
+        if self.html is not None:
+            from pump.bench.html import require
+
+            require()
 
 
 def run_bench(settings: BenchSettings, config: ReplayConfig, say: Callable[[str], None] = print) -> int:
@@ -100,11 +105,18 @@ def run_bench(settings: BenchSettings, config: ReplayConfig, say: Callable[[str]
         source = path if settings.input is not None else f"{settings.rows:,} synthetic rides (JSON lines, --schema rides)"
         say(f"pump bench -> {settings.bootstrap} topic {topic!r} ({settings.partitions} partitions), {source}: "
             f"{settings.repeat} runs of each combination, interleaved; latency per record, send to acknowledgement")  # fmt: skip
-        say(table(rows, [c.label() for c in combos]))
+        labels = [c.label() for c in combos]
+        text = table(rows, labels)
+        say(text)
+        header = {"bootstrap": settings.bootstrap, "topic": topic, "input": source, "records": _records(runs),
+                  "repeat": settings.repeat, "max_seconds": settings.max_seconds}  # fmt: skip
+        full = report(header, runs, rows)
         if settings.report_json:
-            header = {"bootstrap": settings.bootstrap, "topic": topic, "input": source, "records": _records(runs),
-                      "repeat": settings.repeat, "max_seconds": settings.max_seconds}  # fmt: skip
-            Path(settings.report_json).write_bytes(msgspec.json.format(msgspec.json.encode(report(header, runs, rows))) + b"\n")
+            Path(settings.report_json).write_bytes(msgspec.json.format(msgspec.json.encode(full)) + b"\n")
+        if settings.html:
+            from pump.bench.html import page
+
+            Path(settings.html).write_text(page(full, labels, text))
     return 0
 
 

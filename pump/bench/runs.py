@@ -1,5 +1,6 @@
-"""One run of a bench: a whole ``pump replay`` process, timed from start to exit, its CPU time and peak RSS from
-``wait4``, its figures from the report it writes (``--report-json``).
+"""One run of a bench: a whole ``pump replay`` process, timed from start to exit, its CPU time from ``wait4``, its
+peak RSS from ``/proc/PID/status`` (``VmHWM``, read as it runs: ``wait4``'s ``ru_maxrss`` would count the
+bench's own memory, inherited at the fork, into every run), its figures from the report it writes.
 
 ``max_seconds`` time-boxes a run: it is sent SIGINT then, stops as a first Ctrl-C stops a replay (what is in
 flight is finished), and its figures cover what it sent.
@@ -67,7 +68,9 @@ def run_one(combination: Combination, repeat: int, base: list[str], max_seconds:
             started = time.perf_counter()
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
             boxed = False
+            peak = 0
             while True:
+                peak = max(peak, _peak_rss_kb(proc.pid))
                 pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
                 if pid:
                     break
@@ -87,5 +90,17 @@ def run_one(combination: Combination, repeat: int, base: list[str], max_seconds:
                "max": lat["max_ms"]}  # fmt: skip
     return Run(
         combination, repeat, report["acknowledged"], report["failed"], report["bytes_acknowledged"], report["duration_s"],
-        wall, latency, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, boxed and code == 130, code,
+        wall, latency, usage.ru_utime + usage.ru_stime, peak / 1024, boxed and code == 130, code,
     )  # fmt: skip
+
+
+def _peak_rss_kb(pid: int) -> int:
+    """The process's peak resident set so far (``VmHWM``), 0 where the system does not say."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0

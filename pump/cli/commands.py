@@ -85,7 +85,7 @@ def bench(args: argparse.Namespace) -> int:
     settings = BenchSettings(
         args.bootstrap_servers, path, args.rows, args.topic, args.modes, args.acks, args.compression, args.linger_ms,
         args.batch_bytes, args.processes, args.repeat, args.max_seconds, args.partitions, args.keep_topic,
-        args.report_json, tuple(passed),
+        args.report_json, args.html, tuple(passed),
     )  # fmt: skip
     return run_bench(settings, config)
 

@@ -162,6 +162,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--partitions", type=int, default=8, metavar="N", help="the topic's partitions (default 8)")
     parser.add_argument("--keep-topic", action="store_true", help="do not delete the topic afterwards")
     parser.add_argument("--report-json", metavar="FILE", help="every run's figures, as JSON")
+    parser.add_argument("--html", metavar="FILE", help="a page with the table and charts (needs pump[charts]: matplotlib)")
 
 
 NO_INPUT = "\0pump-bench-no-input"
