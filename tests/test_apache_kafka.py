@@ -159,3 +159,22 @@ def test_records_over_the_topics_max_message_bytes_alone_fail_as_too_large_and_a
     letters = [msgspec.json.decode(x) for x in dead.read_bytes().splitlines()]
     assert {x["raw"].encode() for x in letters} == big and {x["reason"] for x in letters} == {"delivery"}
     assert {m.value for m in consume(kafka.bootstrap, topic_name, n - len(big))} == set(lines) - big
+
+
+def test_pump_bench_uses_a_topic_of_its_own_on_apache_kafka_and_deletes_it(
+    kafka: KafkaCluster, topic_name: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "bench.json"
+    proc = cli.pump("bench", "--bootstrap-servers", kafka.bootstrap, "--topic", topic_name, "--rows", "2000", "--modes",
+                    "batch,callback", "--acks", "1,all", "--repeat", "1", "--partitions", "3", "--report-json", str(out))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr.decode()
+    runs = msgspec.json.decode(out.read_bytes())["runs"]
+    assert len(runs) == 4 and all((r["acknowledged"], r["failed"]) == (2000, 0) for r in runs)
+    admin = AdminClient({"bootstrap.servers": kafka.bootstrap, "log_level": 0})
+    assert topic_name not in admin.list_topics(timeout=10).topics, "the bench's topic was not deleted"
+    admin.create_topics([NewTopic(topic_name, 1, 1)])[topic_name].result(30)  # someone's topic: refused, left alone
+    again = cli.pump("bench", "--bootstrap-servers", kafka.bootstrap, "--topic", topic_name, "--rows", "10")
+    assert again.returncode == 2 and cli.stderr_lines(again) == [
+        f"pump: topic {topic_name!r} exists at {kafka.bootstrap}: pump bench sends to a topic of its own (name a new one)"
+    ]
+    assert topic_name in admin.list_topics(timeout=10).topics
