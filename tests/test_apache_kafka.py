@@ -166,7 +166,8 @@ def test_pump_bench_uses_a_topic_of_its_own_on_apache_kafka_and_deletes_it(
 ) -> None:
     out = tmp_path / "bench.json"
     proc = cli.pump("bench", "--bootstrap-servers", kafka.bootstrap, "--topic", topic_name, "--rows", "2000", "--modes",
-                    "batch,callback", "--acks", "1,all", "--repeat", "1", "--partitions", "3", "--report-json", str(out))  # fmt: skip
+                    "batch,callback", "--acks", "1,all", "--repeat", "1", "--partitions", "3",
+                    "--report-json", str(out))  # fmt: skip
     assert proc.returncode == 0, proc.stderr.decode()
     runs = msgspec.json.decode(out.read_bytes())["runs"]
     assert len(runs) == 4 and all((r["acknowledged"], r["failed"]) == (2000, 0) for r in runs)
