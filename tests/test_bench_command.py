@@ -32,7 +32,9 @@ def test_every_combination_runs_once_per_repeat_in_an_order_that_rotates() -> No
 
 def fake_run(combo: Combination, repeat: int, acknowledged: int, seconds: float, p50: float) -> Run:
     latency = {"avg": p50, "p50": p50, "p95": p50 * 2, "p99": p50 * 3, "max": p50 * 4}
-    return Run(combo, repeat, acknowledged, 0, acknowledged * 400, seconds, seconds + 0.5, latency, 1.0, 80.0, False, 0)
+    return Run(
+        combo, repeat, acknowledged, acknowledged, 0, acknowledged * 400, seconds, seconds + 0.5, latency, 1.0, 80.0, False, 0
+    )
 
 
 def test_a_combinations_row_holds_the_medians_of_its_runs_and_its_ratio_to_the_fastest() -> None:
@@ -57,7 +59,7 @@ def test_a_small_matrix_against_the_embedded_broker_has_every_combination_and_co
     report = json.loads(out.read_text())
     assert report["version"] == 1 and len(report["runs"]) == 8 and len(report["combinations"]) == 4
     for run in report["runs"]:  # every record sent was acknowledged, and the rate is records over the window
-        assert (run["acknowledged"], run["failed"], run["time_boxed"]) == (3000, 0, False)
+        assert (run["sent"], run["acknowledged"], run["failed"], run["time_boxed"]) == (3000, 3000, 0, False)
         assert run["records_per_s"] == pytest.approx(run["acknowledged"] / run["seconds"], rel=1e-3)
         assert run["cpu_s"] > 0 and run["rss_mb"] > 0 and 0 < run["latency_ms"]["p50"] <= run["latency_ms"]["max"]
     for row in report["combinations"]:

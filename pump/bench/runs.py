@@ -1,6 +1,7 @@
 """One run of a bench: a whole ``pump replay`` process, timed from start to exit, its CPU time from ``wait4``, its
-peak RSS from ``/proc/PID/status`` (``VmHWM``, read as it runs: ``wait4``'s ``ru_maxrss`` would count the
-bench's own memory, inherited at the fork, into every run), its figures from the report it writes.
+peak RSS from ``/proc/PID/status`` (``VmHWM``, read as it runs, and summed with its child processes' under
+``--processes``: ``wait4``'s ``ru_maxrss`` would count the bench's own memory, inherited at the fork, into every
+run), its figures from the report it writes.
 
 ``max_seconds`` time-boxes a run: it is sent SIGINT then, stops as a first Ctrl-C stops a replay (what is in
 flight is finished), and its figures cover what it sent.
@@ -28,6 +29,7 @@ from pump.errors import PumpError
 class Run:
     combination: Combination
     repeat: int
+    sent: int
     acknowledged: int
     failed: int
     bytes: int
@@ -49,7 +51,8 @@ class Run:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "combination": self.combination.as_dict(), "repeat": self.repeat, "acknowledged": self.acknowledged,
+            "combination": self.combination.as_dict(), "repeat": self.repeat, "sent": self.sent,
+            "acknowledged": self.acknowledged,
             "failed": self.failed, "bytes": self.bytes, "seconds": self.seconds, "wall_s": round(self.wall_s, 4),
             "records_per_s": round(self.records_per_s, 1), "mb_per_s": round(self.mb_per_s, 3),
             "latency_ms": self.latency_ms, "cpu_s": round(self.cpu_s, 3), "rss_mb": round(self.rss_mb, 1),
@@ -68,9 +71,10 @@ def run_one(combination: Combination, repeat: int, base: list[str], max_seconds:
             started = time.perf_counter()
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
             boxed = False
-            peak = 0
+            peaks: dict[int, int] = {}
             while True:
-                peak = max(peak, _peak_rss_kb(proc.pid))
+                for pid in (proc.pid, *_children(proc.pid)):
+                    peaks[pid] = max(peaks.get(pid, 0), _peak_rss_kb(pid))
                 pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
                 if pid:
                     break
@@ -89,8 +93,8 @@ def run_one(combination: Combination, repeat: int, base: list[str], max_seconds:
     latency = {"avg": lat.get("mean_ms", 0.0), "p50": lat["p50_ms"], "p95": lat["p95_ms"], "p99": lat["p99_ms"],
                "max": lat["max_ms"]}  # fmt: skip
     return Run(
-        combination, repeat, report["acknowledged"], report["failed"], report["bytes_acknowledged"], report["duration_s"],
-        wall, latency, usage.ru_utime + usage.ru_stime, peak / 1024, boxed and code == 130, code,
+        combination, repeat, report["sent"], report["acknowledged"], report["failed"], report["bytes_acknowledged"],
+        report["duration_s"], wall, latency, usage.ru_utime + usage.ru_stime, sum(peaks.values()) / 1024, boxed and code == 130, code,
     )  # fmt: skip
 
 
@@ -104,3 +108,12 @@ def _peak_rss_kb(pid: int) -> int:
     except (OSError, ValueError, IndexError):
         pass
     return 0
+
+
+def _children(pid: int) -> list[int]:
+    """The process's children (``--processes``), where the system lists them."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", "rb") as f:
+            return [int(p) for p in f.read().split()]
+    except (OSError, ValueError):
+        return []

@@ -4,7 +4,7 @@ fastest), printed as a table, and every run in a JSON report whose shape is ``SC
     {"version": 1, "bootstrap": str, "topic": str, "input": str, "records": int, "repeat": int,
      "max_seconds": float | null, "warm_up": str,
      "runs": [{"combination": {"mode", "acks", "compression", "linger_ms", "batch_bytes", "processes"},
-               "repeat": int, "acknowledged": int, "failed": int, "bytes": int, "seconds": float,
+               "repeat": int, "sent": int, "acknowledged": int, "failed": int, "bytes": int, "seconds": float,
                "wall_s": float, "records_per_s": float, "mb_per_s": float,
                "latency_ms": {"avg", "p50", "p95", "p99", "max"}, "cpu_s": float, "rss_mb": float,
                "time_boxed": bool, "exit_code": int}, ...],
