@@ -94,7 +94,8 @@ def run_one(combination: Combination, repeat: int, base: list[str], max_seconds:
                "max": lat["max_ms"]}  # fmt: skip
     return Run(
         combination, repeat, report["sent"], report["acknowledged"], report["failed"], report["bytes_acknowledged"],
-        report["duration_s"], wall, latency, usage.ru_utime + usage.ru_stime, sum(peaks.values()) / 1024, boxed and code == 130, code,
+        report["duration_s"], wall, latency, usage.ru_utime + usage.ru_stime, sum(peaks.values()) / 1024,
+        boxed and code == 130, code,
     )  # fmt: skip
 
 
