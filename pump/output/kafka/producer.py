@@ -138,11 +138,16 @@ class KafkaSink:
 
     async def __aexit__(self, *exc_info: object) -> None:
         try:
+            renewing = False
             if self._watchdog is not None:
+                # A renewal under way: the run may end as soon as it has failed the late batches, while it is still
+                # starting the new producer; stopping a producer whose start was cancelled can wait forever (seen:
+                # the report printed, the process never exiting).
+                renewing = self._held and self._broken is None
                 self._closing = True
                 self._watchdog.cancel()
                 await asyncio.wait({self._watchdog}, timeout=5.0)  # bounded: aiokafka may swallow the cancellation
-            if self._producer in self._retired:  # closed mid-renewal: its batches are failed, its sender is gone
+            if renewing or self._producer in self._retired:  # closed mid-renewal: its batches are failed or abandoned
                 await self._abandon(self._producer)
             elif self._stop_within is None:
                 await self._producer.stop()
