@@ -138,16 +138,11 @@ class KafkaSink:
 
     async def __aexit__(self, *exc_info: object) -> None:
         try:
-            renewing = False
             if self._watchdog is not None:
-                # A renewal under way: the run may end as soon as it has failed the late batches, while it is still
-                # starting the new producer; stopping a producer whose start was cancelled can wait forever (seen:
-                # the report printed, the process never exiting).
-                renewing = self._held and self._broken is None
                 self._closing = True
                 self._watchdog.cancel()
                 await asyncio.wait({self._watchdog}, timeout=5.0)  # bounded: aiokafka may swallow the cancellation
-            if renewing or self._producer in self._retired:  # closed mid-renewal: its batches are failed or abandoned
+            if self._producer in self._retired:  # closed mid-renewal: its batches are failed, its sender is gone
                 await self._abandon(self._producer)
             elif self._stop_within is None:
                 await self._producer.stop()
@@ -204,13 +199,10 @@ class KafkaSink:
         if self._closing:  # the sink is closing: its close waits for (or abandons) what is outstanding
             return
         sender = getattr(getattr(old, "_sender", None), "sender_task", None)
+        if sender is not None:
+            sender.cancel()  # first: no answer may reach a batch once it is failed (a late one finds it done)
         self._retired.append(old)  # from here on, closing the sink abandons it rather than waiting on it
-        try:
-            if sender is not None:  # no request goes out from here on; those in flight still get their answers
-                sender.cancel()
-                await asyncio.wait({sender}, timeout=seconds)  # a cancelled sender awaits its requests in flight
-        finally:  # only then fail the rest: a batch the broker took in a late answer is delivered, not failed
-            fail_expired(old, seconds, self._tap.last_errors)  # the run may end now: every record has an outcome
+        fail_expired(old, seconds, self._tap.last_errors)  # the run may end now: every record has an outcome
         await self._abandon(old, drain=seconds)
         if self._closing:
             return
