@@ -100,16 +100,13 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
         if self.pacing is not None:
             p = self.pacing
             lines.append(
-                f"  paced     at most {p.rate:,g} records/s; pieces late by {p.lag_p50_ms:.1f} ms p50, {p.lag_p99_ms:.1f} ms p99,"
-                f" {p.lag_max_ms:.1f} ms max"
-                + (f"; the schedule moved on {p.shifted_s:.2f} s after stalls" if p.shifted_s else "")
+                f"  paced     at most {p.rate:,g} records/s; " + _lag(p.lag_p50_ms, p.lag_p99_ms, p.lag_max_ms, p.shifted_s)
             )
         if self.event_pacing is not None:
             e = self.event_pacing
             lines.append(
-                f"  by time   {e.speed:g}x event time; pieces late by {e.lag_p50_ms:.1f} ms p50, {e.lag_p99_ms:.1f} ms p99,"
-                f" {e.lag_max_ms:.1f} ms max; {e.late:,} records late (sent at once), {e.skipped:,} gaps skipped"
-                + (f"; the schedule moved on {e.shifted_s:.2f} s after stalls" if e.shifted_s else "")
+                f"  by time   {e.speed:g}x event time; {e.late:,} records late (sent at once), {e.skipped:,} gaps skipped; "
+                + _lag(e.lag_p50_ms, e.lag_p99_ms, e.lag_max_ms, e.shifted_s)
             )
         if self.invalid_by_reason:
             lines.append("  invalid   " + ", ".join(f"{k}: {v:,}" for k, v in sorted(self.invalid_by_reason.items())))
@@ -167,6 +164,12 @@ def exit_status(ledger: Ledger, ending: Ending) -> int:
     if ending.error is not None:
         return 2
     return 1 if (ledger.unhandled or ledger.unsettled or ending.aborted) else 0
+
+
+def _lag(p50: float, p99: float, most: float, shifted: float) -> str:
+    """How late paced pieces went, and how far stalls moved the schedule (``--rate``, ``--speed``)."""
+    moved = f"; the schedule moved on {shifted:.2f} s after stalls" if shifted else ""
+    return f"pieces late by {p50:.1f} ms p50, {p99:.1f} ms p99, {most:.1f} ms max{moved}"
 
 
 class Delivered(Protocol):
