@@ -4,6 +4,7 @@ and the one-line explanations of failed handshakes."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 
 import pytest
@@ -23,7 +24,7 @@ from pump.cli.options import flag_of
 from pump.output.kafka.batch import KafkaBatch
 from pump.output.kafka.closing import closing, settle
 from pump.output.kafka.errors import explain, failure_of
-from pump.output.kafka.expiry import Expired
+from pump.output.kafka.expiry import Expired, fail_expired, outstanding
 from pump.output.kafka.logs import SENDER, Tap
 from pump.output.kafka.options import OWNED, coerce, producer_kwargs
 
@@ -103,7 +104,9 @@ def test_handshake_failures_are_explained_in_one_line(cause: str, protocol: str,
 
 def test_too_few_replicas_is_a_reason_of_its_own_also_when_pump_expired_the_batch() -> None:
     assert failure_of(NotEnoughReplicasError()).reason == "not_enough_replicas"
-    assert failure_of(NotEnoughReplicasAfterAppendError()).reason == "not_enough_replicas"
+    # written to the leader's log before the replicas fell short: it may reach the topic, so the outcome is unknown
+    assert failure_of(NotEnoughReplicasAfterAppendError()).reason == "timeout"
+    assert failure_of(Expired(30, NotEnoughReplicasAfterAppendError)).reason == "timeout"
     expired = failure_of(Expired(30, NotEnoughReplicasError))  # the sender logs the error's class
     assert (expired.reason, expired.message) == (
         "not_enough_replicas",
@@ -168,3 +171,29 @@ async def test_the_exit_waits_for_connections_aiokafka_closed_without_waiting() 
     loop.call_later(0.05, closing_fut.set_result, None)
     await settle()
     assert closing_fut.done() and not open_fut.done()
+
+
+class _Batch:
+    """What ``expiry`` reads of aiokafka's MessageBatch."""
+
+    def __init__(self, partition: int) -> None:
+        self.tp = TopicPartition("t", partition)
+        self.future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def expired(self) -> bool:
+        return True
+
+    def failure(self, exception: BaseException) -> None:
+        self.future.set_exception(exception)
+
+
+async def test_an_expired_batch_whose_request_is_unanswered_fails_as_unknown_not_as_too_few_replicas() -> None:
+    queued, retried, in_flight = _Batch(0), _Batch(1), _Batch(1)
+    accumulator = type("Accumulator", (), {})()
+    accumulator._batches = {queued.tp: collections.deque([queued]), retried.tp: collections.deque([retried])}
+    accumulator._pending_batches = {in_flight}
+    producer = type("Producer", (), {"_message_accumulator": accumulator})()
+    assert outstanding(producer) == [queued, retried, in_flight]  # type: ignore[arg-type]
+    fail_expired(producer, 4, {0: NotEnoughReplicasError, 1: NotEnoughReplicasError})  # type: ignore[arg-type]
+    reasons = [failure_of(b.future.exception()).reason for b in (queued, retried, in_flight)]  # type: ignore[arg-type]
+    assert reasons == ["not_enough_replicas", "not_enough_replicas", "timeout"]

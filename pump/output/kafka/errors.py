@@ -31,7 +31,9 @@ from pump.records import DeliveryError, FailureReason
 #: What a send (or its outcome) can fail with; translated by ``failure_of``.
 DELIVERY_ERRORS: tuple[type[BaseException], ...] = (KafkaError, asyncio.TimeoutError)
 NOT_AUTHORIZED = (TopicAuthorizationFailedError, ClusterAuthorizationFailedError)
-TOO_FEW_REPLICAS = (NotEnoughReplicasError, NotEnoughReplicasAfterAppendError)
+#: Refused before they were written. Not NotEnoughReplicasAfterAppendError: those records are in the leader's log and
+#: may reach the topic once replicas return, so their outcome is unknown (``timeout``).
+TOO_FEW_REPLICAS = (NotEnoughReplicasError,)
 
 
 def describe(exc: BaseException) -> str:
@@ -50,7 +52,7 @@ def reason_of(exc: BaseException) -> FailureReason:
         return "not_enough_replicas" if issubclass(last, TOO_FEW_REPLICAS) else "timeout"
     if isinstance(exc, TOO_FEW_REPLICAS):
         return "not_enough_replicas"
-    if isinstance(exc, KafkaTimeoutError | RequestTimedOutError | asyncio.TimeoutError):
+    if isinstance(exc, KafkaTimeoutError | RequestTimedOutError | asyncio.TimeoutError | NotEnoughReplicasAfterAppendError):
         return "timeout"
     if isinstance(exc, MessageSizeTooLargeError):
         return "too_large"

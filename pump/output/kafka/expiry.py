@@ -50,6 +50,9 @@ def any_expired(producer: AIOKafkaProducer) -> bool:
 
 
 def fail_expired(producer: AIOKafkaProducer, seconds: float, last_errors: dict[int, Any]) -> None:
-    """Fail every outstanding batch with ``Expired`` (call once all of them are past their deadline)."""
+    """Fail every outstanding batch with ``Expired`` (call once all of them are past their deadline). A batch whose
+    request is still unanswered may yet be written: it is failed without the partition's last answer, so its
+    reason is ``timeout`` (unknown), never ``not_enough_replicas`` (not written)."""
+    in_flight = getattr(getattr(producer, "_message_accumulator", None), "_pending_batches", ())
     for batch in outstanding(producer):
-        batch.failure(Expired(seconds, last_errors.get(batch.tp.partition)))
+        batch.failure(Expired(seconds, None if batch in in_flight else last_errors.get(batch.tp.partition)))

@@ -71,6 +71,7 @@ class KafkaSink:
         self._broken: BaseException | None = None  # a renewal that failed: every later send raises it
         self._closing = False  # the watchdog's stop: aiokafka's close() swallows a cancellation now and then
         self._retired: list[AIOKafkaProducer] = []  # producers renewed away from, closed once more at the end
+        self._starting = asyncio.Lock()  # one send starts the producer that follows a renewal; the others wait
 
     @staticmethod
     def _make(kwargs: dict[str, Any]) -> AIOKafkaProducer:
@@ -173,52 +174,53 @@ class KafkaSink:
         producer._closed = True  # as its stop() would mark it: else its __del__ warns of an unclosed producer
 
     async def _expire(self) -> None:
-        """The delivery timeout of the idempotent producer (see ``expiry``): watch for a batch past it, then renew."""
+        """The delivery timeout of the idempotent producer (see ``expiry``): watch for a batch past it, then retire
+        the producer; the next send starts a new one (``_ready``)."""
         seconds = self.cluster.config.delivery.delivery_timeout
         period = min(1.0, seconds / 10)
         while not self._closing:
             await asyncio.sleep(period)
-            if not self._closing and any_expired(self._producer):
-                self._held = True
+            if not self._closing and self._producer not in self._retired and any_expired(self._producer):
+                self._held = True  # sends wait from here until a new producer has started
                 self._renewed.clear()
                 try:
-                    await self._renew(seconds, period)
-                except Exception as exc:
-                    self._broken = exc  # sends stay held and raise it
-                    raise
+                    await self._retire(seconds, period)
                 finally:
-                    self._held = self._broken is not None
                     self._renewed.set()
 
-    async def _renew(self, seconds: float, period: float) -> None:
-        """Stop sending; once every outstanding batch is acknowledged or past its deadline, fail the late ones
-        and go on with a new producer (a new producer id: sequence numbers start afresh)."""
+    async def _retire(self, seconds: float, period: float) -> None:
+        """Stop sending; once every outstanding batch is acknowledged or past its deadline, and the requests in
+        flight are answered, fail the late ones (see ``expiry``)."""
         old = self._producer
         while not self._closing and not all(batch.expired() for batch in outstanding(old)):
             await asyncio.sleep(period)
         if self._closing:  # the sink is closing: its close waits for (or abandons) what is outstanding
             return
-        sender = getattr(getattr(old, "_sender", None), "sender_task", None)
-        if sender is not None:
-            sender.cancel()  # first: no answer may reach a batch once it is failed (a late one finds it done)
         self._retired.append(old)  # from here on, closing the sink abandons it rather than waiting on it
-        fail_expired(old, seconds, self._tap.last_errors)  # the run may end now: every record has an outcome
-        await self._abandon(old, drain=seconds)
-        if self._closing:
-            return
-        self._producer = self._make(self._kwargs)
+        sender = getattr(getattr(old, "_sender", None), "sender_task", None)
         try:
-            await self._start()
-        except BaseException as exc:
-            config = self.cluster.config
-            error = connect_error(exc, self._tap.causes, config, self.cluster.bootstrap, self.topic)
-            if error is None:
-                raise
-            raise error from None
+            if sender is not None:  # no request goes out from here on; those in flight still get their answers
+                sender.cancel()
+                await asyncio.wait({sender}, timeout=seconds)  # a cancelled sender awaits its requests in flight
+        finally:  # only then fail the rest: a batch the broker took in a late answer is delivered, not failed
+            fail_expired(old, seconds, self._tap.last_errors)  # the run may end now: every record has an outcome
+        await self._abandon(old, drain=seconds)
 
     async def _ready(self) -> None:
-        """Wait out a renewal of the producer; raise what made it fail."""
+        """Wait out a renewal; after one, the first send starts the new producer (a new producer id: sequence
+        numbers start afresh). Started here rather than in the renewal: a run whose last records the renewal
+        failed ends without one. A new producer that cannot start fails this send and every later one."""
         await self._renewed.wait()
+        async with self._starting:
+            if self._broken is None and self._producer in self._retired:
+                self._producer = self._make(self._kwargs)
+                try:
+                    await self._start()
+                except BaseException as exc:
+                    config = self.cluster.config
+                    error = connect_error(exc, self._tap.causes, config, self.cluster.bootstrap, self.topic)
+                    self._broken = exc if error is None else error
+                self._held = self._broken is not None
         if self._broken is not None:
             raise self._broken
 
