@@ -137,7 +137,9 @@ def test_schemas_arrow_cannot_check_as_msgspec_does_never_take_the_fast_path(
 cells = st.one_of(
     st.integers(-(10**6), 10**6).map(str),
     st.floats(allow_nan=False, allow_infinity=False, width=64).map(repr),
-    st.sampled_from(["", ".5", "5.", "-.5", "1e3", "abc", " 7", "007", "2025-11-01", "1.0"]),
+    st.sampled_from(
+        ["", ".5", "5.", "-.5", "1e3", "abc", " 7", "007", "2025-11-01", "1.0", "-0", "-0.0", "+5", "1E5", "1e400", "00"]
+    ),
 )
 stamps = st.one_of(
     st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2100, 1, 1)).map(lambda d: d.isoformat(sep=" ")),

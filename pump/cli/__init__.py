@@ -83,8 +83,11 @@ def tune_arrow_memory() -> None:
     """And Arrow's allocator (mimalloc, in pyarrow's wheels), read when pyarrow is first imported: give memory freed
     by the CSV decoder's threads back at once rather than after a delay (``MIMALLOC_PURGE_DELAY``). Measured (1M
     rides as CSV, whole processes, alternating, 4 runs each): 195 MB peak against 218, wall time level (5.63 s
-    against 5.51). A value the user set is kept."""
+    against 5.51). And where numpy is installed, pyarrow imports it, whose OpenBLAS starts a thread per core that
+    spins while idle: 2.7% of the CPU time of decoding CSV in a profile (``perf``), for BLAS that pump never calls;
+    one thread, then (``OPENBLAS_NUM_THREADS``). Values the user set are kept."""
     os.environ.setdefault("MIMALLOC_PURGE_DELAY", "0")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

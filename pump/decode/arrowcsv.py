@@ -1,8 +1,10 @@
 """CSV rows -> records in Apache Arrow's C++ (pyarrow, when installed): the fast path of ``csvrows``.
 
 A chunk of plain rows (no quote, no CR, no blank line: one row a line, so row ``i`` is line
-``first_line + i``) is parsed and typed by Arrow's CSV reader, turned into JSON lines by
-``arrow.JsonLines`` and cut into records. Arrow releases the GIL for all of that, so such a
+``first_line + i``) is split into cells by Arrow's CSV reader, each column checked and turned into
+JSON text (a number cell already in JSON's form is its own text: no parsing and printing back;
+datetimes, and numbers in other forms, are typed by Arrow and written by ``arrow.JsonLines``), and
+the columns joined into each row's JSON object. Arrow releases the GIL for all of that, so such a
 chunk is decoded on a worker thread while the event loop sends (``stage.InlineDecode``).
 
 The Python path stays the reference, and this one takes a chunk only where it would give the
@@ -15,13 +17,13 @@ field types, constraints, a tag, ``omit_defaults``, or a header that lacks one o
 (defaults would fill it) never takes this path (``ArrowRows.of`` returns None).
 
 Values are the same JSON as the Python path's, field for field; number text may differ in form,
-never in value (``1.234567890125e11`` for ``123456789012.5``).
+never in value (``2.50`` as written, ``1.234567890125e11`` for ``123456789012.5``).
 """
 
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from msgspec import inspect as mi
@@ -29,7 +31,17 @@ from msgspec import inspect as mi
 from pump.decode.parsed import Parsed, Share
 from pump.input import Chunk
 
+if TYPE_CHECKING:
+    from pump.input.arrow import Text  # pyarrow is imported at the first CSV chunk, not before
+
 _DATETIME = r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d{1,6})?$"
+#: Number cells whose own text is the JSON the Python path would write for them, up to form (``2.5e3``, ``0`` for a
+#: float): small enough that no double overflows (20 digits each side of the point, a two-digit exponent) and a
+#: 64-bit int holds any int. Most cells are; a column with one that is not is parsed and written by Arrow instead.
+_JSON_NUMBER = {
+    "int": r"^(0|-?[1-9][0-9]{0,17})$",  # not -0: the Python path's key for it is "0"
+    "float": r"^-?(0|[1-9][0-9]{0,19})(\.[0-9]{1,20})?([eE][-+]?[0-9]{1,2})?$",
+}
 
 
 def available() -> bool:
@@ -40,9 +52,11 @@ def available() -> bool:
     return True
 
 
-def plain(data: bytes) -> bool:
-    """Rows a line each, no blank line: Arrow's row ``i`` is the chunk's line ``first_line + i``."""
-    return b'"' not in data and b"\r" not in data and b"\n\n" not in data and not data.startswith(b"\n")
+def plain(data: bytes, width: int) -> bool:
+    """Rows a line each, no blank line: Arrow's row ``i`` is the chunk's line ``first_line + i``. A blank line
+    under a header of two columns or more is a row of one cell, which Arrow refuses, so only a one-column
+    chunk is searched for one (the search for two bytes costs 100 ns a row, more than all the others)."""
+    return b'"' not in data and b"\r" not in data and not data.startswith(b"\n") and (width > 1 or b"\n\n" not in data)
 
 
 def _column(t: mi.Type) -> tuple[str, bool] | None:
@@ -74,8 +88,8 @@ class ArrowRows:
         self.header = header
         self.columns = columns  # (name, kind, nullable) in the order of the JSON value's fields
         self.key = key  # the column whose text is the key
-        types = {"int": pa.int64(), "float": pa.float64(), "str": pa.string(), "datetime": pa.string()}
-        self._types = {name: types[kind] for name, kind, _ in columns}
+        self._key_at = next((i for i, (name, _, _) in enumerate(columns) if name == key), -1)
+        self._types = {name: pa.string() for name, _, _ in columns}  # cells as text: numbers are often JSON already
         out = {"int": pa.int64(), "float": pa.float64(), "str": pa.string(), "datetime": pa.timestamp("us")}
         self._to_json = JsonLines(pa.schema([(name, out[kind]) for name, kind, _ in columns]))
 
@@ -106,6 +120,30 @@ class ArrowRows:
                 key = f.encode_name
         return cls(header, columns, key)
 
+    def _text(self, cells: Any, kind: str, nullable: bool) -> Text | None:
+        """A column's JSON text from its cells' text; None where the Python path must decode the chunk."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if kind == "str":
+            return self._to_json.text(cells)
+        shortest, longest = pc.min_max(pc.binary_length(cells)).values()
+        if shortest.as_py() == 0:  # an empty cell
+            if not nullable:
+                return None
+            cells = pc.if_else(pc.equal(cells, ""), pa.scalar(None, pa.string()), cells)
+        if kind == "datetime":
+            if pc.all(pc.match_substring_regex(cells, _DATETIME)).as_py() is False:
+                return None
+            typed = pc.cast(cells, pa.timestamp("us"))  # a real date and time, or ArrowInvalid
+            if longest.as_py() == len("YYYY-MM-DD HH:MM:SS"):  # whole seconds: msgspec's text, with its T
+                return pc.replace_substring(cells, " ", "T", max_replacements=1), True
+        elif pc.all(pc.match_substring_regex(cells, _JSON_NUMBER[kind])).as_py() is not False:
+            return cells, False
+        else:
+            typed = pc.cast(cells, pa.int64() if kind == "int" else pa.float64())
+        return self._to_json.text(typed)
+
     def decode(self, chunk: Chunk, share: Share | None) -> Parsed | None:
         """The chunk's records, or None where the Python path must decode it."""
         import pyarrow as pa
@@ -113,7 +151,7 @@ class ArrowRows:
         import pyarrow.csv as pcsv
 
         data = chunk.data
-        if not data or not plain(data):
+        if not data or not plain(data, len(self.header)):
             return None
         if not data.isascii():
             try:
@@ -134,25 +172,23 @@ class ArrowRows:
             )
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return None
-        arrays: list[Any] = []
+        texts: list[Text] = []
         for (_, kind, nullable), column in zip(self.columns, table.columns, strict=True):
-            array = column.combine_chunks()
-            if kind == "datetime":
-                if nullable:
-                    array = pc.if_else(pc.equal(array, ""), pa.scalar(None, pa.string()), array)
-                if pc.all(pc.match_substring_regex(array, _DATETIME)).as_py() is False:
-                    return None
-                array = pc.cast(array, pa.timestamp("us"))
-            elif not nullable and array.null_count:
+            try:
+                text = self._text(column.combine_chunks(), kind, nullable)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a cell Arrow cannot read as the schema's type
                 return None
-            arrays.append(array)
+            if text is None:
+                return None
+            texts.append(text)
         keys: list[bytes | None] | None = None
         if self.key is not None:
-            key_column = table.column(self.key)
+            at = self._key_at  # an int key is its JSON text (digits, no leading zero); a string key its cell
+            key_column = texts[at][0] if self.columns[at][1] == "int" else table.column(self.key)
             if key_column.null_count:
                 return None
-            keys = pc.cast(pc.cast(key_column, pa.string()), pa.binary()).to_pylist()
-        values = self._to_json.values(pa.RecordBatch.from_arrays(arrays, schema=self._to_json.schema))
+            keys = pc.cast(key_column, pa.binary()).to_pylist()
+        values = self._to_json.values_of(texts)
         first = chunk.first_line
         out = Parsed()
         if keys is None:
