@@ -34,14 +34,31 @@ from pump.input import Chunk
 if TYPE_CHECKING:
     from pump.input.arrow import Text  # pyarrow is imported at the first CSV chunk, not before
 
-_DATETIME = r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d{1,6})?$"
-#: Number cells whose own text is the JSON the Python path would write for them, up to form (``2.5e3``, ``0`` for a
-#: float): small enough that no double overflows (20 digits each side of the point, a two-digit exponent) and a
-#: 64-bit int holds any int. Most cells are; a column with one that is not is parsed and written by Arrow instead.
-_JSON_NUMBER = {
-    "int": r"^(0|-?[1-9][0-9]{0,17})$",  # not -0: the Python path's key for it is "0"
-    "float": r"^-?(0|[1-9][0-9]{0,19})(\.[0-9]{1,20})?([eE][-+]?[0-9]{1,2})?$",
+# The forms of cells, without anchors: a row's pattern is built from them (``_rows_pattern``), and one search
+# over the whole chunk (Arrow's RE2, 55 ns a row for the rides) tells whether every cell is in its column's form.
+_FORMS = {
+    "datetime": r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,6})?",
+    # Number cells whose own text is the JSON the Python path would write for them, up to form (``2.5e3``, ``0``
+    # for a float): small enough that no double overflows (20 digits each side of the point, a two-digit
+    # exponent) and a 64-bit int holds any int. A float may also start with its point (``.73``: TLC exports do),
+    # which gets its 0 (``_leading_point``).
+    "int": r"(?:0|-?[1-9][0-9]{0,17})",  # not -0: the Python path's key for it is "0"
+    "float": r"-?(?:(?:0|[1-9][0-9]{0,19})(?:\.[0-9]{1,20})?|\.[0-9]{1,20})(?:[eE][-+]?[0-9]{1,2})?",
+    "str": r"[^,\n]*",
 }
+_DATETIME = f"^{_FORMS['datetime']}$"
+_JSON_NUMBER = {"int": f"^{_FORMS['int']}$", "float": r"^-?(?:0|[1-9][0-9]{0,19})(?:\.[0-9]{1,20})?(?:[eE][-+]?[0-9]{1,2})?$"}
+
+
+def _rows_pattern(header: tuple[str, ...], columns: list[tuple[str, str, bool]]) -> str:
+    """Rows whose every cell is in its column's form, a line each (the last one may lack its newline)."""
+    kinds = {name: (kind, nullable) for name, kind, nullable in columns}
+    cells = []
+    for name in header:
+        kind, nullable = kinds.get(name, ("str", True))
+        cells.append(f"(?:{_FORMS[kind]})?" if nullable and kind != "str" else _FORMS[kind])
+    row = ",".join(cells)
+    return f"^(?:{row}\n)*(?:{row})?$"
 
 
 def available() -> bool:
@@ -90,6 +107,7 @@ class ArrowRows:
         self.key = key  # the column whose text is the key
         self._key_at = next((i for i, (name, _, _) in enumerate(columns) if name == key), -1)
         self._types = {name: pa.string() for name, _, _ in columns}  # cells as text: numbers are often JSON already
+        self._rows = _rows_pattern(header, columns)
         out = {"int": pa.int64(), "float": pa.float64(), "str": pa.string(), "datetime": pa.timestamp("us")}
         self._to_json = JsonLines(pa.schema([(name, out[kind]) for name, kind, _ in columns]))
 
@@ -120,8 +138,9 @@ class ArrowRows:
                 key = f.encode_name
         return cls(header, columns, key)
 
-    def _text(self, cells: Any, kind: str, nullable: bool) -> Text | None:
-        """A column's JSON text from its cells' text; None where the Python path must decode the chunk."""
+    def _text(self, cells: Any, kind: str, nullable: bool, formed: bool) -> Text | None:
+        """A column's JSON text from its cells' text; None where the Python path must decode the chunk. ``formed``:
+        every cell is known to be in its column's form (``_rows_pattern``), so no cell needs checking again."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -133,12 +152,14 @@ class ArrowRows:
                 return None
             cells = pc.if_else(pc.equal(cells, ""), pa.scalar(None, pa.string()), cells)
         if kind == "datetime":
-            if pc.all(pc.match_substring_regex(cells, _DATETIME)).as_py() is False:
+            if not formed and pc.all(pc.match_substring_regex(cells, _DATETIME)).as_py() is False:
                 return None
             typed = pc.cast(cells, pa.timestamp("us"))  # a real date and time, or ArrowInvalid
             if longest.as_py() == len("YYYY-MM-DD HH:MM:SS"):  # whole seconds: msgspec's text, with its T
                 return pc.replace_substring(cells, " ", "T", max_replacements=1), True
-        elif pc.all(pc.match_substring_regex(cells, _JSON_NUMBER[kind])).as_py() is not False:
+        elif formed and kind == "float":
+            return _leading_point(cells), False
+        elif formed or pc.all(pc.match_substring_regex(cells, _JSON_NUMBER[kind])).as_py() is not False:
             return cells, False
         else:
             typed = pc.cast(cells, pa.int64() if kind == "int" else pa.float64())
@@ -172,10 +193,11 @@ class ArrowRows:
             )
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return None
+        formed = pc.all(pc.match_substring_regex(pa.array([data], pa.binary()), self._rows)).as_py() is True
         texts: list[Text] = []
         for (_, kind, nullable), column in zip(self.columns, table.columns, strict=True):
             try:
-                text = self._text(column.combine_chunks(), kind, nullable)
+                text = self._text(column.combine_chunks(), kind, nullable, formed)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a cell Arrow cannot read as the schema's type
                 return None
             if text is None:
@@ -197,3 +219,12 @@ class ArrowRows:
             records = list(zip(keys, values, range(first, first + table.num_rows), strict=True))
         out.records = records if share is None else [r for r in records if share.sends(r[0], r[2])]
         return out
+
+
+def _leading_point(cells: Any) -> Any:
+    """Float cells in JSON's form, or starting with their point (``.73``, ``-.5``): the latter get their 0."""
+    import pyarrow.compute as pc
+
+    if pc.any(pc.starts_with(cells, ".")).as_py() is True or pc.any(pc.starts_with(cells, "-.")).as_py() is True:
+        return pc.replace_substring_regex(cells, r"^(-?)\.", r"\10.")
+    return cells
