@@ -79,6 +79,19 @@ def test_arrow_takes_plain_rows_and_gives_the_same_records(body: bytes) -> None:
     assert took and out.records and not out.invalid
 
 
+def test_numbers_already_in_json_form_keep_their_text_and_a_leading_point_gets_its_zero() -> None:
+    body = b"7,2025-11-01 00:05:00,2.50,.73,a\n8,2025-11-01 00:06:00,-.5,1e3,b\n"
+    out, took = both(Trip, "id", HEADER, body)
+    assert took
+    assert [v for _, v, _ in out.records] == [
+        b'{"id":7,"at":"2025-11-01T00:05:00","fare":2.50,"tip":0.73,"zone":"a"}',
+        b'{"id":8,"at":"2025-11-01T00:06:00","fare":-0.5,"tip":1e3,"zone":"b"}',
+    ]
+    # a cell out of its form (a leading zero): its column alone is read and written by Arrow; the chunk stays fast
+    out, took = both(Trip, "id", HEADER, b"007,2025-11-01 00:05:00,2.50,,a\n")
+    assert took and out.records[0][:2] == (b"7", b'{"id":7,"at":"2025-11-01T00:05:00","fare":2.50,"tip":null,"zone":"a"}')
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
