@@ -88,18 +88,33 @@ class ParquetSource:
                     raise InputError(self.name, f"row group {group}: {first_line(exc)}", line=row + 1) from None
 
     async def chunks(self, start: Position, chunk_bytes: int) -> AsyncIterator[Chunk]:
+        """Each batch read and turned into JSON lines on a thread, the next one already while this one is handed
+        on: one step ahead, since the event loop that hands it on is busy sending (whole processes, 1M rides:
+        see the README's Parquet figures)."""
         from pump.input.arrow import JsonLines
 
         batches = self._batches(start.offset, max(chunk_bytes // ROW_BYTES, 1))
-        done = object()
-        to_json: JsonLines | None = None
+        to_json: list[JsonLines] = []  # made from the first batch's schema
+
+        def step() -> tuple[int, int, bytes] | None:  # blocking: one batch, read and converted
+            item = next(batches, None)
+            if item is None:
+                return None
+            row, batch = item
+            if not to_json:
+                to_json.append(JsonLines(batch.schema, self.datetime))  # type: ignore[arg-type]
+            return row, batch.num_rows, to_json[0].convert(batch)
+
+        ahead = asyncio.ensure_future(asyncio.to_thread(step))
         try:
-            while (item := await asyncio.to_thread(next, batches, done)) is not done:
-                row, batch = item  # type: ignore[misc]
-                if to_json is None:
-                    to_json = JsonLines(batch.schema, self.datetime)  # type: ignore[arg-type]
-                data = await asyncio.to_thread(to_json.convert, batch)
-                raw = self.size * batch.num_rows // max(self.rows, 1)
-                yield Chunk(self.name, "jsonl", None, row + 1, row, data, raw, lines=batch.num_rows, rows=True)
+            while (got := await ahead) is not None:
+                ahead = asyncio.ensure_future(asyncio.to_thread(step))
+                row, rows, data = got
+                raw = self.size * rows // max(self.rows, 1)
+                yield Chunk(self.name, "jsonl", None, row + 1, row, data, raw, lines=rows, rows=True)
         finally:
+            if not ahead.done():  # stopped early: the step in hand still uses the file; let it finish first
+                await asyncio.wait({ahead})
+            if ahead.done() and not ahead.cancelled():
+                ahead.exception()  # retrieved: a stopped replay does not report what it no longer reads
             await asyncio.to_thread(batches.close)
