@@ -4,7 +4,9 @@ timestamps as ``--datetime`` says; ``--columns``; resume by row; bad files are o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import itertools
 import os
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,8 @@ from pump import replay
 from pump.dev.broker import Broker
 from pump.dev.synth import write_parquet
 from pump.input.files import fingerprint_of
+from pump.input.parquet import CHUNKS_PER_BATCH, ROW_BYTES, ParquetSource
+from pump.input.source import Position
 from pump.testing import MemoryCluster
 from tests import cli
 from tests.builders import config
@@ -113,6 +117,27 @@ def test_a_resume_starts_at_the_checkpoints_row_inside_a_row_group(trips: Path, 
     assert got == sorted(({k: as_sent(v, "iso") for k, v in row.items()} for row in expected), key=order)
     saved = msgspec.json.decode(checkpoint.read_bytes())["files"][os.path.abspath(trips)]
     assert (saved["offset"], saved["line"], saved["done"]) == (ROWS, ROWS + 1, True)
+
+
+def test_chunks_of_a_batch_read_at_once_are_contiguous_rows_in_order_and_a_stop_leaves_nothing_running(
+    trips: Path,
+) -> None:
+    source = ParquetSource(str(trips), os.path.getsize(trips))
+    rows = 100  # chunk_bytes of 100 rows: batches of CHUNKS_PER_BATCH chunks, cut by the row groups of 700
+
+    async def read() -> list[Any]:
+        chunks = [c async for c in source.chunks(Position(650, 651), rows * ROW_BYTES)]
+        async with contextlib.aclosing(source.chunks(Position(0, 1), rows * ROW_BYTES)) as early:
+            async for _ in early:
+                break  # the batch read ahead finishes, then the file is closed
+        return chunks
+
+    chunks = asyncio.run(read())
+    assert [(c.offset, c.first_line) for c in chunks][:3] == [(650, 651), (700, 701), (800, 801)]
+    assert all(b.offset == a.offset + a.lines for a, b in itertools.pairwise(chunks)) and chunks[-1].end == ROWS
+    assert max(c.lines for c in chunks) == rows and CHUNKS_PER_BATCH > 1
+    lines = [msgspec.json.decode(line) for c in chunks for line in c.data.splitlines()]
+    assert [row["PULocationID"] for row in lines] == pq.read_table(trips).column("PULocationID").to_pylist()[650:]
 
 
 def test_a_corrupt_row_group_fails_the_run_naming_it_after_delivering_what_came_before(tmp_path: Path) -> None:
