@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     from pump.input.arrow import Text  # pyarrow is imported at the first CSV chunk, not before
 
 # The forms of cells, without anchors: a row's pattern is built from them (``_rows_pattern``), and one search
-# over the whole chunk (Arrow's RE2, 55 ns a row for the rides) tells whether every cell is in its column's form.
+# over the whole chunk (Arrow's RE2: 0.3 us a row for the rides, where a search per column took 0.66) tells
+# whether every cell is in its column's form.
 _FORMS = {
     "datetime": r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,6})?",
     # Number cells whose own text is the JSON the Python path would write for them, up to form (``2.5e3``, ``0``
