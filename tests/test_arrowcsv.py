@@ -147,7 +147,10 @@ def test_schemas_arrow_cannot_check_as_msgspec_does_never_take_the_fast_path(
     assert ArrowRows.of(header, schema, None) is None  # constraints, literals, bools, omitted defaults, a missing field
 
 
+# digits a double or an int64 cannot hold, and a float's cell that reads back as an int
+long_numbers = st.sampled_from(["12345678901234567890", "123456789012345", "1234567890123456", "1" + "0" * 45 + ".5", "9" * 19])
 cells = st.one_of(
+    long_numbers,
     st.integers(-(10**6), 10**6).map(str),
     st.floats(allow_nan=False, allow_infinity=False, width=64).map(repr),
     st.sampled_from(

@@ -35,20 +35,28 @@ if TYPE_CHECKING:
     from pump.input.arrow import Text  # pyarrow is imported at the first CSV chunk, not before
 
 # The forms of cells, without anchors: a row's pattern is built from them (``_rows_pattern``), and one search
-# over the whole chunk (Arrow's RE2: 0.3 us a row for the rides, where a search per column took 0.66) tells
-# whether every cell is in its column's form.
+# over the whole chunk (Arrow's RE2: 0.2 us a row for the rides, where a search per column took 0.66) tells
+# whether every cell is in its column's form. Number cells in form are their own JSON text, up to form (``2.5e3``,
+# ``0`` for a float); a float may also start with its point (``.73``: TLC exports do), which gets its 0
+# (``_leading_point``). Digits are not counted in this pattern (bounded counts made it three times as slow to
+# compile, 1.3 ms a chunk, and slower to run): a column whose longest cell is longer than ``_LONGEST`` allows
+# (a 64-bit int holds 18 digits; a float cell of 15 characters neither overflows nor, as an int's digits,
+# loses any in a double) is checked on its own with counted digits (``_JSON_NUMBER``).
 _FORMS = {
     "datetime": r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,6})?",
-    # Number cells whose own text is the JSON the Python path would write for them, up to form (``2.5e3``, ``0``
-    # for a float): small enough that no double overflows (20 digits each side of the point, a two-digit
-    # exponent) and a 64-bit int holds any int. A float may also start with its point (``.73``: TLC exports do),
-    # which gets its 0 (``_leading_point``).
-    "int": r"(?:0|-?[1-9][0-9]{0,17})",  # not -0: the Python path's key for it is "0"
-    "float": r"-?(?:(?:0|[1-9][0-9]{0,19})(?:\.[0-9]{1,20})?|\.[0-9]{1,20})(?:[eE][-+]?[0-9]{1,2})?",
+    "int": r"(?:0|-?[1-9][0-9]*)",  # not -0: the Python path's key for it is "0"
+    "float": r"-?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]+)?|\.[0-9]+)(?:[eE][-+]?[0-9]{1,2})?",
     "str": r"[^,\n]*",
 }
+_LONGEST = {"int": 18, "float": 15}
 _DATETIME = f"^{_FORMS['datetime']}$"
-_JSON_NUMBER = {"int": f"^{_FORMS['int']}$", "float": r"^-?(?:0|[1-9][0-9]{0,19})(?:\.[0-9]{1,20})?(?:[eE][-+]?[0-9]{1,2})?$"}
+_JSON_NUMBER = {
+    "int": r"^(?:0|-?[1-9][0-9]{0,17})$",
+    # a float cell without a point or an exponent reads back as an int: at most 15 digits, which a double holds
+    # exactly (``12345678901234567890`` would be read as that int, where the Python path writes the double
+    # 1.2345678901234567e+19); with either, 20 digits each side and a two-digit exponent keep it finite
+    "float": r"^-?(?:0|[1-9][0-9]{0,14}|(?:0|[1-9][0-9]{0,19})(?:\.[0-9]{1,20}(?:[eE][-+]?[0-9]{1,2})?|[eE][-+]?[0-9]{1,2}))$",
+}
 
 
 def _rows_pattern(header: tuple[str, ...], columns: list[tuple[str, str, bool]]) -> str:
@@ -158,9 +166,9 @@ class ArrowRows:
             typed = pc.cast(cells, pa.timestamp("us"))  # a real date and time, or ArrowInvalid
             if longest.as_py() == len("YYYY-MM-DD HH:MM:SS"):  # whole seconds: msgspec's text, with its T
                 return pc.replace_substring(cells, " ", "T", max_replacements=1), True
-        elif formed and kind == "float":
-            return _leading_point(cells), False
-        elif formed or pc.all(pc.match_substring_regex(cells, _JSON_NUMBER[kind])).as_py() is not False:
+        elif formed and (longest.as_py() or 0) <= _LONGEST[kind]:
+            return (_leading_point(cells) if kind == "float" else cells), False
+        elif pc.all(pc.match_substring_regex(cells, _JSON_NUMBER[kind])).as_py() is not False:
             return cells, False
         else:
             typed = pc.cast(cells, pa.int64() if kind == "int" else pa.float64())
