@@ -125,14 +125,20 @@ def test_chunks_of_a_batch_read_at_once_are_contiguous_rows_in_order_and_a_stop_
     source = ParquetSource(str(trips), os.path.getsize(trips))
     rows = 100  # chunk_bytes of 100 rows: batches of CHUNKS_PER_BATCH chunks, cut by the row groups of 700
 
-    async def read() -> list[Any]:
+    def open_files() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    async def read() -> tuple[list[Any], int, int]:
         chunks = [c async for c in source.chunks(Position(650, 651), rows * ROW_BYTES)]
+        before = open_files()
         async with contextlib.aclosing(source.chunks(Position(0, 1), rows * ROW_BYTES)) as early:
             async for _ in early:
-                break  # the batch read ahead finishes, then the file is closed
-        return chunks
+                assert open_files() == before + 1  # the file, with the next batch being read ahead
+                break
+        return chunks, before, open_files()
 
-    chunks = asyncio.run(read())
+    chunks, before, after = asyncio.run(read())
+    assert after == before, "a stop with a batch read ahead closes the file"
     assert [(c.offset, c.first_line) for c in chunks][:3] == [(650, 651), (700, 701), (800, 801)]
     assert all(b.offset == a.offset + a.lines for a, b in itertools.pairwise(chunks)) and chunks[-1].end == ROWS
     assert max(c.lines for c in chunks) == rows and CHUNKS_PER_BATCH > 1

@@ -117,8 +117,8 @@ class ArrowRows:
         self._key_at = next((i for i, (name, _, _) in enumerate(columns) if name == key), -1)
         self._types = {name: pa.string() for name, _, _ in columns}  # cells as text: numbers are often JSON already
         self._rows = _rows_pattern(header, columns)
-        out = {"int": pa.int64(), "float": pa.float64(), "str": pa.string(), "datetime": pa.timestamp("us")}
-        self._to_json = JsonLines(pa.schema([(name, out[kind]) for name, kind, _ in columns]))
+        # the fields' names and order, for the JSON objects' prefixes: each column's text comes from ``_text``
+        self._to_json = JsonLines(pa.schema([(name, pa.string()) for name, _, _ in columns]))
 
     @classmethod
     def of(cls, header: tuple[str, ...], schema: type[msgspec.Struct] | None, key_field: str | None) -> ArrowRows | None:

@@ -41,10 +41,6 @@ class JsonLines:
         ]
         self._encode = msgspec.json.Encoder().encode
 
-    def convert(self, batch: pa.RecordBatch) -> bytes:
-        """The batch as JSON lines, back to back."""
-        return b"".join(self.pieces(batch, max(batch.num_rows, 1)))
-
     def pieces(self, batch: pa.RecordBatch, rows: int) -> list[bytes]:
         """The batch as JSON lines, in pieces of ``rows`` lines (the last may have fewer)."""
         if batch.num_rows == 0:
@@ -55,12 +51,9 @@ class JsonLines:
         at, n = joined.offset, len(joined)
         return [data[offsets[at + i] : offsets[at + min(i + rows, n)]].to_pybytes() for i in range(0, n, rows)]  # type: ignore[index]
 
-    def values(self, batch: pa.RecordBatch) -> list[bytes]:
-        """Each row's JSON object as bytes of its own (no big buffer to copy and split: a quarter of the time)."""
-        return self.values_of([self.text(column) for column in batch.columns])
-
     def values_of(self, texts: list[Text]) -> list[bytes]:
-        """Each row's JSON object as bytes of its own, from each field's ``Text`` (in the schema's order)."""
+        """Each row's JSON object as bytes of its own, from each field's ``Text`` (in the schema's order): no big
+        buffer to copy and split, a quarter of the time."""
         if not texts or len(texts[0][0]) == 0:
             return []
         return pc.cast(self.join(texts, "}"), pa.binary()).to_pylist()  # type: ignore[no-any-return]

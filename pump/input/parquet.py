@@ -100,16 +100,17 @@ class ParquetSource:
 
         rows_per_chunk = max(chunk_bytes // ROW_BYTES, 1)
         batches = self._batches(start.offset, rows_per_chunk * CHUNKS_PER_BATCH)
-        to_json: list[JsonLines] = []  # made from the first batch's schema
+        to_json: JsonLines | None = None  # made from the first batch's schema
 
         def step() -> list[tuple[int, int, bytes]] | None:  # blocking: one batch, read and converted, in chunks
+            nonlocal to_json
             item = next(batches, None)
             if item is None:
                 return None
             row, batch = item
-            if not to_json:
-                to_json.append(JsonLines(batch.schema, self.datetime))  # type: ignore[arg-type]
-            pieces = to_json[0].pieces(batch, rows_per_chunk)
+            if to_json is None:
+                to_json = JsonLines(batch.schema, self.datetime)  # type: ignore[arg-type]
+            pieces = to_json.pieces(batch, rows_per_chunk)
             return [(row + i * rows_per_chunk, min(rows_per_chunk, batch.num_rows - i * rows_per_chunk), data)
                     for i, data in enumerate(pieces)]  # fmt: skip
 

@@ -68,7 +68,7 @@ class KafkaSink:
         self._watchdog: asyncio.Task[None] | None = None  # the idempotent producer's delivery timeout
         self._held = False  # while the producer is renewed, or after a renewal failed: sends go through _ready()
         self._renewed = asyncio.Event()  # set when a renewal ends (well or not)
-        self._broken: BaseException | None = None  # a renewal that failed: every later send raises it
+        self._broken: BaseException | None = None  # a new producer that could not start: every later send raises it
         self._closing = False  # the watchdog's stop: aiokafka's close() swallows a cancellation now and then
         self._retired: list[AIOKafkaProducer] = []  # producers renewed away from, closed once more at the end
         self._starting = asyncio.Lock()  # one send starts the producer that follows a renewal; the others wait
