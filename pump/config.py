@@ -112,7 +112,10 @@ class InputSettings(_Group):
         setting("decode in N processes to use more cores (default: 2 for CSV input over 32 MiB, else 0)", ge=0, metavar="N"),
     ] = None
     queue_size: Annotated[int, setting("chunks between reader and workers", ge=1, metavar="N")] = 8
-    chunk_bytes: Annotated[int, setting("bytes read at a time; a chunk holds whole records", ge=1, metavar="N")] = 1 << 20
+    chunk_bytes: Annotated[
+        int | None,
+        setting("bytes read at a time; a chunk holds whole records (default: 1 MiB; CSV 512 KiB)", ge=1, metavar="N"),
+    ] = None
     max_errors: Annotated[int | None, setting("stop after N invalid lines (default: no limit)", ge=0, metavar="N")] = None
     limit: Annotated[
         int | None, setting("replay only the first N records (lines; CSV and Parquet rows), like head -n", ge=1, metavar="N")

@@ -158,3 +158,16 @@ def test_cutter_gives_whole_records_as_blocks_arrive_and_the_rest_at_the_end() -
     assert cutter.feed(b": 2}") is None  # no newline yet: nothing whole
     last = cutter.feed(b"")
     assert last is not None and (last.data, last.first_line, last.offset) == (b'{"a": 2}', 2, 9)
+
+
+async def test_by_default_csv_is_read_in_half_the_bytes_of_json_lines(tmp_path: Path) -> None:
+    """A CSV row becomes a JSON object about four times its size: 512 KiB chunks of CSV, 1 MiB of JSON lines, unless
+    ``--chunk-bytes`` says; the first CSV read is a JSON-lines one, before the cutter has seen the format."""
+    row = b"1,2020-07-01 00:00:40,.08,N\n"
+    (tmp_path / "a.csv").write_bytes(b"id,at,d,f\n" + row * ((3 << 20) // len(row)))
+    (tmp_path / "a.jsonl").write_bytes(b'{"id":1}\n' * ((3 << 20) // 9))
+    csv = [len(c.data) for c in await chunks_of(tmp_path / "a.csv", None)]  # type: ignore[arg-type]
+    jsonl = [len(c.data) for c in await chunks_of(tmp_path / "a.jsonl", None)]  # type: ignore[arg-type]
+    assert all(abs(n - (512 << 10)) < len(row) for n in csv[1:-1])  # a read, give or take the row cut across it
+    assert all(abs(n - (1 << 20)) < 9 for n in jsonl[:-1])
+    assert [len(c.data) for c in await chunks_of(tmp_path / "a.csv", 100_000)][1] > 99_000

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from msgspec import inspect as mi
 
+from pump.arrowlib import load
 from pump.decode.parsed import Parsed, Share
 from pump.input import Chunk
 
@@ -71,11 +72,7 @@ def _rows_pattern(header: tuple[str, ...], columns: list[tuple[str, str, bool]])
 
 
 def available() -> bool:
-    try:
-        import pyarrow.csv  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return load("pyarrow.csv", "pyarrow.compute")
 
 
 def plain(data: bytes, width: int) -> bool:

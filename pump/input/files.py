@@ -21,7 +21,7 @@ from pump.input.formats import format_by_content, format_by_name
 from pump.input.parquet import MAGIC as PARQUET_MAGIC
 from pump.input.parquet import ParquetSource
 from pump.input.shards import Input, Piece, plan
-from pump.input.source import START, Chunk, Fingerprint, Position
+from pump.input.source import START, Chunk, Fingerprint, Position, chunk_bytes_for
 
 STDIN = "-"
 HEAD_BYTES = 64 << 10
@@ -41,7 +41,7 @@ class FileSource:
         self.first = first
         self.end = end
 
-    async def chunks(self, start: Position, chunk_bytes: int) -> AsyncIterator[Chunk]:
+    async def chunks(self, start: Position, chunk_bytes: int | None) -> AsyncIterator[Chunk]:
         if self.first.offset > start.offset:
             start = self.first
         if self.end is not None and start.offset >= self.end:
@@ -55,7 +55,7 @@ class FileSource:
         try:
             while True:
                 try:
-                    raw = await f.read(chunk_bytes)
+                    raw = await f.read(chunk_bytes_for(cutter.format, chunk_bytes))  # the format: once the cutter saw it
                 except OSError as exc:
                     raise InputError(self.name, exc.strerror or str(exc), line=cutter.line) from None
                 chunk = cutter.feed(raw)

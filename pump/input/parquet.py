@@ -15,8 +15,9 @@ import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from pump.arrowlib import load
 from pump.errors import InputError, UsageError, first_line
-from pump.input.source import Chunk, Fingerprint, Position
+from pump.input.source import Chunk, Fingerprint, Position, chunk_bytes_for
 
 MAGIC = b"PAR1"
 ROW_BYTES = 512  # a rough JSON line of a ride: a chunk of ``chunk_bytes`` holds about this many more rows
@@ -28,11 +29,11 @@ CHUNKS_PER_BATCH = 4
 
 
 def _pyarrow() -> tuple[Any, Any]:
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise UsageError("reading Parquet needs pyarrow: pip install 'pump[parquet]'") from None
+    if not load("pyarrow.parquet", "pyarrow.compute"):
+        raise UsageError("reading Parquet needs pyarrow: pip install 'pump[parquet]'")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     return pa, pq
 
 
@@ -92,13 +93,13 @@ class ParquetSource:
                 except (pa.ArrowException, OSError) as exc:
                     raise InputError(self.name, f"row group {group}: {first_line(exc)}", line=row + 1) from None
 
-    async def chunks(self, start: Position, chunk_bytes: int) -> AsyncIterator[Chunk]:
+    async def chunks(self, start: Position, chunk_bytes: int | None) -> AsyncIterator[Chunk]:
         """Each batch read and turned into JSON lines on a thread, the next one already while this one is handed
         on: one step ahead, since the event loop that hands it on is busy sending (whole processes, 1M rides:
         see the README's Parquet figures)."""
         from pump.input.arrow import JsonLines
 
-        rows_per_chunk = max(chunk_bytes // ROW_BYTES, 1)
+        rows_per_chunk = max(chunk_bytes_for("jsonl", chunk_bytes) // ROW_BYTES, 1)
         batches = self._batches(start.offset, rows_per_chunk * CHUNKS_PER_BATCH)
         to_json: JsonLines | None = None  # made from the first batch's schema
 
