@@ -11,7 +11,7 @@ PUMP = ROOT / "pump"
 
 #: Bottom to top; a unit may import only units of its own layer's rank or below (never a peer of its layer).
 LAYERS: list[set[str]] = [
-    {"pump._version", "pump.errors", "pump.records"},
+    {"pump._version", "pump.errors", "pump.records", "pump.arrowlib"},
     {"pump.config"},
     {"pump.schemas"},
     {"pump.input"},

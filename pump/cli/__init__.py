@@ -14,8 +14,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from pump import arrowlib
 from pump._version import __version__
+from pump.arrowlib import skip_numpy
 from pump.cli import commands
 from pump.cli.options import add_bench_arguments, add_replay_arguments, flag_of
 from pump.errors import PumpError
@@ -86,11 +86,11 @@ def tune_arrow_memory() -> None:
     rides as CSV, whole processes, alternating, 4 runs each): 195 MB peak against 218, wall time level (5.63 s
     against 5.51). And where numpy is installed, pyarrow imports it, whose OpenBLAS starts a thread per core that
     spins while idle: 2.7% of the CPU time of decoding CSV in a profile (``perf``), for BLAS that pump never calls;
-    so pyarrow is imported without numpy (``arrowlib``), and where numpy was imported before it (by a schema's
+    so pyarrow is imported without numpy (``pump.arrowlib``), and where numpy was imported before it (by a schema's
     module), OpenBLAS gets one thread (``OPENBLAS_NUM_THREADS``). Values the user set are kept."""
     os.environ.setdefault("MIMALLOC_PURGE_DELAY", "0")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    arrowlib.skip_numpy()
+    skip_numpy()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
