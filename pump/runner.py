@@ -34,10 +34,12 @@ from pump.decode.eventtime import EventTimes, Stamper
 from pump.decode.parsed import Decoder
 from pump.decode.processes import ProcessDecode
 from pump.decode.shape import Shape
+from pump.decode.vouch import Vouch
 from pump.dev.broker import embedded_broker
 from pump.engine import Engine, Stages
 from pump.errors import Interrupted
 from pump.input import Position, RecordFormat, Source, open_sources, shard_sources
+from pump.input.parquet import ParquetSource
 from pump.input.shards import parse_shard
 from pump.observe import Ending, EventPacing, Exporter, Metrics, Pacing, Progress, Report, build_report
 from pump.output import Cluster, InFlight, Sink, in_flight_limit, make_mode
@@ -181,6 +183,10 @@ def _plan(config: ReplayConfig, part: tuple[int, int] | None = None, resume: dic
         by_partition = (by_partition[0] + j * by_partition[1], by_partition[1] * count) if by_partition else part
     schema = load_schema(settings.schema) if settings.schema else None
     decoders = build_decoders(schema, settings.key_field)
+    vouch = Vouch(schema, settings.key_field, settings.datetime)
+    for source in sources:
+        if isinstance(source, ParquetSource):
+            source.vouch = vouch
     shape = Shape(settings.column_list, settings.datetime, schema)
     checkpoint = None
     if config.checkpoint.path and part is None:

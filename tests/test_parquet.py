@@ -190,3 +190,27 @@ def test_the_zoomcamp_producer_as_one_command(trips: Path, broker: Broker, topic
     got = [msgspec.json.decode(m.value) for m in messages]
     first = pq.read_table(trips, columns=cols.split(",")).slice(0, 1000).to_pylist()
     assert got == [{k: as_sent(v, "epoch-ms") for k, v in row.items()} for row in first], "in file order, one partition"
+
+
+def test_batches_vouched_for_by_their_types_are_sent_as_the_decoder_would_send_them(
+    trips: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rides' TLC types fit the ``rides`` schema: their lines are not decoded again (``decode.vouch``), and what
+    reaches the topic is what decoding each line gives, keys and partitions included (the file's nulls are all in
+    fields the schema lets be null; what is not vouched for is ``test_vouch``'s)."""
+    import pump.decode.jsonl as jsonl
+
+    def replayed() -> tuple[list[tuple[int, bytes | None, bytes]], int]:
+        cluster = MemoryCluster(partitions=3)
+        settings = {"schema": "rides", "key_field": "PULocationID", "chunk_bytes": 100_000}
+        report = asyncio.run(replay(config(trips, "t", **settings), cluster=cluster))
+        assert report.exit_code == 0, report.to_text()
+        return sorted((m.partition, m.key, m.value) for m in cluster.messages("t")), report.records
+
+    vouched_rows = []
+    real = jsonl._vouched
+    monkeypatch.setattr(jsonl, "_vouched", lambda chunk, raws, *rest: vouched_rows.append(len(raws)) or real(chunk, raws, *rest))
+    fast, records = replayed()
+    monkeypatch.setattr("pump.runner.Vouch", lambda *args: lambda batch: None)  # nothing vouched for: every line decoded
+    assert sum(vouched_rows) > ROWS // 2
+    assert (fast, records) == replayed() and records == ROWS

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from pump.arrowlib import load
@@ -37,13 +37,19 @@ def _pyarrow() -> tuple[Any, Any]:
     return pa, pq
 
 
+#: Given a batch, its rows' keys if every row is known valid by the columns' types, else None (``decode.vouch``).
+Vouch = Callable[[Any], list[bytes | None] | None]
+
+
 class ParquetSource:
-    """One Parquet file. ``columns``: only these, in this order (``--columns``); checked when made."""
+    """One Parquet file. ``columns``: only these, in this order (``--columns``); checked when made. ``vouch``: set by
+    the run where a schema can vouch for batches, whose chunks then carry their keys and skip decoding."""
 
     def __init__(self, name: str, size: int, columns: tuple[str, ...] | None = None, datetime: str = "iso") -> None:
         self.name = name
         self.size = size
         self.datetime = datetime
+        self.vouch: Vouch | None = None
         with self._file() as pf:
             names = pf.schema_arrow.names
             self.rows = pf.metadata.num_rows
@@ -103,7 +109,7 @@ class ParquetSource:
         batches = self._batches(start.offset, rows_per_chunk * CHUNKS_PER_BATCH)
         to_json: JsonLines | None = None  # made from the first batch's schema
 
-        def step() -> list[tuple[int, int, bytes]] | None:  # blocking: one batch, read and converted, in chunks
+        def step() -> list[tuple[int, int, bytes, list[bytes | None] | None]] | None:  # blocking: a batch, in chunks
             nonlocal to_json
             item = next(batches, None)
             if item is None:
@@ -112,16 +118,18 @@ class ParquetSource:
             if to_json is None:
                 to_json = JsonLines(batch.schema, self.datetime)  # type: ignore[arg-type]
             pieces = to_json.pieces(batch, rows_per_chunk)
-            return [(row + i * rows_per_chunk, min(rows_per_chunk, batch.num_rows - i * rows_per_chunk), data)
+            keys = self.vouch(batch) if self.vouch is not None else None
+            n = rows_per_chunk
+            return [(row + i * n, min(n, batch.num_rows - i * n), data, None if keys is None else keys[i * n : (i + 1) * n])
                     for i, data in enumerate(pieces)]  # fmt: skip
 
         ahead = asyncio.ensure_future(asyncio.to_thread(step))
         try:
             while (got := await ahead) is not None:
                 ahead = asyncio.ensure_future(asyncio.to_thread(step))
-                for row, rows, data in got:
+                for row, rows, data, keys in got:
                     raw = self.size * rows // max(self.rows, 1)
-                    yield Chunk(self.name, "jsonl", None, row + 1, row, data, raw, lines=rows, rows=True)
+                    yield Chunk(self.name, "jsonl", None, row + 1, row, data, raw, lines=rows, rows=True, keys=keys)
         finally:
             if not ahead.done():  # stopped early: the step in hand still uses the file; let it finish first
                 await asyncio.wait({ahead})

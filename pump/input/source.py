@@ -38,6 +38,7 @@ class Chunk:
     lines: int = 0  # physical lines in ``data``, counted once here
     seq: int = 0  # the chunk's place in the whole run's input order, set by the reader
     rows: bool = False  # offsets count rows, not bytes (a Parquet file's JSON lines, a row each)
+    keys: list[bytes | None] | None = None  # every line known valid, with these keys (Parquet, by its types: ``Vouch``)
 
     @property
     def end(self) -> int:
@@ -106,8 +107,11 @@ def split(chunk: Chunk, records: int) -> tuple[Chunk, Chunk | None, int]:
         return chunk, None, found
     lines = data.count(b"\n", 0, end)
     raw = chunk.raw_bytes * end // max(len(data), 1)
-    first = Chunk(chunk.path, chunk.format, chunk.header, chunk.first_line, chunk.offset, data[:end], raw, lines, rows=chunk.rows)
+    keys = chunk.keys  # a vouched-for chunk's keys, a line each
+    first = Chunk(chunk.path, chunk.format, chunk.header, chunk.first_line, chunk.offset, data[:end], raw, lines,
+                  rows=chunk.rows, keys=None if keys is None else keys[:lines])  # fmt: skip
     rest_offset = chunk.offset + (lines if chunk.rows else end)
     rest = Chunk(chunk.path, chunk.format, chunk.header, chunk.first_line + lines, rest_offset, data[end:],
-                 chunk.raw_bytes - raw, chunk.lines - lines, rows=chunk.rows)  # fmt: skip
+                 chunk.raw_bytes - raw, chunk.lines - lines, rows=chunk.rows,
+                 keys=None if keys is None else keys[lines:])  # fmt: skip
     return first, rest, found
