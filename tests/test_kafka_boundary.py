@@ -197,3 +197,22 @@ async def test_an_expired_batch_whose_request_is_unanswered_fails_as_unknown_not
     fail_expired(producer, 4, {0: NotEnoughReplicasError, 1: NotEnoughReplicasError})  # type: ignore[arg-type]
     reasons = [failure_of(b.future.exception()).reason for b in (queued, retried, in_flight)]  # type: ignore[arg-type]
     assert reasons == ["not_enough_replicas", "not_enough_replicas", "timeout"]
+
+
+def test_produce_requests_are_encoded_to_aiokafkas_own_bytes_in_one_copy() -> None:
+    """``wire``: every produce request version's ``encode`` writes what aiokafka's field-by-field encoding writes,
+    for several topics, partitions, empty ones and batches held as bytes, bytearray and memoryview."""
+    from aiokafka.protocol.produce import ProduceRequest
+
+    from pump.output.kafka import wire
+
+    assert wire.install() and wire.install()  # once, and again without a second check
+    batch = bytearray(range(256)) * 50
+    topics = [("rides", [(0, batch), (7, bytes(batch[:99])), (2, memoryview(batch)[5:300])]), ("empty", []), ("é", [(1, b"")])]
+    for cls in ProduceRequest._CLASSES:
+        assert cls.encode is wire._encode
+        args = {"transactional_id": "tx" if cls.API_VERSION >= 3 else None, "required_acks": 1, "timeout": 1500, "topics": topics}
+        request = cls(*[args[name] for name in cls.SCHEMA.names])
+        assert request.encode() == cls.SCHEMA.encode([args[name] for name in cls.SCHEMA.names]), cls.__name__
+    sent = ProduceRequest(transactional_id=None, required_acks=-1, timeout=10, topics=topics).prepare({0: (0, 7)})
+    assert sent.encode().count(bytes(batch)) == 1  # the batch itself is in the request, once, unchanged
