@@ -81,13 +81,18 @@ def tune_gc() -> None:
 
 
 def tune_arrow_memory() -> None:
-    """And Arrow's allocator (mimalloc, in pyarrow's wheels), read when pyarrow is first imported: give memory freed
-    by the CSV decoder's threads back at once rather than after a delay (``MIMALLOC_PURGE_DELAY``). Measured (1M
-    rides as CSV, whole processes, alternating, 4 runs each): 195 MB peak against 218, wall time level (5.63 s
-    against 5.51). And where numpy is installed, pyarrow imports it, whose OpenBLAS starts a thread per core that
-    spins while idle: 2.7% of the CPU time of decoding CSV in a profile (``perf``), for BLAS that pump never calls;
-    so pyarrow is imported without numpy (``pump.arrowlib``), and where numpy was imported before it (by a schema's
-    module), OpenBLAS gets one thread (``OPENBLAS_NUM_THREADS``). Values the user set are kept."""
+    """And Arrow's allocator, read when pyarrow first allocates: the C library's (``ARROW_DEFAULT_MEMORY_POOL``)
+    rather than the mimalloc of pyarrow's wheels, which either gives freed memory back at once and takes page
+    faults to get it again (``MIMALLOC_PURGE_DELAY=0``: 262,000 faults and 1.45 s of system time for 1M rides as
+    CSV, against 158,000 and 0.74 s) or keeps it (the default delay: 195 MB peak against 218 with 1 MiB chunks).
+    Measured (1M rides, whole processes, alternating, 5 runs each, medians): CSV 5.48 s against 5.72, 6.45 CPU s
+    against 6.79, 151 MB peak against 152; Parquet 6.36 s against 6.83, 6.51 CPU s against 7.03, 153 MB against
+    157. Where the user picks mimalloc, it still gives memory back at once. And where numpy is installed, pyarrow
+    imports it, whose OpenBLAS starts a thread per core that spins while idle: 2.7% of the CPU time of decoding CSV
+    in a profile (``perf``), for BLAS that pump never calls; so pyarrow is imported without numpy
+    (``pump.arrowlib``), and where numpy was imported before it (by a schema's module), OpenBLAS gets one thread
+    (``OPENBLAS_NUM_THREADS``). Values the user set are kept."""
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     os.environ.setdefault("MIMALLOC_PURGE_DELAY", "0")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     skip_numpy()
