@@ -45,7 +45,9 @@ def test_a_library_caller_and_a_numpy_imported_before_are_left_alone() -> None:
     assert out == "[0, 1, 2]"
 
 
-def test_a_csv_replay_from_the_command_line_never_imports_numpy_and_allocates_with_malloc(tmp_path: Path, broker: Broker, topic_name: str) -> None:
+def test_a_csv_replay_from_the_command_line_never_imports_numpy_and_allocates_with_malloc(
+    tmp_path: Path, broker: Broker, topic_name: str
+) -> None:
     rows = tmp_path / "rides.csv"
     rows.write_text("a,b\n1,x\n2,y\n")
     args = ["replay", str(rows), "--topic", topic_name, "--bootstrap-servers", broker.bootstrap]
