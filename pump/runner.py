@@ -183,9 +183,10 @@ def _plan(config: ReplayConfig, part: tuple[int, int] | None = None, resume: dic
         by_partition = (by_partition[0] + j * by_partition[1], by_partition[1] * count) if by_partition else part
     schema = load_schema(settings.schema) if settings.schema else None
     decoders = build_decoders(schema, settings.key_field)
-    vouch = Vouch(schema, settings.key_field, settings.datetime)
-    for source in sources:
-        if isinstance(source, ParquetSource):
+    parquet = [source for source in sources if isinstance(source, ParquetSource)]
+    if parquet:  # batches whose types prove every row valid skip decoding (decode/vouch.py)
+        vouch = Vouch(schema, settings.key_field, settings.datetime)
+        for source in parquet:
             source.vouch = vouch
     shape = Shape(settings.column_list, settings.datetime, schema)
     checkpoint = None

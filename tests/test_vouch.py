@@ -84,6 +84,7 @@ def test_a_batch_whose_types_fit_is_vouched_for_with_the_keys_the_decoder_makes(
         (None, Trip, "fare", "iso"),  # a float's key is its repr: the int column 3 would be b"3.0"
         (("zone", pa.array([1.0, 2.0, 3.0], pa.float64())), None, "zone", "iso"),  # without a schema, too
         (("pickup", pa.array([dt.datetime(2025, 1, 1)] * 3, pa.timestamp("us", "UTC"))), Naive, None, "iso"),
+        (("riders", pa.array([1, 2, 3], pa.int64())), Trip, "zone", "twice"),  # a column name twice
     ],
 )
 def test_what_the_types_cannot_prove_is_left_to_the_decoder(change: Any, schema: Any, key: Any, mode: str) -> None:
@@ -93,6 +94,8 @@ def test_what_the_types_cannot_prove_is_left_to_the_decoder(change: Any, schema:
         batch = batch.set_column(batch.schema.get_field_index(name), name, column)
     if schema is Naive:
         batch = batch.select(["pickup"])
+    if mode == "twice":
+        batch, mode = pa.RecordBatch.from_arrays([*batch.columns, batch.column("zone")], [*batch.schema.names, "zone"]), "iso"
     _, vouched = records_both_ways(batch, schema, key, mode)
     assert vouched is None
 

@@ -86,6 +86,8 @@ class Vouch:
         if self._fields is None:
             return None
         names = set(schema.names)
+        if len(names) != len(schema.names):  # a name twice: which one a JSON reader keeps is its own choice
+            return None
         if self._forbid_unknown and not names <= {name for name, *_ in self._fields}:
             return None
         if self._key is not None and (self._key not in names or not _keyable(schema.field(self._key).type)):

@@ -38,7 +38,7 @@ def _pyarrow() -> tuple[Any, Any]:
 
 
 #: Given a batch, its rows' keys if every row is known valid by the columns' types, else None (``decode.vouch``).
-Vouch = Callable[[Any], list[bytes | None] | None]
+Voucher = Callable[[Any], list[bytes | None] | None]
 
 
 class ParquetSource:
@@ -49,7 +49,7 @@ class ParquetSource:
         self.name = name
         self.size = size
         self.datetime = datetime
-        self.vouch: Vouch | None = None
+        self.vouch: Voucher | None = None
         with self._file() as pf:
             names = pf.schema_arrow.names
             self.rows = pf.metadata.num_rows

@@ -17,7 +17,6 @@ from aiokafka.errors import KafkaError
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from pump.config import ReplayConfig, config_error, verbatim
-from pump.output.kafka import wire
 from pump.output.kafka.admin import batch_limit, ensure_topic
 from pump.output.kafka.batch import KafkaBatch
 from pump.output.kafka.closing import settle
@@ -33,6 +32,7 @@ from pump.output.kafka.expiry import any_expired, fail_expired, outstanding
 from pump.output.kafka.logs import Tap
 from pump.output.kafka.options import producer_kwargs
 from pump.output.kafka.waits import within
+from pump.output.kafka.wire import install as install_wire
 from pump.output.sink import Headers, OnDone
 from pump.records import DeliveryError
 
@@ -44,7 +44,7 @@ class KafkaCluster:
         self.config = config
         self.bootstrap = bootstrap
         self.kwargs = producer_kwargs(config, bootstrap)  # refuses conflicting -X options before anything starts
-        wire.install()  # produce requests in one copy of their batches, where aiokafka's encoding allows
+        install_wire()  # produce requests in one copy of their batches, where aiokafka's encoding allows
 
     def sink(self, topic: str, partitions: int, on_retry: Callable[[], None] | None = None) -> KafkaSink:
         return KafkaSink(self, topic, partitions, on_retry)
