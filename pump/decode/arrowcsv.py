@@ -82,8 +82,9 @@ def plain(data: bytes, width: int) -> bool:
     return b'"' not in data and b"\r" not in data and not data.startswith(b"\n") and (width > 1 or b"\n\n" not in data)
 
 
-def _column(t: mi.Type) -> tuple[str, bool] | None:
-    """(kind, nullable) of a field Arrow can read as the Python path would, else None."""
+def field_kind(t: mi.Type) -> tuple[str, bool, bool | None] | None:
+    """(kind, nullable, a datetime's ``tz`` rule) of a field type whose values Arrow's text gives as the Python path
+    would (no constraints; a datetime that does not require a zone), else None. Also what ``vouch`` proves rows by."""
     nullable = False
     if isinstance(t, mi.UnionType):
         members = [m for m in t.types if not isinstance(m, mi.NoneType)]
@@ -92,11 +93,11 @@ def _column(t: mi.Type) -> tuple[str, bool] | None:
         nullable, t = len(members) < len(t.types), members[0]
     if isinstance(t, mi.IntType | mi.FloatType):
         bounded = (t.gt, t.ge, t.lt, t.le, t.multiple_of) != (None,) * 5
-        return None if bounded else ("int" if isinstance(t, mi.IntType) else "float", nullable)
+        return None if bounded else ("int" if isinstance(t, mi.IntType) else "float", nullable, None)
     if isinstance(t, mi.StrType):
-        return None if (t.min_length, t.max_length, t.pattern) != (None, None, None) else ("str", nullable)
+        return None if (t.min_length, t.max_length, t.pattern) != (None, None, None) else ("str", nullable, None)
     if isinstance(t, mi.DateTimeType) and t.tz is not True:
-        return "datetime", nullable
+        return "datetime", nullable, t.tz
     return None
 
 
@@ -134,10 +135,10 @@ class ArrowRows:
         columns = []
         key = None
         for f in info.fields:
-            kind = _column(f.type)
+            kind = field_kind(f.type)
             if kind is None:
                 return None
-            columns.append((f.encode_name, *kind))
+            columns.append((f.encode_name, *kind[:2]))
             if key_field in (f.name, f.encode_name):
                 if kind[0] not in ("int", "str"):
                     return None

@@ -27,28 +27,11 @@ from typing import Any
 import msgspec
 from msgspec import inspect as mi
 
+from pump.decode.arrowcsv import field_kind
+
 _YEAR_1 = -62135596800  # 0001-01-01T00:00:00Z, in seconds since the epoch
 _YEAR_10000 = 253402300800  # 10000-01-01T00:00:00Z: msgspec reads years 1-9999
 _PER_SECOND = {"s": 1, "ms": 1000, "us": 1_000_000, "ns": 1_000_000_000}
-
-
-def _kind(t: mi.Type) -> tuple[str, bool, Any] | None:
-    """(kind, nullable, the datetime field's tz rule) of a field type vouched for, else None."""
-    nullable = False
-    if isinstance(t, mi.UnionType):
-        members = [m for m in t.types if not isinstance(m, mi.NoneType)]
-        if len(members) != 1:
-            return None
-        nullable, t = len(members) < len(t.types), members[0]
-    if isinstance(t, mi.IntType | mi.FloatType):
-        if (t.gt, t.ge, t.lt, t.le, t.multiple_of) != (None,) * 5:
-            return None
-        return ("int" if isinstance(t, mi.IntType) else "float"), nullable, None
-    if isinstance(t, mi.StrType):
-        return None if (t.min_length, t.max_length, t.pattern) != (None, None, None) else ("str", nullable, None)
-    if isinstance(t, mi.DateTimeType) and t.tz is not True:
-        return "datetime", nullable, t.tz
-    return None
 
 
 class Vouch:
@@ -68,7 +51,7 @@ class Vouch:
                 return
             self._forbid_unknown = info.forbid_unknown_fields
             for f in info.fields:
-                kind = _kind(f.type)
+                kind = field_kind(f.type)
                 if kind is None:
                     self._fields = None
                     return

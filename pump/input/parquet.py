@@ -112,26 +112,28 @@ class ParquetSource:
 
         rows_per_chunk = max(chunk_bytes_for("jsonl", chunk_bytes) // ROW_BYTES, 1)
         batches = self._batches(start.offset, rows_per_chunk * CHUNKS_PER_BATCH)
-        to_json: list[JsonLines] = []  # made from the first batch's schema
+        to_json: JsonLines | None = None  # made from the first batch's schema
         loop = asyncio.get_running_loop()
         converting: asyncio.Queue[asyncio.Future[Any] | None] = asyncio.Queue()
         room = asyncio.Semaphore(CONVERTING)  # batches read and not yet handed on
         stopping = False
 
         def convert(row: int, batch: Any) -> list[tuple[int, int, bytes, list[bytes | None] | None]]:  # blocking
-            pieces = to_json[0].pieces(batch, rows_per_chunk)
+            assert to_json is not None  # made before the first batch is handed to a conversion
+            pieces = to_json.pieces(batch, rows_per_chunk)
             keys = self.vouch(batch) if self.vouch is not None else None
             n = rows_per_chunk
             return [(row + i * n, min(n, batch.num_rows - i * n), data, None if keys is None else keys[i * n : (i + 1) * n])
                     for i, data in enumerate(pieces)]  # fmt: skip
 
         async def read() -> None:  # the batches in order, each handed to a conversion; at most CONVERTING ahead
+            nonlocal to_json
             try:
                 while await room.acquire() and not stopping:
                     if (item := await asyncio.to_thread(next, batches, None)) is None:
                         break
-                    if not to_json:
-                        to_json.append(JsonLines(item[1].schema, self.datetime))
+                    if to_json is None:
+                        to_json = JsonLines(item[1].schema, self.datetime)  # type: ignore[arg-type]
                     converting.put_nowait(asyncio.ensure_future(asyncio.to_thread(convert, *item)))
             except Exception as exc:  # handed on in its place: the consumer raises it after the batches before
                 failed = loop.create_future()

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiokafka.protocol.types import Array, Bytes, Int32, Schema
+
 _installed: bool | None = None  # None: not tried yet; False: aiokafka's encoding is kept
 
 
 def pieces(kind: Any, value: Any, out: list[Any]) -> None:
     """The encoding of ``value`` as ``kind`` (an aiokafka protocol type or schema), appended to ``out`` in pieces."""
-    from aiokafka.protocol.types import Array, Bytes, Int32, Schema
-
     if isinstance(kind, Schema):
         for field, item in zip(kind.fields, value, strict=True):
             pieces(field, item, out)
