@@ -72,6 +72,8 @@ HEADER = ("id", "at", "fare", "tip", "zone")
         b"1,2025-11-01 00:05:00,.5,1.,Midtown\n2,2025-11-01T00:06:01.250000,-.75,,\n3,2025-11-01 00:07:00,1e5,3,x\\y\n",
         b"1,2025-11-01 00:05:00,nan,inf,a\n2,2025-11-01 00:05:00,007,-0,b\n",  # NaN and infinities are null in JSON
         b"1,2025-11-01 00:05:00,1.5,,\n2,2025-11-01 00:05:00,2.5,,",  # the last row without its newline
+        b"1,2025-11-01 00:05:00,1.5,,a\tb\n2,2025-11-01 00:05:00,2.5,,c\\d\n",  # text JSON must escape
+        b"1,2025-11-01 00:05:00,-1.5,-2,a\n2,2025-11-01 00:05:00,-0.25,-3e2,b\n",  # negatives, no leading point
     ],
 )
 def test_arrow_takes_plain_rows_and_gives_the_same_records(body: bytes) -> None:
@@ -111,6 +113,14 @@ def test_a_chunk_the_fast_path_cannot_take_as_python_would_goes_through_python(b
     out, took = both(Trip, "id", HEADER, body)
     assert not took
     assert [i.reason for i in out.invalid] == ([reason] if reason else [])
+
+
+@pytest.mark.parametrize("schema", [Trip, None])
+def test_empty_text_cells_are_empty_strings_and_an_empty_key_cell_the_empty_key(schema: type[msgspec.Struct] | None) -> None:
+    body = b"1,2025-11-01 00:05:00,1.5,,\n2,2025-11-01 00:05:00,2.5,,b\n"
+    out, took = both(schema, "zone", HEADER, body)
+    assert took and [k for k, _, _ in out.records] == [b"", b"b"]
+    assert msgspec.json.decode(out.records[0][1])["zone"] == ""
 
 
 def test_an_extra_column_is_left_out_but_its_invalid_utf8_still_fails_the_row() -> None:
