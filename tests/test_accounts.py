@@ -65,8 +65,8 @@ async def test_failed_records_are_dead_lettered_then_settled_and_counted_once() 
         accounts.decoded(decoded(c, 2, []))
         accounts.sent(2)
         target.gate.clear()
-        accounts.failed([(c, [(None, b'{"a":2}', 2)])], "timeout", "no answer")
-        accounts.acked([(c, [(None, b'{"a":1}', 1)])], 7, 0.01)
+        accounts.failed([(c, [2])], "timeout", "no answer")
+        accounts.acked([(c, [1])], 7, 0.01)
         await asyncio.sleep(0.01)
         assert "in.jsonl" not in accounts.completion.positions  # the dead letter is not written yet
         target.gate.set()
@@ -93,7 +93,7 @@ async def test_invalid_lines_wait_for_their_dead_letters_before_the_checkpoint_p
         accounts.read(c)
         target.gate.clear()
         accounts.decoded(decoded(c, 1, [Invalid("in.jsonl", 2, 3, "json", "broken")]))
-        accounts.acked([(c, [(None, b"ok", 1)])], 2, 0.01)
+        accounts.acked([(c, [1])], 2, 0.01)
         await asyncio.sleep(0.01)
         assert "in.jsonl" not in accounts.completion.positions
         target.gate.set()
@@ -107,8 +107,8 @@ async def test_without_dead_letters_invalid_lines_are_reported_and_passed_but_fa
         c = chunk(b"ok\nbad\nlost\n")
         accounts.read(c)
         accounts.decoded(decoded(c, 2, [Invalid("in.jsonl", 2, 3, "json", "broken")]))
-        accounts.acked([(c, [(None, b"ok", 1)])], 2, 0.01)
-        accounts.failed([(c, [(None, b"lost", 3)])], "broker", "no")
+        accounts.acked([(c, [1])], 2, 0.01)
+        accounts.failed([(c, [3])], "broker", "no")
     assert "in.jsonl" not in accounts.completion.positions
     assert (accounts.ledger.invalid, accounts.ledger.failed, accounts.ledger.unhandled) == (1, 1, 2)
 
@@ -122,7 +122,7 @@ async def test_a_failed_dead_letter_write_breaks_the_accounts_loudly_and_settles
         await asyncio.wait_for(accounts.broken(), 1)
         await accounts.drain()
         assert str(accounts.error) == "cannot write dead letters to memory: [Errno 28] No space left on device"
-        accounts.failed([(c, [(None, b"bad", 1)])], "broker", "no")  # later letters are not even queued
+        accounts.failed([(c, [1])], "broker", "no")  # later letters are not even queued
     assert "in.jsonl" not in accounts.completion.positions and accounts.ledger.dead_lettered == 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import pytest
 
@@ -124,3 +125,22 @@ async def test_only_records_too_large_for_the_topics_batch_limit_fail_and_never_
     assert (led.acked, led.failed, dict(led.failed_by_reason)) == (36, 4, {"too_large": 4})
     assert [m.value for m in cluster.messages("t")] == [v for _, v, _ in records if len(v) == 40]  # in order
     assert cluster.refused == 0, "a batch over the topic's limit was sent (with idempotence, its partition would stall)"
+
+
+async def test_a_batch_keeps_its_records_lines_only_so_their_values_are_freed_while_it_is_in_flight() -> None:
+    cluster = MemoryCluster(batch_capacity=2, hold=True)
+    accounts = new_accounts()
+    async with cluster.sink("t", 1) as sink:
+        mode = BatchMode(sink, accounts, InFlight(100), linger=60)
+        c = read(accounts, chunk(b"x\n" * 3), 3)
+        records: list[Record] = [(None, b"v%d" % i, i + 1) for i in range(3)]
+        kept = list(records)
+        await mode.send({0: records}, c)
+        del records
+        assert cluster.sends == 1  # two records in flight, held by the cluster; the third in the open batch
+        assert [sys.getrefcount(r) for r in kept] == [3, 3, 3]  # the list, the loop and the call: no batch holds one
+        closing = asyncio.create_task(mode.close())
+        while not closing.done():
+            cluster.settle()
+            await asyncio.sleep(0.001)
+    assert accounts.ledger.acked == 3 and accounts.completion.positions["in.jsonl"].offset == 6

@@ -2,7 +2,8 @@
 feeds the metrics, writes its dead letter and moves the completion low-water mark.
 
 The reader reports chunks, the workers decoded chunks, the send modes acknowledged and
-failed records (as segments ``(chunk, records)``), the sink retries. ``Accounts`` counts
+failed records (as segments ``(chunk, lines)``: a batch keeps only its records' lines, so their values are freed
+once they are in it), the sink retries. ``Accounts`` counts
 them in the ``Ledger``, tells the ``Tally`` (Prometheus metrics, when they are on),
 queues dead letters, and settles ``Completion`` only for lines that are handled
 (acknowledged, or dead-lettered once written), so a checkpoint never runs ahead of what
@@ -24,9 +25,9 @@ from pump.decode import Decoded
 from pump.decode.lines import LineIndex
 from pump.errors import BrokerError, PumpError
 from pump.input import Chunk, Position
-from pump.records import FATAL_REASONS, Record
+from pump.records import FATAL_REASONS
 
-Segment = tuple[Chunk, list[Record]]
+Segment = tuple[Chunk, list[int]]  # a chunk's records by their lines
 
 
 class Tally(Protocol):
@@ -161,10 +162,10 @@ class Accounts:
             self.tally.sent(n)
 
     def acked(self, segments: list[Segment], nbytes: int, latency: float) -> None:
-        n = sum(len(recs) for _, recs in segments)
+        n = sum(len(lines) for _, lines in segments)
         self._acked(n, nbytes, latency)
-        for chunk, recs in segments:
-            self.completion.settled(chunk.seq, len(recs))
+        for chunk, lines in segments:
+            self.completion.settled(chunk.seq, len(lines))
 
     def acked_one(self, chunk: Chunk, nbytes: int, latency: float) -> None:
         """``acked`` for one record: the per-record modes' hot path, without building segments."""
@@ -181,7 +182,7 @@ class Accounts:
 
     def failed(self, segments: list[Segment], reason: str, message: str) -> None:
         """Failed after the producer's retries. Dead-lettered if there is a target; else left unhandled."""
-        n = sum(len(recs) for _, recs in segments)
+        n = sum(len(lines) for _, lines in segments)
         self.ledger.failed += n
         self.ledger.failed_by_reason[reason] += n
         if self.tally is not None:
@@ -192,10 +193,10 @@ class Accounts:
             return
         letters = []
         text = f"{reason}: {message}"
-        for chunk, recs in segments:
-            lines = LineIndex(chunk)
-            letters += [DeadLetter.of(chunk.path, line, lines.of(line), "delivery", text, lines.raw(line)) for _, _, line in recs]
-        self.dead_letters.put(Pending(letters, [(chunk.seq, len(recs)) for chunk, recs in segments], Counter(delivery=n)))
+        for chunk, lines in segments:
+            index = LineIndex(chunk)
+            letters += [DeadLetter.of(chunk.path, line, index.of(line), "delivery", text, index.raw(line)) for line in lines]
+        self.dead_letters.put(Pending(letters, [(chunk.seq, len(lines)) for chunk, lines in segments], Counter(delivery=n)))
 
     def retried(self) -> None:
         """The producer retried a send after a retriable error."""

@@ -60,6 +60,12 @@ def _stamp(stamps: Stamps | None, line: int) -> int | None:
     return stamps[line] if stamps is not None else None
 
 
+def _lines(recs: list[Record], start: int, stop: int) -> list[int]:
+    """The lines of ``recs[start:stop]``: all a batch keeps of its records once they are in its builder, so that
+    their values (a copy each) are freed while it is in flight, not when it is acknowledged."""
+    return [line for _, _, line in recs[start:stop]]
+
+
 def _origin(chunk: Chunk, wanted: bool) -> Origin | None:
     """The chunk's ``--source-headers`` origin, if they are wanted."""
     return (chunk.path.encode(), "pump.row" if chunk.rows else "pump.line") if wanted else None
@@ -103,19 +109,18 @@ class SyncMode:
         origin = _origin(chunk, self.source_headers)
         accounts, send_and_wait, guard = self.accounts, self.sink.send_and_wait, _SizeGuard(self.sink, origin_bytes(origin))
         for partition, recs in records.items():
-            for rec in recs:
-                key, value, line = rec
+            for key, value, line in recs:
                 started = time.perf_counter()
                 accounts.sent(1)
                 if guard.refuses(key, value):
-                    accounts.failed([(chunk, [rec])], "too_large", _over_topic_limit(len(value), self.sink.max_batch_bytes))
+                    accounts.failed([(chunk, [line])], "too_large", _over_topic_limit(len(value), self.sink.max_batch_bytes))
                     continue
                 extra = origin_headers(origin, line) if origin else None
                 error = await send_and_wait(key, value, partition, extra, _stamp(stamps, line))
                 if error is None:
                     accounts.acked_one(chunk, len(value), time.perf_counter() - started)
                 else:
-                    accounts.failed([(chunk, [rec])], error.reason, error.message)
+                    accounts.failed([(chunk, [line])], error.reason, error.message)
 
     async def close(self) -> None:
         return None
@@ -135,33 +140,31 @@ class CallbackMode:
         origin = _origin(chunk, self.source_headers)
         guard = _SizeGuard(self.sink, origin_bytes(origin))
         for partition, recs in records.items():
-            for rec in recs:
-                key, value, line = rec
+            for key, value, line in recs:
                 if guard.refuses(key, value):
                     accounts.sent(1)
-                    accounts.failed([(chunk, [rec])], "too_large", _over_topic_limit(len(value), self.sink.max_batch_bytes))
+                    accounts.failed([(chunk, [line])], "too_large", _over_topic_limit(len(value), self.sink.max_batch_bytes))
                     continue
                 await inflight.acquire(1)
                 accounts.sent(1)
                 try:
                     extra = origin_headers(origin, line) if origin else None
-                    done = partial(settle, chunk, rec, time.perf_counter())
+                    done = partial(settle, chunk, line, len(value), time.perf_counter())  # not the record: its value is freed
                     await send(key, value, partition, done, extra, _stamp(stamps, line))
                 except DeliveryError as exc:  # e.g. over max_request_size: fails this record only
                     inflight.release(1)
-                    accounts.failed([(chunk, [rec])], exc.reason, exc.message)
+                    accounts.failed([(chunk, [line])], exc.reason, exc.message)
                 except BaseException:
                     inflight.release(1)
                     raise
 
-    def _settle(self, chunk: Chunk, rec: Record, started: float, delivery: Delivery) -> None:
+    def _settle(self, chunk: Chunk, line: int, nbytes: int, started: float, delivery: Delivery) -> None:
         self.inflight.release(1)
         error = self.sink.outcome(delivery)
         if error is None:
-            _key, value, _line = rec
-            self.accounts.acked_one(chunk, len(value), time.perf_counter() - started)
+            self.accounts.acked_one(chunk, nbytes, time.perf_counter() - started)
         else:
-            self.accounts.failed([(chunk, [rec])], error.reason, error.message)
+            self.accounts.failed([(chunk, [line])], error.reason, error.message)
 
     async def close(self) -> None:
         await self.inflight.wait_idle()
@@ -225,7 +228,7 @@ class BatchMode:
 
     def _too_large(self, chunk: Chunk, rec: Record, message: str) -> None:
         self.accounts.sent(1)
-        self.accounts.failed([(chunk, [rec])], "too_large", message)
+        self.accounts.failed([(chunk, [rec[2]])], "too_large", message)
 
     async def _append(self, partition: int, recs: list[Record], chunk: Chunk, stamps: Stamps | None) -> None:
         """The hot loop, a run of records at a time: ``extend`` fills the batch until it is full, at the in-flight
@@ -266,17 +269,17 @@ class BatchMode:
             if size > limit and batch.count < cap:
                 # stopped before a record over --max-message-bytes: it fails, the batch goes on without it
                 if i > start:
-                    batch.segments.append((chunk, recs[start:i]))
+                    batch.segments.append((chunk, _lines(recs, start, i)))
                 self._too_large(chunk, recs[i], _over_max_message(size, limit))
                 i += 1
                 start = i
                 continue
             if i > start:  # full, or at the in-flight bound: ship it and start another
-                batch.segments.append((chunk, recs[start:i]))
+                batch.segments.append((chunk, _lines(recs, start, i)))
             await self._ship(partition, batch)
             batch, start = self._new(), i
         if n > start:
-            batch.segments.append((chunk, recs[start:n]))
+            batch.segments.append((chunk, _lines(recs, start, n)))
         self._open[partition] = batch
 
     def _first(self, batch: _OpenBatch, key: bytes | None, value: bytes, extra: Headers | None, timestamp: int | None) -> bool:
