@@ -216,3 +216,57 @@ def test_produce_requests_are_encoded_to_aiokafkas_own_bytes_in_one_copy() -> No
         assert request.encode() == cls.SCHEMA.encode([args[name] for name in cls.SCHEMA.names]), cls.__name__
     sent = ProduceRequest(transactional_id=None, required_acks=-1, timeout=10, topics=topics).prepare({0: (0, 7)})
     assert sent.encode().count(bytes(batch)) == 1  # the batch itself is in the request, once, unchanged
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+        self.pieces = 0
+
+    def write(self, data: bytes) -> None:
+        self.frames.append(bytes(data))
+        self.pieces = 1
+
+    def writelines(self, parts: list[bytes]) -> None:
+        self.frames.append(b"".join(bytes(p) for p in parts))
+        self.pieces = len(parts)
+
+    def drain(self) -> None:
+        return None
+
+
+class _Connection:
+    """What ``AIOKafkaConnection.send`` reads of its connection."""
+
+    _client_id = "pump"
+    _host, _port, _request_timeout = "broker", 9092, 30.0
+
+    def __init__(self) -> None:
+        self._versions = {0: (0, 7), 3: (0, 1)}  # produce and metadata
+        self._writer = _Writer()
+        self._requests: list[object] = []
+
+    def _next_correlation_id(self) -> int:
+        return 41
+
+
+def test_a_produce_request_goes_to_the_transport_in_pieces_that_make_aiokafkas_own_frame() -> None:
+    from aiokafka.conn import AIOKafkaConnection
+    from aiokafka.protocol.metadata import MetadataRequest
+    from aiokafka.protocol.produce import ProduceRequest
+
+    from pump.output.kafka import wire
+
+    assert wire.install()
+    send = AIOKafkaConnection.send
+    aiokafkas = send.__wrapped__  # type: ignore[attr-defined]  # installed: aiokafka's send is the one it follows
+    batch = bytearray(range(256)) * 40
+    for request, pieces in [
+        (ProduceRequest(None, -1, 1500, [("rides", [(0, batch), (3, bytes(9))]), ("other", [(1, batch[:7])])]), 3),
+        (MetadataRequest(["rides"]), 1),  # any other request: aiokafka's own way, one write
+    ]:
+        ours, theirs = _Connection(), _Connection()
+        send(ours, request, expect_response=False)
+        aiokafkas(theirs, request, expect_response=False)
+        assert ours._writer.frames == theirs._writer.frames and len(ours._writer.frames) == 1
+        assert ours._writer.pieces > pieces if pieces > 1 else ours._writer.pieces == 1
