@@ -28,7 +28,7 @@ from typing import Any
 from aiokafka.protocol.types import Array, Bytes, Int32, Schema
 
 _installed: bool | None = None  # None: not tried yet; False: aiokafka's encoding is kept
-# sha256 of ``inspect.getsource(AIOKafkaConnection.send)`` in aiokafka 0.13.0 and 0.14.0, which ``_send`` follows
+# sha256 of ``inspect.getsource(AIOKafkaConnection.send)`` in aiokafka 0.13.0 and 0.14.0, which ``_sender`` follows
 _SEND_SOURCE = "5909ea32f4efca495f492e22f8ccfbcbfc1f4b3c96649d1e25055b8d05bd6f77"
 _log = logging.getLogger("aiokafka.conn")
 
