@@ -222,10 +222,10 @@ class ArrowRows:
         if self.key is not None:
             at = self._key_at  # an int key is its JSON text (digits, no leading zero); a string key its cell
             if self.columns[at][1] == "int":
-                key_column = texts[at][0]  # digits, no leading zero
+                key_column = texts[at][0]
                 if key_column.null_count:
                     return None
-            else:  # the cell as it is (an empty one is the empty key)
+            else:  # an empty cell is the empty key
                 key_column = table.column(self.key)
                 if key_column.null_count:
                     key_column = pc.fill_null(key_column, "")

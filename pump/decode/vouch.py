@@ -15,7 +15,7 @@ before. It proves only what msgspec would accept of the JSON that ``arrow.JsonLi
 - the key field's column is an integer or a string one without nulls in the batch, its keys what the JSON-lines
   path would make of the values (decimal digits; the string's UTF-8).
 
-Anything else (another type, a constraint, a tag, ``forbid_unknown_fields``, ``--datetime epoch-ms``...) is not
+Anything else (another type, a constraint, a tag, a column ``forbid_unknown_fields`` refuses, ``--datetime epoch-ms``...) is not
 vouched for, and goes through the JSON-lines decoder as before, which reports each bad row with its reason.
 """
 

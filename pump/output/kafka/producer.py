@@ -44,7 +44,7 @@ class KafkaCluster:
         self.config = config
         self.bootstrap = bootstrap
         self.kwargs = producer_kwargs(config, bootstrap)  # refuses conflicting -X options before anything starts
-        install_wire()  # produce requests in one copy of their batches, where aiokafka's encoding allows
+        install_wire()  # produce requests encoded and written without copying their batches, where aiokafka allows
 
     def sink(self, topic: str, partitions: int, on_retry: Callable[[], None] | None = None) -> KafkaSink:
         return KafkaSink(self, topic, partitions, on_retry)

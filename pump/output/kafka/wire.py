@@ -119,15 +119,13 @@ def install() -> bool:
     return _installed
 
 
-def _install_send() -> bool:
+def _install_send() -> None:
     """Produce requests written in pieces, if ``AIOKafkaConnection.send`` is the one ``_sender`` follows."""
     from aiokafka.conn import AIOKafkaConnection
 
     try:
         source = inspect.getsource(AIOKafkaConnection.send)
     except (OSError, TypeError):
-        return False
-    if hashlib.sha256(source.encode()).hexdigest() != _SEND_SOURCE:
-        return False
-    AIOKafkaConnection.send = _sender(AIOKafkaConnection.send)  # type: ignore[method-assign]
-    return True
+        return
+    if hashlib.sha256(source.encode()).hexdigest() == _SEND_SOURCE:
+        AIOKafkaConnection.send = _sender(AIOKafkaConnection.send)  # type: ignore[method-assign]
