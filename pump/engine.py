@@ -246,7 +246,10 @@ class Engine:
             stamper = self.stages.stamper
             stamps = stamper.stamps(decoded.times) if stamper is not None else None
             async for piece in self.stages.pacer.pace(decoded, self._halted):
-                await self.stages.mode.send(piece.batches, decoded.chunk, stamps)
+                if piece.framed is not None:  # only unpaced, unstamped, in the batch mode (``runner``)
+                    await self.stages.mode.send_framed(piece.framed, decoded.chunk)
+                else:
+                    await self.stages.mode.send(piece.batches, decoded.chunk, stamps)
         max_errors = self.config.input.max_errors
         if max_errors is not None and accounts.ledger.invalid > max_errors:
             self._abort(f"stopped after more than {max_errors} invalid lines (the max-errors limit)")

@@ -267,6 +267,8 @@ async def _assemble(
     pieces = [n for n in (rate and rate.piece, by_time and EventPace.PIECE_RECORDS) if n]
     how = delivery.record_timestamp
     stamper = Stamper(how) if how != "create" else None
+    if isinstance(decode, InlineDecode) and mode.name == "batch" and not (rate or by_time or stamper or delivery.source_headers):
+        decode.framer = sink.framer(decode.partitioner, config.producer.max_message_bytes, limit)
     stages = Stages(plan.sources, plan.resume[0], queue, decode, by_time or Unpaced(), mode, accounts, workers, rate,
                     min(pieces) if pieces else None, stamper)  # fmt: skip
     return _Run(Engine(config, stages), sink, accounts, total, rate, by_time)

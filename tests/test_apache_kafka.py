@@ -14,6 +14,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from pump import replay
 from pump.decode import java_partition
+from pump.decode.parsed import Columns, Framed
+from pump.output.kafka.framing import ArrowFramer
 from tests import cli
 from tests.apache_kafka import KafkaCluster
 from tests.builders import config, keyed_lines, write_lines
@@ -62,6 +64,30 @@ async def test_every_mode_format_and_codec_delivers_exact_records_on_java_partit
     assert (report.acknowledged, report.failed, report.unsettled, report.exit_code) == (n, 0, 0, 0), report.to_text()
     got = await consumed(kafka.bootstrap, topic_name, n)
     assert collections.Counter(m.value for m in got) == expected  # the broker decompressed and validated every batch
+    check_keys_partitions_and_order(got, PARTITIONS)
+
+
+async def test_csv_record_batches_framed_on_the_decode_thread_are_taken_whole_by_apache_kafka(
+    kafka: KafkaCluster, topic_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    framed: list[int] = []  # batches made of each chunk (0: left to aiokafka)
+    frame = ArrowFramer.frame
+
+    def counted(self: ArrowFramer, columns: Columns, seq: int) -> list[Framed] | None:
+        batches = frame(self, columns, seq)
+        framed.append(0 if batches is None else len(batches))
+        return batches
+
+    monkeypatch.setattr(ArrowFramer, "frame", counted)
+    n, path = 4000, tmp_path / "in.csv"
+    expected = collections.Counter(msgspec.json.encode(row) for row in write_csv(path, n))
+    await created(kafka.bootstrap, topic_name, PARTITIONS)
+    cfg = config(path, topic_name, kafka.bootstrap, key_field="user", acks="1", chunk_bytes=8192, batch_bytes=2048, workers=3)
+    report = await replay(cfg)
+    assert (report.acknowledged, report.failed, report.unsettled, report.exit_code) == (n, 0, 0, 0), report.to_text()
+    assert len(framed) > 10 and all(framed) and sum(framed) > len(framed) * PARTITIONS  # every chunk, cut to fit
+    got = await consumed(kafka.bootstrap, topic_name, n)
+    assert collections.Counter(m.value for m in got) == expected  # the broker checked every batch's CRC and framing
     check_keys_partitions_and_order(got, PARTITIONS)
 
 

@@ -16,15 +16,19 @@ from aiokafka.errors import (
     NotLeaderForPartitionError,
 )
 from aiokafka.producer.message_accumulator import BatchBuilder
-from aiokafka.record.default_records import DefaultRecordBatch
+from aiokafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
 from aiokafka.structs import TopicPartition
 
 from pump import ConfigError, ReplayConfig
 from pump.cli.options import flag_of
+from pump.decode.parsed import Columns, Framed
+from pump.decode.partition import Partitioner
+from pump.output.kafka import KafkaCluster
 from pump.output.kafka.batch import KafkaBatch
 from pump.output.kafka.closing import closing, settle
 from pump.output.kafka.errors import explain, failure_of
 from pump.output.kafka.expiry import Expired, fail_expired, outstanding
+from pump.output.kafka.framing import ArrowFramer
 from pump.output.kafka.logs import SENDER, Tap
 from pump.output.kafka.options import OWNED, coerce, producer_kwargs
 
@@ -151,6 +155,68 @@ def test_a_batch_filled_by_extend_holds_what_appends_would_and_stops_where_it_mu
     assert batch.builder.record_count() == len(expected)
     written = list(DefaultRecordBatch(batch.builder._build()))
     assert [(r.offset, r.key, r.value) for r in written] == [(i, k, v) for i, (k, v, _) in enumerate(expected)]
+
+
+def _framed(keys: list[bytes] | None, values: list[bytes], partitions: int, limit: int, cap: int) -> list[Framed] | None:
+    import pyarrow as pa
+
+    framer = ArrowFramer(Partitioner(partitions), limit, max_value=limit, cap=cap)
+    arrays = Columns(None if keys is None else pa.array(keys, pa.binary()), pa.array(values, pa.binary()), 10)
+    return framer.frame(arrays, 3)
+
+
+@pytest.mark.parametrize(
+    ("keyed", "limit", "cap"),
+    [(True, 1 << 20, 65536), (True, 4096, 65536), (True, 1 << 20, 7), (False, 1 << 20, 65536), (False, 3000, 40)],
+)
+def test_framed_batches_are_byte_for_byte_what_aiokafkas_builder_makes_of_the_same_records(
+    keyed: bool, limit: int, cap: int
+) -> None:
+    n, partitions = 600, 5
+    keys = [b"" if i % 11 == 0 else b"k%d" % (i % 37) for i in range(n)] if keyed else None
+    values = [b"v" * (i % 90) + b"%d" % i for i in range(n)]
+    framed = _framed(keys, values, partitions, limit, cap)
+    assert framed is not None
+    records = [(None if keys is None else keys[i], values[i], 10 + i) for i in range(n)]
+    expected = Partitioner(partitions).group(records, 3)  # where the usual path puts them, in the same order
+    got: dict[int, list[tuple[bytes | None, bytes, int]]] = collections.defaultdict(list)
+    for partition, data, count, nbytes, lines in framed:
+        batch = DefaultRecordBatch(bytes(data))
+        assert batch.validate_crc() and len(data) < limit and 0 < count <= cap
+        stamp = batch.first_timestamp
+        mine = [(r.key, r.value, line) for r, line in zip(batch, lines, strict=True)]
+        assert nbytes == sum(len(v) for _, v, _ in mine)
+        builder = DefaultRecordBatchBuilder(2, 0, 0, -1, -1, -1, 1 << 30)
+        for offset, (key, value, _) in enumerate(mine):
+            builder.append(offset, stamp, key, value, [])
+        assert bytes(builder.build()) == bytes(data)  # header, offsets, timestamps, varints, CRC: all aiokafka's
+        got[partition] += mine
+    assert got == expected
+    if limit < 1 << 20 or cap < n:
+        assert len(framed) > len(expected)  # cut into batches that fit
+
+
+def test_a_chunk_is_not_framed_where_aiokafka_must_take_its_records_one_by_one() -> None:
+    values = [b"x" * 100, b"y" * 5000]
+    assert _framed([b"a", b"b"], values, 3, 1 << 20, 65536) is not None
+    assert _framed([b"a", b"b"], values, 3, 4096, 65536) is None  # a record no batch holds: it fails on its own
+    framer = ArrowFramer(Partitioner(3), 1 << 20, max_value=1000, cap=65536)  # a value over --max-message-bytes
+    import pyarrow as pa
+
+    assert framer.frame(Columns(None, pa.array(values, pa.binary()), 1), 0) is None
+
+
+async def test_only_batches_aiokafka_would_send_as_they_are_are_framed() -> None:
+    async def framer(**settings: object) -> ArrowFramer | None:
+        cluster = KafkaCluster(ReplayConfig.of(["in.csv"], "t", bootstrap_servers="localhost:1", **settings), "localhost:1")
+        sink = cluster.sink("t", 1)
+        await sink._producer.stop()  # never started: nothing to wait for
+        return sink.framer(Partitioner(1), 1 << 20, 65536)
+
+    assert await framer(acks="1") is not None
+    assert await framer(acks="all", idempotence="on") is None  # the producer numbers its batches as it sends them
+    assert await framer(acks="1", compression="zstd") is None
+    assert await framer(acks="1", headers={"h": "v"}) is None
 
 
 class _ClosingTransport:

@@ -29,7 +29,7 @@ import msgspec
 from msgspec import inspect as mi
 
 from pump.arrowlib import load
-from pump.decode.parsed import Parsed, Share
+from pump.decode.parsed import Columns, Parsed, Share
 from pump.input import Chunk
 
 if TYPE_CHECKING:
@@ -178,8 +178,9 @@ class ArrowRows:
             typed = pc.cast(cells, pa.int64() if kind == "int" else pa.float64())
         return self._to_json.text(typed)
 
-    def decode(self, chunk: Chunk, share: Share | None) -> Parsed | None:
-        """The chunk's records, or None where the Python path must decode it."""
+    def decode(self, chunk: Chunk, share: Share | None, columnar: bool = False) -> Parsed | None:
+        """The chunk's records, or None where the Python path must decode it. ``columnar`` (without a ``share``):
+        as ``Parsed.columns``, the Python objects left unmade."""
         import pyarrow as pa
         import pyarrow.compute as pc
         import pyarrow.csv as pcsv
@@ -218,7 +219,7 @@ class ArrowRows:
             if text is None:
                 return None
             texts.append(text)
-        keys: list[bytes | None] | None = None
+        keys = None
         if self.key is not None:
             at = self._key_at  # an int key is its JSON text (digits, no leading zero); a string key its cell
             if self.columns[at][1] == "int":
@@ -226,19 +227,15 @@ class ArrowRows:
                 if key_column.null_count:
                     return None
             else:  # an empty cell is the empty key
-                key_column = table.column(self.key)
+                key_column = table.column(self.key).combine_chunks()
                 if key_column.null_count:
                     key_column = pc.fill_null(key_column, "")
-            keys = pc.cast(key_column, pa.binary()).to_pylist()
-        values = self._to_json.values_of(texts)
-        first = chunk.first_line
-        out = Parsed()
-        if keys is None:
-            records = [(None, value, line) for line, value in enumerate(values, first)]
-        else:
-            records = list(zip(keys, values, range(first, first + table.num_rows), strict=True))
-        out.records = records if share is None else [r for r in records if share.sends(r[0], r[2])]
-        return out
+            keys = pc.cast(key_column, pa.binary())
+        columns = Columns(keys, self._to_json.values_array(texts), chunk.first_line)
+        if columnar and share is None:
+            return Parsed(columns=columns)
+        records = columns.records()
+        return Parsed(records if share is None else [r for r in records if share.sends(r[0], r[2])])
 
 
 def _longest(cells: Any) -> int:

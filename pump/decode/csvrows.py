@@ -196,13 +196,13 @@ class CsvDecoder:
             plan = self._plans[header] = _CsvPlan(header, self._schema, self._key_field, path, self._arrow)
         return plan
 
-    def decode(self, chunk: Chunk, share: Share | None = None) -> Parsed:
+    def decode(self, chunk: Chunk, share: Share | None = None, columnar: bool = False) -> Parsed:
         """Every row is parsed (only a CSV parser can tell where a row ends). With a ``share``, a row whose key
         cell tells its partition is converted by that partition's run only, and answered for there; any other
         row by every run, each keeping the record if it sends the key's partition, the first reporting it bad."""
         assert chunk.header is not None
         plan = self.plan_for(chunk.header, chunk.path)
-        if plan.arrow is not None and (fast := plan.arrow.decode(chunk, share)) is not None:
+        if plan.arrow is not None and (fast := plan.arrow.decode(chunk, share, columnar)) is not None:
             return fast
         out = Parsed()
         offsets = LineIndex(chunk)

@@ -33,7 +33,7 @@ class JsonLinesDecoder:
         self._ints: dict[int, bytes] = {}  # key field values -> key bytes: replayed data repeats its keys
         self._strs: dict[str, bytes] = {}
 
-    def decode(self, chunk: Chunk, share: Share | None = None) -> Parsed:
+    def decode(self, chunk: Chunk, share: Share | None = None, columnar: bool = False) -> Parsed:
         data = chunk.data
         raws = data.split(b"\n")
         if raws and not raws[-1]:

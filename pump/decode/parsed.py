@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
@@ -13,12 +13,43 @@ from pump.records import Invalid, Record
 
 
 @dataclass(slots=True)
+class Columns:
+    """A chunk's records still as Arrow arrays (binary, one row a record, in input order): each key (None: unkeyed)
+    and value, the first from line ``first_line``. Made only for a decoder asked for them (``Framer``)."""
+
+    keys: Any | None
+    values: Any
+    first_line: int
+
+    def records(self) -> list[Record]:
+        values = self.values.to_pylist()
+        lines = range(self.first_line, self.first_line + len(values))
+        if self.keys is None:
+            return [(None, value, line) for value, line in zip(values, lines, strict=True)]
+        return list(zip(self.keys.to_pylist(), values, lines, strict=True))
+
+
+#: A record batch ready to send: its partition, its bytes as the sink sends them, its records, their values' bytes,
+#: and their lines.
+Framed = tuple[int, bytearray, int, int, list[int]]
+
+
+class Framer(Protocol):
+    """Turns a chunk's ``Columns`` into ``Framed`` batches for one sink, on the decode thread; None where it
+    cannot (the records then go the usual way)."""
+
+    def frame(self, columns: Columns, seq: int) -> list[Framed] | None: ...
+
+
+@dataclass(slots=True)
 class Parsed:
-    """A chunk's lines: records in input order, invalid lines, and how many were blank."""
+    """A chunk's lines: records in input order (or, for a decoder asked for them, ``columns``), invalid lines,
+    and how many were blank."""
 
     records: list[Record] = field(default_factory=list)
     invalid: list[Invalid] = field(default_factory=list)
     blank: int = 0
+    columns: Columns | None = None
 
 
 class Share(Protocol):
@@ -41,7 +72,9 @@ class Decoder(Protocol):
     """Lines of one record format -> ``Parsed``. Built once per run, reused for every chunk. With a ``share``,
     only the lines it answers for: the others are neither records, invalid nor blank here."""
 
-    def decode(self, chunk: Chunk, share: Share | None = None) -> Parsed: ...
+    def decode(self, chunk: Chunk, share: Share | None = None, columnar: bool = False) -> Parsed:
+        """``columnar``: the records may come as ``Parsed.columns`` (where the decoder has them so)."""
+        ...
 
 
 def field_attr(schema: type[msgspec.Struct], key_field: str) -> str:

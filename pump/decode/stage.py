@@ -23,7 +23,7 @@ from pump.decode.arrowcsv import available as arrow_available
 from pump.decode.csvrows import CsvDecoder
 from pump.decode.eventtime import EventTimes
 from pump.decode.jsonl import JsonLinesDecoder
-from pump.decode.parsed import Decoder
+from pump.decode.parsed import Decoder, Framed, Framer
 from pump.decode.partition import Partitioner
 from pump.decode.shape import Shape
 from pump.input import Chunk, RecordFormat, Source
@@ -46,6 +46,7 @@ class Decoded:
     invalid: list[Invalid]
     blank: int
     times: list[tuple[int, float]] | None = None  # --time-field: (line, event time) of each record, in input order
+    framed: list[Framed] | None = None  # the records as record batches instead (``Framer``): ``batches`` is empty
 
 
 class DecodeStage(Protocol):
@@ -65,11 +66,20 @@ def decode_chunk(
     chunk: Chunk,
     times: EventTimes | None = None,
     shape: Shape | None = None,
+    framer: Framer | None = None,
 ) -> Decoded:
     """Sharded by partition, the decoder returns only the lines this run answers for (``parsed.Share``). With
     ``times``, each record's event time is read, and a record without one is invalid (reason ``time``); with
-    ``shape``, values are written again (``--columns``, ``--datetime``)."""
-    parsed = decoders[chunk.format].decode(chunk, None if partitioner.shard is None else partitioner)
+    ``shape``, values are written again (``--columns``, ``--datetime``). With a ``framer`` (and none of those),
+    records the decoder has as Arrow arrays become record batches here, on the decoding thread."""
+    columnar = framer is not None and partitioner.shard is None and times is None and shape is None
+    parsed = decoders[chunk.format].decode(chunk, None if partitioner.shard is None else partitioner, columnar)
+    if parsed.columns is not None:
+        assert framer is not None
+        framed = framer.frame(parsed.columns, chunk.seq)
+        if framed is not None:
+            return Decoded(chunk, {}, len(parsed.columns.values), parsed.invalid, parsed.blank, framed=framed)
+        parsed.records = parsed.columns.records()
     when = times.read(parsed, chunk) if times is not None else None
     if shape is not None:
         shape.apply(parsed, chunk)
@@ -91,11 +101,13 @@ class InlineDecode:
         partitioner: Partitioner,
         times: EventTimes | None = None,
         shape: Shape | None = None,
+        framer: Framer | None = None,
     ) -> None:
         self._decoders = decoders
-        self._partitioner = partitioner
+        self.partitioner = partitioner
         self._times = times
         self._shape = shape
+        self.framer = framer  # set by the run once its sink is open, where the send mode takes framed batches
         self._threaded: bool | None = None  # CSV on a thread: known at the first CSV chunk (pyarrow's import is 50 MB)
         self._thread: ThreadPoolExecutor | None = None
 
@@ -105,9 +117,9 @@ class InlineDecode:
             if self._threaded:
                 self._thread = ThreadPoolExecutor(CSV_THREADS, "pump-csv")
         if chunk.format == "csv" and self._thread is not None:
-            call = partial(decode_chunk, self._decoders, self._partitioner, chunk, self._times, self._shape)
+            call = partial(decode_chunk, self._decoders, self.partitioner, chunk, self._times, self._shape, self.framer)
             return await asyncio.get_running_loop().run_in_executor(self._thread, call)
-        return decode_chunk(self._decoders, self._partitioner, chunk, self._times, self._shape)
+        return decode_chunk(self._decoders, self.partitioner, chunk, self._times, self._shape, self.framer)
 
     async def aclose(self) -> None:
         if self._thread is not None:

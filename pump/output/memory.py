@@ -18,6 +18,8 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pump.decode.parsed import Framed, Framer
+from pump.decode.partition import Partitioner
 from pump.errors import TopicError
 from pump.output.sink import Headers, OnDone, Origin, Stamps, extend_by_append
 from pump.records import DeliveryError, Record
@@ -145,6 +147,12 @@ class MemorySink:
 
     async def __aexit__(self, *exc_info: object) -> None:
         return None
+
+    def framer(self, partitioner: Partitioner, max_value: int, cap: int) -> Framer | None:
+        return None  # records, one by one, are what tests look at
+
+    def framed_batch(self, framed: Framed) -> MemoryBatch:
+        raise TypeError("a memory sink frames nothing")
 
     def create_batch(self) -> MemoryBatch:
         return MemoryBatch(self.cluster.batch_capacity, self.max_batch_bytes)

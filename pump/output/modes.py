@@ -22,6 +22,7 @@ from typing import Protocol
 
 from pump.account import Accounts, Segment
 from pump.config import DeliverySettings
+from pump.decode.parsed import Framed
 from pump.input import Chunk
 from pump.output.inflight import InFlight
 from pump.output.sink import BatchBuilder, Delivery, Headers, Origin, Sink, Stamps, origin_bytes, origin_headers
@@ -78,6 +79,9 @@ class SendMode(Protocol):
         """Hand records on; returns once they are accepted (may wait on backpressure). ``stamps``: each record's
         timestamp by its line (``--record-timestamp``), else the producer's clock."""
 
+    async def send_framed(self, framed: list[Framed], chunk: Chunk) -> None:
+        """Hand on a chunk's records as record batches made by the sink's framer (the batch mode only)."""
+
     async def close(self) -> None:
         """Ship anything buffered and wait until every record is settled."""
 
@@ -122,6 +126,9 @@ class SyncMode:
                 else:
                     accounts.failed([(chunk, [line])], error.reason, error.message)
 
+    async def send_framed(self, framed: list[Framed], chunk: Chunk) -> None:
+        raise TypeError(f"{self.name} mode sends records one by one: framed batches are for the batch mode")
+
     async def close(self) -> None:
         return None
 
@@ -165,6 +172,9 @@ class CallbackMode:
             self.accounts.acked_one(chunk, nbytes, time.perf_counter() - started)
         else:
             self.accounts.failed([(chunk, [line])], error.reason, error.message)
+
+    async def send_framed(self, framed: list[Framed], chunk: Chunk) -> None:
+        raise TypeError(f"{self.name} mode sends records one by one: framed batches are for the batch mode")
 
     async def close(self) -> None:
         await self.inflight.wait_idle()
@@ -218,6 +228,21 @@ class BatchMode:
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush_idle(), name="pump-batch-flusher")
             self._flusher.add_done_callback(self._flusher_done)
+
+    async def send_framed(self, framed: list[Framed], chunk: Chunk) -> None:
+        """Batches already made ship as they are, each after what is open for its partition (input order)."""
+        self._check()
+        async with self._lock:
+            for part in framed:
+                partition, count = part[0], part[2]
+                opened = self._open.pop(partition, None)
+                if opened is not None and opened.count:
+                    await self._ship(partition, opened)
+                batch = _OpenBatch(self.sink.framed_batch(part))
+                batch.count, batch.nbytes = count, part[3]
+                batch.segments.append((chunk, part[4]))
+                await self._ship(partition, batch)
+            await self._ship_aged()
 
     def _flusher_done(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:

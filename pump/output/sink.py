@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol, Self
 
+from pump.decode.parsed import Framed, Framer
+from pump.decode.partition import Partitioner
 from pump.records import DeliveryError, Record
 
 Delivery = Any  # opaque: what a sink passes to on_done; only that sink's outcome() reads it
@@ -93,6 +95,13 @@ class Sink(Protocol):
     async def __aexit__(self, *exc_info: object) -> None: ...
 
     def create_batch(self) -> BatchBuilder: ...
+
+    def framer(self, partitioner: Partitioner, max_value: int, cap: int) -> Framer | None:
+        """What makes this sink's record batches on the decode thread (``Framed``), if it can for how it sends;
+        ``max_value``: a longer value is never framed; ``cap``: records a batch holds at most."""
+
+    def framed_batch(self, framed: Framed) -> BatchBuilder:
+        """A batch for ``send_batch`` that is ``framed``'s, made by this sink's ``framer``."""
 
     async def send_batch(self, batch: BatchBuilder, partition: int, on_done: OnDone) -> None:
         """Hand a batch over (may wait for room); raises ``DeliveryError`` if it cannot even be sent."""

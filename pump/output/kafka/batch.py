@@ -20,6 +20,19 @@ from pump.records import Record
 _NO_HEADERS: list[Any] = []  # read, never written, by the C builder
 
 
+class FramedBatch(BatchBuilder):  # type: ignore[misc]
+    """A record batch already made (``framing``), as aiokafka's accumulator takes one: built, closed, counted."""
+
+    def __init__(self, data: bytearray, count: int) -> None:  # no DefaultRecordBatchBuilder: nothing to append
+        self._buffer = data
+        self._relative_offset = count
+        self._closed = True
+        self._key_serializer = self._value_serializer = None
+
+    def _set_producer_state(self, producer_id: int, producer_epoch: int, base_sequence: int) -> None:
+        raise TypeError("a framed batch has no producer id: the framer is for producers without idempotence")
+
+
 class KafkaBatch:
     """``headers``: the same on every record (``--header``)."""
 

@@ -17,8 +17,10 @@ from aiokafka.errors import KafkaError
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from pump.config import ReplayConfig, config_error, verbatim
+from pump.decode.parsed import Framed
+from pump.decode.partition import Partitioner
 from pump.output.kafka.admin import batch_limit, ensure_topic
-from pump.output.kafka.batch import KafkaBatch
+from pump.output.kafka.batch import FramedBatch, KafkaBatch
 from pump.output.kafka.closing import settle
 from pump.output.kafka.errors import (
     DELIVERY_ERRORS,
@@ -29,6 +31,8 @@ from pump.output.kafka.errors import (
     refused_idempotence,
 )
 from pump.output.kafka.expiry import any_expired, fail_expired, outstanding
+from pump.output.kafka.framing import ArrowFramer
+from pump.output.kafka.framing import available as framing_available
 from pump.output.kafka.logs import Tap
 from pump.output.kafka.options import producer_kwargs
 from pump.output.kafka.waits import within
@@ -231,6 +235,18 @@ class KafkaSink:
 
     def create_batch(self) -> KafkaBatch:
         return KafkaBatch(self._producer.create_batch(), self._headers)
+
+    def framer(self, partitioner: Partitioner, max_value: int, cap: int) -> ArrowFramer | None:
+        """Batches made whole on the decode thread, where they are what aiokafka would send: no idempotence (it
+        numbers batches as it sends them), no compression, no headers; and pyarrow and crc32c installed."""
+        kwargs = self._kwargs
+        if self.idempotent or kwargs["compression_type"] is not None or self._headers or not framing_available():
+            return None
+        limit = min(kwargs["max_batch_size"], self.max_batch_bytes or kwargs["max_batch_size"])
+        return ArrowFramer(partitioner, limit, max_value, cap)
+
+    def framed_batch(self, framed: Framed) -> KafkaBatch:
+        return KafkaBatch(FramedBatch(framed[1], framed[2]))
 
     async def send_batch(self, batch: KafkaBatch, partition: int, on_done: OnDone) -> None:  # type: ignore[override]
         if self._held:

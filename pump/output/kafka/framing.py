@@ -1,0 +1,183 @@
+"""Kafka record batches made whole in Arrow, on the decode thread: the event loop only ships them.
+
+aiokafka's builder takes records one call at a time on the event loop (0.3-0.6 us each for a ride, with
+the GIL held), then checksums the batch in software (0.66 ns a byte, 0.27 us a ride). For a chunk that is
+already Arrow arrays (CSV rows on the fast path: each row's key text and JSON value), the same bytes come
+from a few kernels, which release the GIL: partitions from the distinct keys, a stable sort by partition,
+each record's varints from a table, and one element-wise join that writes the records back to back, a
+partition's run at a time. The batch header follows Kafka's ``DefaultRecordBatch`` (magic 2), and its
+CRC-32C comes from the ``crc32c`` package (the CPU's instruction where it has one). Measured on one
+thread, 1M rides: 0.8-1.0 us a record, against 1.3-1.7 for the Python tail of the decoder plus aiokafka's
+append and build, and a tenth of it holding the GIL.
+
+Only what aiokafka's own batches would hold: no headers, no compression, no producer id (an idempotent
+producer numbers batches as it sends them), every record stamped with the time its chunk was framed (a
+record's own time goes through aiokafka). A chunk this cannot frame as asked (a value over
+``--max-message-bytes``, a record that fits no batch) returns None, and its records take aiokafka's path,
+which reports them one by one.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from bisect import bisect_right
+from typing import TYPE_CHECKING, Any
+
+from pump.arrowlib import load
+from pump.decode.parsed import Columns, Framed
+from pump.decode.partition import Partitioner
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+HEADER = 61  # bytes before the first record
+_CRC_FROM = 21  # the CRC covers the batch from its attributes on
+# attributes, last offset delta, first and max timestamp, producer id, epoch, base sequence, record count
+_AFTER_CRC = struct.Struct(">hiqqqhii")
+_BEFORE_CRC = struct.Struct(">qiib")  # base offset, length, partition leader epoch, magic
+_CRC = struct.Struct(">I")
+_TABLE = 1 << 17  # varints precomputed for 0..131071: lengths and offsets a batch can hold
+
+
+def available() -> bool:
+    return load("pyarrow.compute", "crc32c")
+
+
+def _varint(value: int) -> bytes:
+    """Kafka's varint: zigzag, then 7 bits a byte, least significant first."""
+    zigzag = (value << 1) ^ (value >> 63)
+    out = bytearray()
+    while zigzag >= 0x80:
+        out.append((zigzag & 0x7F) | 0x80)
+        zigzag >>= 7
+    out.append(zigzag)
+    return bytes(out)
+
+
+class ArrowFramer:
+    """Frames one topic's chunks into record batches of at most ``limit`` bytes and ``cap`` records."""
+
+    def __init__(self, partitioner: Partitioner, limit: int, max_value: int, cap: int) -> None:
+        import pyarrow as pa
+
+        self.partitioner = partitioner
+        self.room = limit - HEADER - 1  # aiokafka's batches stay below their size
+        self.max_value = max_value
+        self.cap = cap
+        self._varints = pa.array([_varint(i) for i in range(_TABLE)], pa.binary())
+        self._sizes = pa.array([len(_varint(i)) for i in range(_TABLE)], pa.int32())
+        self._count = pa.array(range(_TABLE), pa.int32())
+        self._zero2 = pa.scalar(b"\x00\x00", pa.binary())  # attributes, timestamp delta 0
+        self._zero = pa.scalar(b"\x00", pa.binary())  # no headers
+        self._null_key = pa.scalar(_varint(-1), pa.binary())  # a null key's length
+        self._empty = pa.scalar(b"", pa.binary())
+
+    def frame(self, columns: Columns, seq: int) -> list[Framed] | None:
+        """The chunk's batches, in partition order, or None where aiokafka must take its records."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        keys, values = columns.keys, columns.values
+        n = len(values)
+        longest_key = 0
+        if n == 0 or n >= _TABLE:
+            return None
+        value_bytes = pc.binary_length(values)
+        longest = pc.max(value_bytes).as_py()
+        if keys is not None:
+            longest_key = pc.max(pc.binary_length(keys)).as_py()
+        if longest > self.max_value or longest + longest_key + 32 > min(self.room, _TABLE):
+            return None  # a value aiokafka's path fails on its own, or a record longer than the varint table
+        if keys is None:  # unkeyed: the chunk's sticky partition, in input order
+            order = None
+            runs = [(self.partitioner.sticky(seq), 0, n)]
+        else:
+            codes = pc.dictionary_encode(keys)
+            partition_of = self.partitioner.for_key
+            by_code = pa.array([partition_of(key) for key in codes.dictionary.to_pylist()], pa.int32())
+            partitions = by_code.take(codes.indices)
+            order = pc.sort_indices(partitions)  # stable: input order within each partition
+            keys, values, value_bytes = keys.take(order), values.take(order), value_bytes.take(order)
+            runs, start = [], 0
+            for count in pc.value_counts(partitions).to_pylist():  # in order of first appearance
+                runs.append((count["values"], 0, count["counts"]))
+            runs.sort()
+            for i, (partition, _, count) in enumerate(runs):
+                runs[i] = (partition, start, start + count)
+                start += count
+        batches = [(partition, a, b) for partition, a, b in runs]
+        records = self._records(keys, values, value_bytes, batches)
+        offsets = memoryview(records.buffers()[1]).cast("i")[records.offset :]
+        split = self._split(batches, offsets)
+        if split is not batches:
+            batches = split
+            records = self._records(keys, values, value_bytes, batches)
+            offsets = memoryview(records.buffers()[1]).cast("i")[records.offset :]
+        data = memoryview(records.buffers()[2])  # type: ignore[union-attr]
+        lines = pc.add(pa.array(range(n), pa.int64()) if order is None else order, columns.first_line)
+        stamp = int(time.time() * 1000)
+        framed: list[Framed] = []
+        for partition, a, b in batches:
+            count = b - a
+            batch = bytearray(HEADER) + data[offsets[a] : offsets[b]]
+            _AFTER_CRC.pack_into(batch, _CRC_FROM, 0, count - 1, stamp, stamp, -1, -1, -1, count)
+            _BEFORE_CRC.pack_into(batch, 0, 0, len(batch) - 12, -1, 2)
+            _CRC.pack_into(batch, 17, _crc32c(memoryview(batch)[_CRC_FROM:]))
+            nbytes = pc.sum(value_bytes.slice(a, count)).as_py()
+            framed.append((partition, batch, count, nbytes, lines.slice(a, count).to_pylist()))
+        return framed
+
+    def _records(
+        self, keys: pa.Array | None, values: pa.Array, value_bytes: pa.Array, batches: list[tuple[int, int, int]]
+    ) -> pa.Array:
+        """Every record, framed, back to back: batch by batch, each record's offset delta counted from its batch's
+        first."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        n = len(values)
+        if len(batches) == 1:
+            delta = self._count.slice(0, n)
+        else:
+            delta = pa.array([i for _, a, b in batches for i in range(b - a)], pa.int32())
+        varints, sizes = self._varints, self._sizes
+        body = pc.add(pc.add(sizes.take(delta), sizes.take(value_bytes)), pc.add(value_bytes, 3))
+        if keys is None:
+            body = pc.add(body, 1)
+            key_parts: list[Any] = [self._null_key]
+        else:
+            key_bytes = pc.binary_length(keys)
+            body = pc.add(body, pc.add(sizes.take(key_bytes), key_bytes))
+            key_parts = [varints.take(key_bytes), keys]
+        return pc.binary_join_element_wise(
+            varints.take(body),
+            self._zero2,
+            varints.take(delta),
+            *key_parts,
+            varints.take(value_bytes),
+            values,
+            self._zero,
+            self._empty,
+        )
+
+    def _split(self, batches: list[tuple[int, int, int]], offsets: memoryview) -> list[tuple[int, int, int]]:
+        """``batches`` where each fits (``room`` bytes, ``cap`` records), else each cut into runs that do. Records
+        framed again for their new batches only get shorter (smaller offset deltas), so the cuts stay good."""
+        if all(offsets[b] - offsets[a] <= self.room and b - a <= self.cap for _, a, b in batches):
+            return batches
+        cut = []
+        for partition, a, b in batches:
+            i = a
+            while i < b:
+                j = bisect_right(offsets, offsets[i] + self.room, i + 1, b + 1) - 1
+                j = min(max(j, i + 1), i + self.cap)
+                cut.append((partition, i, j))
+                i = j
+        return cut
+
+
+def _crc32c(data: memoryview) -> int:
+    from crc32c import crc32c
+
+    return crc32c(data)  # type: ignore[no-any-return]
