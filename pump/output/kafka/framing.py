@@ -22,9 +22,9 @@ from __future__ import annotations
 import struct
 import time
 from bisect import bisect_right
+from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
-from pump.arrowlib import load
 from pump.decode.parsed import Columns, Framed
 from pump.decode.partition import Partitioner
 
@@ -37,11 +37,12 @@ _CRC_FROM = 21  # the CRC covers the batch from its attributes on
 _AFTER_CRC = struct.Struct(">hiqqqhii")
 _BEFORE_CRC = struct.Struct(">qiib")  # base offset, length, partition leader epoch, magic
 _CRC = struct.Struct(">I")
-_TABLE = 1 << 17  # varints precomputed for 0..131071: lengths and offsets a batch can hold
+_LARGEST = 1 << 20  # a varint table covers at most this (a record, or a chunk's rows); beyond, aiokafka's path
 
 
 def available() -> bool:
-    return load("pyarrow.compute", "crc32c")
+    """Whether pyarrow and crc32c are installed (not imported: a run that never frames a chunk never loads them)."""
+    return all(find_spec(name) is not None for name in ("pyarrow", "crc32c"))
 
 
 def _varint(value: int) -> bytes:
@@ -59,19 +60,11 @@ class ArrowFramer:
     """Frames one topic's chunks into record batches of at most ``limit`` bytes and ``cap`` records."""
 
     def __init__(self, partitioner: Partitioner, limit: int, max_value: int, cap: int) -> None:
-        import pyarrow as pa
-
         self.partitioner = partitioner
         self.room = limit - HEADER - 1  # aiokafka's batches stay below their size
         self.max_value = max_value
         self.cap = cap
-        self._varints = pa.array([_varint(i) for i in range(_TABLE)], pa.binary())
-        self._sizes = pa.array([len(_varint(i)) for i in range(_TABLE)], pa.int32())
-        self._count = pa.array(range(_TABLE), pa.int32())
-        self._zero2 = pa.scalar(b"\x00\x00", pa.binary())  # attributes, timestamp delta 0
-        self._zero = pa.scalar(b"\x00", pa.binary())  # no headers
-        self._null_key = pa.scalar(_varint(-1), pa.binary())  # a null key's length
-        self._empty = pa.scalar(b"", pa.binary())
+        self._tables: _Varints | None = None  # made at the first chunk framed (pyarrow is imported by then)
 
     def frame(self, columns: Columns, seq: int) -> list[Framed] | None:
         """The chunk's batches, in partition order, or None where aiokafka must take its records."""
@@ -80,15 +73,16 @@ class ArrowFramer:
 
         keys, values = columns.keys, columns.values
         n = len(values)
-        longest_key = 0
-        if n == 0 or n >= _TABLE:
+        if n == 0:
             return None
         value_bytes = pc.binary_length(values)
         longest = pc.max(value_bytes).as_py()
-        if keys is not None:
-            longest_key = pc.max(pc.binary_length(keys)).as_py()
-        if longest > self.max_value or longest + longest_key + 32 > min(self.room, _TABLE):
-            return None  # a value aiokafka's path fails on its own, or a record longer than the varint table
+        longest_record = longest + 32 + (0 if keys is None else pc.max(pc.binary_length(keys)).as_py())
+        if longest > self.max_value or longest_record > self.room or max(n, longest_record) > _LARGEST:
+            return None  # a value aiokafka's path fails on its own, or a record no batch holds
+        tables = self._tables
+        if tables is None or max(n, longest_record) > tables.size:  # two-byte varints at first, more if a chunk needs
+            tables = self._tables = _Varints(max(n, longest_record, 1 << 13))
         if keys is None:  # unkeyed: the chunk's sticky partition, in input order
             order = None
             runs = [(self.partitioner.sticky(seq), 0, n)]
@@ -100,19 +94,16 @@ class ArrowFramer:
             order = pc.sort_indices(partitions)  # stable: input order within each partition
             keys, values, value_bytes = keys.take(order), values.take(order), value_bytes.take(order)
             runs, start = [], 0
-            for count in pc.value_counts(partitions).to_pylist():  # in order of first appearance
-                runs.append((count["values"], 0, count["counts"]))
-            runs.sort()
-            for i, (partition, _, count) in enumerate(runs):
-                runs[i] = (partition, start, start + count)
+            for partition, count in sorted((c["values"], c["counts"]) for c in pc.value_counts(partitions).to_pylist()):
+                runs.append((partition, start, start + count))
                 start += count
-        batches = [(partition, a, b) for partition, a, b in runs]
-        records = self._records(keys, values, value_bytes, batches)
+        batches = runs
+        records = _records(tables, keys, values, value_bytes, batches)
         offsets = memoryview(records.buffers()[1]).cast("i")[records.offset :]
         split = self._split(batches, offsets)
         if split is not batches:
             batches = split
-            records = self._records(keys, values, value_bytes, batches)
+            records = _records(tables, keys, values, value_bytes, batches)
             offsets = memoryview(records.buffers()[1]).cast("i")[records.offset :]
         data = memoryview(records.buffers()[2])  # type: ignore[union-attr]
         lines = pc.add(pa.array(range(n), pa.int64()) if order is None else order, columns.first_line)
@@ -128,39 +119,6 @@ class ArrowFramer:
             framed.append((partition, batch, count, nbytes, lines.slice(a, count).to_pylist()))
         return framed
 
-    def _records(
-        self, keys: pa.Array | None, values: pa.Array, value_bytes: pa.Array, batches: list[tuple[int, int, int]]
-    ) -> pa.Array:
-        """Every record, framed, back to back: batch by batch, each record's offset delta counted from its batch's
-        first."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        n = len(values)
-        if len(batches) == 1:
-            delta = self._count.slice(0, n)
-        else:
-            delta = pa.array([i for _, a, b in batches for i in range(b - a)], pa.int32())
-        varints, sizes = self._varints, self._sizes
-        body = pc.add(pc.add(sizes.take(delta), sizes.take(value_bytes)), pc.add(value_bytes, 3))
-        if keys is None:
-            body = pc.add(body, 1)
-            key_parts: list[Any] = [self._null_key]
-        else:
-            key_bytes = pc.binary_length(keys)
-            body = pc.add(body, pc.add(sizes.take(key_bytes), key_bytes))
-            key_parts = [varints.take(key_bytes), keys]
-        return pc.binary_join_element_wise(
-            varints.take(body),
-            self._zero2,
-            varints.take(delta),
-            *key_parts,
-            varints.take(value_bytes),
-            values,
-            self._zero,
-            self._empty,
-        )
-
     def _split(self, batches: list[tuple[int, int, int]], offsets: memoryview) -> list[tuple[int, int, int]]:
         """``batches`` where each fits (``room`` bytes, ``cap`` records), else each cut into runs that do. Records
         framed again for their new batches only get shorter (smaller offset deltas), so the cuts stay good."""
@@ -175,6 +133,51 @@ class ArrowFramer:
                 cut.append((partition, i, j))
                 i = j
         return cut
+
+
+class _Varints:
+    """Kafka's varints of 0 to ``size - 1`` as an Arrow array to ``take`` from, their lengths, and the constant parts
+    of a record: the framer looks each record's up instead of encoding it."""
+
+    def __init__(self, size: int) -> None:
+        import pyarrow as pa
+
+        self.size = size
+        encoded = [_varint(i) for i in range(size)]
+        self.varints = pa.array(encoded, pa.binary())
+        self.lengths = pa.array([len(v) for v in encoded], pa.int32())
+        self.counting = pa.array(range(size), pa.int32())  # offset deltas of a batch that starts at a run's start
+        self.attributes = pa.scalar(b"\x00\x00", pa.binary())  # attributes 0, timestamp delta 0
+        self.no_headers = pa.scalar(b"\x00", pa.binary())
+        self.null_key = pa.scalar(_varint(-1), pa.binary())
+        self.nothing = pa.scalar(b"", pa.binary())
+
+
+def _records(
+    tables: _Varints, keys: pa.Array | None, values: pa.Array, value_bytes: pa.Array, batches: list[tuple[int, int, int]]
+) -> pa.Array:
+    """Every record, framed, back to back: batch by batch, each record's offset delta counted from its batch's first.
+    A record: its length, attributes, timestamp delta, offset delta, key length and key, value length and value,
+    header count (Kafka's ``DefaultRecord``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(values)
+    if len(batches) == 1:
+        delta = tables.counting.slice(0, n)
+    else:
+        delta = pa.array([i for _, a, b in batches for i in range(b - a)], pa.int32())
+    varints, lengths = tables.varints, tables.lengths
+    body = pc.add(pc.add(lengths.take(delta), lengths.take(value_bytes)), pc.add(value_bytes, 3))
+    if keys is None:
+        body = pc.add(body, 1)
+        key_parts: list[Any] = [tables.null_key]
+    else:
+        key_bytes = pc.binary_length(keys)
+        body = pc.add(body, pc.add(lengths.take(key_bytes), key_bytes))
+        key_parts = [varints.take(key_bytes), keys]
+    framing = [varints.take(body), tables.attributes, varints.take(delta), *key_parts, varints.take(value_bytes), values]
+    return pc.binary_join_element_wise(*framing, tables.no_headers, tables.nothing)
 
 
 def _crc32c(data: memoryview) -> int:
