@@ -67,8 +67,9 @@ async def test_every_mode_format_and_codec_delivers_exact_records_on_java_partit
     check_keys_partitions_and_order(got, PARTITIONS)
 
 
+@pytest.mark.parametrize("acks", ["1", "all"])  # all: idempotent, each batch numbered as it is sent
 async def test_csv_record_batches_framed_on_the_decode_thread_are_taken_whole_by_apache_kafka(
-    kafka: KafkaCluster, topic_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    kafka: KafkaCluster, topic_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, acks: str
 ) -> None:
     framed: list[int] = []  # batches made of each chunk (0: left to aiokafka)
     frame = ArrowFramer.frame
@@ -82,9 +83,10 @@ async def test_csv_record_batches_framed_on_the_decode_thread_are_taken_whole_by
     n, path = 4000, tmp_path / "in.csv"
     expected = collections.Counter(msgspec.json.encode(row) for row in write_csv(path, n))
     await created(kafka.bootstrap, topic_name, PARTITIONS)
-    cfg = config(path, topic_name, kafka.bootstrap, key_field="user", acks="1", chunk_bytes=8192, batch_bytes=2048, workers=3)
+    cfg = config(path, topic_name, kafka.bootstrap, key_field="user", acks=acks, chunk_bytes=8192, batch_bytes=2048, workers=3)
     report = await replay(cfg)
     assert (report.acknowledged, report.failed, report.unsettled, report.exit_code) == (n, 0, 0, 0), report.to_text()
+    assert report.idempotent == (acks == "all")
     assert len(framed) > 10 and all(framed) and sum(framed) > len(framed) * PARTITIONS  # every chunk, cut to fit
     got = await consumed(kafka.bootstrap, topic_name, n)
     assert collections.Counter(m.value for m in got) == expected  # the broker checked every batch's CRC and framing

@@ -24,7 +24,7 @@ from pump.cli.options import flag_of
 from pump.decode.parsed import Columns, Framed
 from pump.decode.partition import Partitioner
 from pump.output.kafka import KafkaCluster
-from pump.output.kafka.batch import KafkaBatch
+from pump.output.kafka.batch import FramedBatch, KafkaBatch
 from pump.output.kafka.closing import closing, settle
 from pump.output.kafka.errors import explain, failure_of
 from pump.output.kafka.expiry import Expired, fail_expired, outstanding
@@ -186,10 +186,14 @@ def test_framed_batches_are_byte_for_byte_what_aiokafkas_builder_makes_of_the_sa
         stamp = batch.first_timestamp
         mine = [(r.key, r.value, line) for r, line in zip(batch, lines, strict=True)]
         assert nbytes == sum(len(v) for _, v, _ in mine)
-        builder = DefaultRecordBatchBuilder(2, 0, 0, -1, -1, -1, 1 << 30)
-        for offset, (key, value, _) in enumerate(mine):
-            builder.append(offset, stamp, key, value, [])
-        assert bytes(builder.build()) == bytes(data)  # header, offsets, timestamps, varints, CRC: all aiokafka's
+        for producer in [(-1, -1, -1), (7, 2, 100 * partition)]:  # without idempotence; numbered as it is sent
+            builder = DefaultRecordBatchBuilder(2, 0, 0, *producer, 1 << 30)
+            for offset, (key, value, _) in enumerate(mine):
+                builder.append(offset, stamp, key, value, [])
+            sent = FramedBatch(bytearray(data), count)
+            if producer[0] != -1:
+                sent._set_producer_state(*producer)
+            assert bytes(builder.build()) == bytes(sent._build())  # header, offsets, varints, CRC: all aiokafka's
         got[partition] += mine
     assert got == expected
     if limit < 1 << 20 or cap < n:
@@ -214,7 +218,7 @@ async def test_only_batches_aiokafka_would_send_as_they_are_are_framed() -> None
         return sink.framer(Partitioner(1), 1 << 20, 65536)
 
     assert await framer(acks="1") is not None
-    assert await framer(acks="all", idempotence="on") is None  # the producer numbers its batches as it sends them
+    assert await framer(acks="all", idempotence="on") is not None  # numbered as they are sent
     assert await framer(acks="1", compression="zstd") is None
     assert await framer(acks="1", headers={"h": "v"}) is None
 

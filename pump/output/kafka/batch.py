@@ -14,6 +14,7 @@ from typing import Any
 
 from aiokafka.producer.message_accumulator import BatchBuilder
 
+from pump.output.kafka.framing import set_producer
 from pump.output.sink import Headers, Origin, Stamps, extend_by_append
 from pump.records import Record
 
@@ -30,7 +31,7 @@ class FramedBatch(BatchBuilder):  # type: ignore[misc]
         self._key_serializer = self._value_serializer = None
 
     def _set_producer_state(self, producer_id: int, producer_epoch: int, base_sequence: int) -> None:
-        raise TypeError("a framed batch has no producer id: the framer is for producers without idempotence")
+        set_producer(self._buffer, producer_id, producer_epoch, base_sequence)
 
 
 class KafkaBatch:

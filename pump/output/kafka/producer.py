@@ -237,10 +237,10 @@ class KafkaSink:
         return KafkaBatch(self._producer.create_batch(), self._headers)
 
     def framer(self, partitioner: Partitioner, max_value: int, cap: int) -> ArrowFramer | None:
-        """Batches made whole on the decode thread, where they are what aiokafka would send: no idempotence (it
-        numbers batches as it sends them), no compression, no headers; and pyarrow and crc32c installed."""
+        """Batches made whole on the decode thread, where they are what aiokafka would send: no compression, no
+        headers, no transactions; and pyarrow and crc32c installed."""
         kwargs = self._kwargs
-        if self.idempotent or kwargs["compression_type"] is not None or self._headers or not framing_available():
+        if kwargs["compression_type"] is not None or kwargs.get("transactional_id") or self._headers or not framing_available():
             return None
         limit = min(kwargs["max_batch_size"], self.max_batch_bytes or kwargs["max_batch_size"])
         return ArrowFramer(partitioner, limit, max_value, cap)
