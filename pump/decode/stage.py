@@ -31,9 +31,10 @@ from pump.input.formats import format_by_name
 from pump.records import ByPartition, Invalid
 
 AUTO_PROCESSES_BYTES = 32 << 20
-#: Threads decoding CSV through Arrow: two chunks at once, beside the event loop. Measured (1M rides, whole
-#: processes, alternating, 5 runs each): 5.49 s and 218 MB peak with two, 6.10 s and 170 MB with one.
-CSV_THREADS = 2
+#: Threads decoding through Arrow (CSV; Parquet rows being framed): two chunks at once, beside the event loop.
+#: Measured for CSV (1M rides, whole processes, alternating, 5 runs each): 5.49 s and 218 MB peak with two, 6.10 s
+#: and 170 MB with one.
+ARROW_THREADS = 2
 
 
 @dataclass(slots=True)
@@ -91,9 +92,10 @@ def decode_chunk(
 
 
 class InlineDecode:
-    """Decodes in the main process: on the event loop's thread, or, for CSV when pyarrow is installed, on a
-    worker thread, since Arrow's CSV reader and kernels release the GIL (``arrowcsv``) and the loop sends meanwhile.
-    msgspec holds the GIL, so JSON lines on a thread would only take turns with the loop."""
+    """Decodes in the main process: on the event loop's thread, or, for CSV when pyarrow is installed (and Parquet
+    rows known valid, when they are framed), on a worker thread, since Arrow's CSV reader and kernels release the GIL
+    (``arrowcsv``, ``Framer``) and the loop sends meanwhile. msgspec holds the GIL, so JSON lines on a thread would
+    only take turns with the loop."""
 
     def __init__(
         self,
@@ -108,18 +110,24 @@ class InlineDecode:
         self._times = times
         self._shape = shape
         self.framer = framer  # set by the run once its sink is open, where the send mode takes framed batches
-        self._threaded: bool | None = None  # CSV on a thread: known at the first CSV chunk (pyarrow's import is 50 MB)
+        self._arrow: bool | None = None  # pyarrow installed: known at the first CSV chunk (its import is 50 MB)
         self._thread: ThreadPoolExecutor | None = None
 
     async def decode(self, chunk: Chunk) -> Decoded:
-        if chunk.format == "csv" and self._threaded is None:
-            self._threaded = arrow_available()
-            if self._threaded:
-                self._thread = ThreadPoolExecutor(CSV_THREADS, "pump-csv")
-        if chunk.format == "csv" and self._thread is not None:
-            call = partial(decode_chunk, self._decoders, self.partitioner, chunk, self._times, self._shape, self.framer)
+        call = partial(decode_chunk, self._decoders, self.partitioner, chunk, self._times, self._shape, self.framer)
+        if self._on_thread(chunk):
+            if self._thread is None:
+                self._thread = ThreadPoolExecutor(ARROW_THREADS, "pump-arrow")
             return await asyncio.get_running_loop().run_in_executor(self._thread, call)
-        return decode_chunk(self._decoders, self.partitioner, chunk, self._times, self._shape, self.framer)
+        return call()
+
+    def _on_thread(self, chunk: Chunk) -> bool:
+        """CSV through Arrow, and Parquet rows known valid that are framed: Arrow's work, which releases the GIL."""
+        if chunk.format == "csv":
+            if self._arrow is None:
+                self._arrow = arrow_available()
+            return self._arrow
+        return chunk.vouched is not None and self.framer is not None
 
     async def aclose(self) -> None:
         if self._thread is not None:
