@@ -79,6 +79,7 @@ def decode_chunk(
         assert framer is not None
         framed = framer.frame(parsed.columns, chunk.seq)
         if framed is not None:
+            chunk.vouched = None  # the batches hold the values now; the chunk lives on until they are acknowledged
             return Decoded(chunk, {}, len(parsed.columns.values), parsed.invalid, parsed.blank, framed=framed)
         parsed.records = parsed.columns.records()
     when = times.read(parsed, chunk) if times is not None else None
