@@ -16,8 +16,8 @@ pa = pytest.importorskip("pyarrow")
 
 from pump.decode.jsonl import JsonLinesDecoder  # noqa: E402
 from pump.decode.vouch import Vouch  # noqa: E402
-from pump.input.arrow import JsonLines, line_values  # noqa: E402
-from pump.input.source import Chunk, Columns  # noqa: E402
+from pump.input.arrow import JsonLines  # noqa: E402
+from pump.input.source import Chunk  # noqa: E402
 from pump.schemas import BUILTIN  # noqa: E402
 
 
@@ -39,15 +39,11 @@ def records_both_ways(batch: Any, schema: type[msgspec.Struct] | None, key: str 
     data = JsonLines(batch.schema, mode).pieces(batch, batch.num_rows)[0]  # type: ignore[arg-type]
     decoder = JsonLinesDecoder(schema, key)
     plain = decoder.decode(Chunk("t.parquet", "jsonl", None, 1, 0, data, len(data), batch.num_rows, rows=True))
-    valid, keys = Vouch(schema, key, mode)(batch)
-    if not valid:
+    keys = Vouch(schema, key, mode)(batch)
+    if keys is None:
         return plain, None
-    rows = Columns(keys, line_values(JsonLines(batch.schema, mode).lines(batch)), 1)  # type: ignore[arg-type]
-    chunk = Chunk("t.parquet", "jsonl", None, 1, 0, data, len(data), batch.num_rows, rows=True, vouched=rows)
-    vouched = decoder.decode(chunk)
-    columns = decoder.decode(chunk, columnar=True).columns  # what a framer takes: the same records
-    assert columns is not None and columns.records() == vouched.records
-    return plain, vouched
+    chunk = Chunk("t.parquet", "jsonl", None, 1, 0, data, len(data), batch.num_rows, rows=True, keys=keys)
+    return plain, decoder.decode(chunk)
 
 
 def tlc_like(n: int = 50) -> Any:
@@ -189,14 +185,10 @@ def test_a_vouched_chunk_split_for_limit_or_rate_keeps_each_lines_key() -> None:
 
     batch = tlc_like(10)
     data = JsonLines(batch.schema).pieces(batch, 10)[0]  # type: ignore[arg-type]
-    valid, keys = Vouch(Trip, "zone", "iso")(batch)
-    assert valid and keys is not None
-    rows = Columns(keys, line_values(JsonLines(batch.schema).lines(batch)), 1)  # type: ignore[arg-type]
-    chunk = Chunk("t.parquet", "jsonl", None, 1, 0, data, len(data), 10, rows=True, vouched=rows)
+    keys = Vouch(Trip, "zone", "iso")(batch)
+    chunk = Chunk("t.parquet", "jsonl", None, 1, 0, data, len(data), 10, rows=True, keys=keys)
     first, rest, found = split(chunk, 4)
-    assert found == 4 and rest is not None and first.vouched is not None and rest.vouched is not None
-    assert first.vouched.keys.to_pylist() == keys.to_pylist()[:4] and rest.vouched.keys.to_pylist() == keys.to_pylist()[4:]
-    assert rest.vouched.first_line == 5
+    assert found == 4 and rest is not None and first.keys == keys[:4] and rest.keys == keys[4:]  # type: ignore[index]
     decoder = JsonLinesDecoder(Trip, "zone")
     assert decoder.decode(first).records + decoder.decode(rest).records == decoder.decode(chunk).records
     assert [line for _, _, line in decoder.decode(rest).records] == list(range(5, 11))

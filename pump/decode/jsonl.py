@@ -12,7 +12,6 @@ from pump.decode.keys import key_bytes, missing_key
 from pump.decode.lines import LineIndex
 from pump.decode.parsed import Parsed, Share, field_attr
 from pump.input import Chunk
-from pump.input.source import Columns
 from pump.records import Invalid
 
 KEY_CACHE = 1 << 16  # distinct keys remembered per type; past it, the cache starts again
@@ -36,12 +35,11 @@ class JsonLinesDecoder:
 
     def decode(self, chunk: Chunk, share: Share | None = None, columnar: bool = False) -> Parsed:
         data = chunk.data
-        vouched = chunk.vouched
-        if vouched is not None and len(vouched.values) == chunk.lines and _valid_utf8(data):
-            return Parsed(columns=vouched) if columnar and share is None else _vouched(chunk, vouched, share)
         raws = data.split(b"\n")
         if raws and not raws[-1]:
             raws.pop()
+        if chunk.keys is not None and len(chunk.keys) == len(raws) and _valid_utf8(data):
+            return _vouched(chunk, raws, chunk.keys, share)
         numbers = range(chunk.first_line, chunk.first_line + len(raws))
         if share is not None and self._key_attr is None:  # unkeyed records go by line: decode only this run's
             keep = [share.sends(None, line) for line in numbers]
@@ -102,11 +100,8 @@ class JsonLinesDecoder:
         return out
 
 
-def _vouched(chunk: Chunk, vouched: Columns, share: Share | None) -> Parsed:
+def _vouched(chunk: Chunk, raws: list[bytes], keys: list[bytes | None], share: Share | None) -> Parsed:
     """Lines known valid, with their keys (a Parquet batch whose types fit the schema: ``vouch``): nothing to decode."""
-    raws = chunk.data.split(b"\n")
-    raws.pop()  # after the last newline
-    keys = [None] * len(raws) if vouched.keys is None else vouched.keys.to_pylist()
     out = Parsed()
     out.records = list(zip(keys, raws, range(chunk.first_line, chunk.first_line + len(raws)), strict=True))
     if share is not None:

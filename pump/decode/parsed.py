@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
 from pump.config import config_error, verbatim
 from pump.input import Chunk
-from pump.input.source import Columns
 from pump.records import Invalid, Record
+
+
+@dataclass(slots=True)
+class Columns:
+    """A chunk's records still as Arrow arrays (binary, one row a record, in input order): each key (None: unkeyed)
+    and value, the first from line ``first_line``. Made only for a decoder asked for them (``Framer``)."""
+
+    keys: Any | None
+    values: Any
+    first_line: int
+
+    def records(self) -> list[Record]:
+        values = self.values.to_pylist()
+        lines = range(self.first_line, self.first_line + len(values))
+        if self.keys is None:
+            return [(None, value, line) for value, line in zip(values, lines, strict=True)]
+        return list(zip(self.keys.to_pylist(), values, lines, strict=True))
+
 
 #: A record batch ready to send: its partition, its bytes as the sink sends them, its records, their values' bytes,
 #: and their lines.

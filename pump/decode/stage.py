@@ -31,10 +31,9 @@ from pump.input.formats import format_by_name
 from pump.records import ByPartition, Invalid
 
 AUTO_PROCESSES_BYTES = 32 << 20
-#: Threads decoding through Arrow (CSV; Parquet rows being framed): two chunks at once, beside the event loop.
-#: Measured for CSV (1M rides, whole processes, alternating, 5 runs each): 5.49 s and 218 MB peak with two, 6.10 s
-#: and 170 MB with one.
-ARROW_THREADS = 2
+#: Threads decoding CSV through Arrow: two chunks at once, beside the event loop. Measured (1M rides, whole
+#: processes, alternating, 5 runs each): 5.49 s and 218 MB peak with two, 6.10 s and 170 MB with one.
+CSV_THREADS = 2
 
 
 @dataclass(slots=True)
@@ -79,7 +78,6 @@ def decode_chunk(
         assert framer is not None
         framed = framer.frame(parsed.columns, chunk.seq)
         if framed is not None:
-            chunk.vouched = None  # the batches hold the values now; the chunk lives on until they are acknowledged
             return Decoded(chunk, {}, len(parsed.columns.values), parsed.invalid, parsed.blank, framed=framed)
         parsed.records = parsed.columns.records()
     when = times.read(parsed, chunk) if times is not None else None
@@ -93,10 +91,9 @@ def decode_chunk(
 
 
 class InlineDecode:
-    """Decodes in the main process: on the event loop's thread, or, for CSV when pyarrow is installed (and Parquet
-    rows known valid, when they are framed), on a worker thread, since Arrow's CSV reader and kernels release the GIL
-    (``arrowcsv``, ``Framer``) and the loop sends meanwhile. msgspec holds the GIL, so JSON lines on a thread would
-    only take turns with the loop."""
+    """Decodes in the main process: on the event loop's thread, or, for CSV when pyarrow is installed, on a
+    worker thread, since Arrow's CSV reader and kernels release the GIL (``arrowcsv``) and the loop sends meanwhile.
+    msgspec holds the GIL, so JSON lines on a thread would only take turns with the loop."""
 
     def __init__(
         self,
@@ -111,24 +108,18 @@ class InlineDecode:
         self._times = times
         self._shape = shape
         self.framer = framer  # set by the run once its sink is open, where the send mode takes framed batches
-        self._arrow: bool | None = None  # pyarrow installed: known at the first CSV chunk (its import is 50 MB)
+        self._threaded: bool | None = None  # CSV on a thread: known at the first CSV chunk (pyarrow's import is 50 MB)
         self._thread: ThreadPoolExecutor | None = None
 
     async def decode(self, chunk: Chunk) -> Decoded:
-        call = partial(decode_chunk, self._decoders, self.partitioner, chunk, self._times, self._shape, self.framer)
-        if self._on_thread(chunk):
-            if self._thread is None:
-                self._thread = ThreadPoolExecutor(ARROW_THREADS, "pump-arrow")
+        if chunk.format == "csv" and self._threaded is None:
+            self._threaded = arrow_available()
+            if self._threaded:
+                self._thread = ThreadPoolExecutor(CSV_THREADS, "pump-csv")
+        if chunk.format == "csv" and self._thread is not None:
+            call = partial(decode_chunk, self._decoders, self.partitioner, chunk, self._times, self._shape, self.framer)
             return await asyncio.get_running_loop().run_in_executor(self._thread, call)
-        return call()
-
-    def _on_thread(self, chunk: Chunk) -> bool:
-        """CSV through Arrow, and Parquet rows known valid that are framed: Arrow's work, which releases the GIL."""
-        if chunk.format == "csv":
-            if self._arrow is None:
-                self._arrow = arrow_available()
-            return self._arrow
-        return chunk.vouched is not None and self.framer is not None
+        return decode_chunk(self._decoders, self.partitioner, chunk, self._times, self._shape, self.framer)
 
     async def aclose(self) -> None:
         if self._thread is not None:

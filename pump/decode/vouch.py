@@ -96,8 +96,8 @@ class Vouch:
             plan.append((name, nullable))
         return plan
 
-    def __call__(self, batch: Any) -> tuple[bool, Any | None]:
-        """Whether every row of the batch is known valid, and if so its keys (binary; None without a key field)."""
+    def __call__(self, batch: Any) -> list[bytes | None] | None:
+        """The batch's keys (None each without a key field) if every row is known valid, else None."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -106,7 +106,7 @@ class Vouch:
             self._plans[schema] = self._plan(schema)
         plan = self._plans[schema]
         if plan is None:
-            return False, None
+            return None
         for name, nullable in plan:
             column = batch.column(name)
             kind = column.type
@@ -114,21 +114,21 @@ class Vouch:
                 per_second = _PER_SECOND[kind.unit]
                 low, high = (v.cast(pa.int64()).as_py() for v in pc.min_max(column).values())
                 if low < _YEAR_1 * per_second or high >= _YEAR_10000 * per_second:
-                    return False, None
+                    return None
             if nullable:
                 continue
             if column.null_count:
-                return False, None
+                return None
             if pa.types.is_floating(kind) and not math.isfinite(pc.sum(column).as_py() or 0.0):
-                return False, None  # a NaN or an infinity, written as null (or a sum past the largest double: not vouched)
+                return None  # a NaN or an infinity, written as null (or a sum past the largest double: not vouched)
         if self._key is None:
-            return True, None
+            return [None] * batch.num_rows
         keys = batch.column(self._key)
         if keys.null_count:
-            return False, None
+            return None
         if pa.types.is_integer(keys.type):
             keys = pc.cast(keys, pa.string())  # decimal digits, as the JSON-lines path makes an int's key
-        return True, pc.cast(keys, pa.binary())
+        return pc.cast(keys, pa.binary()).to_pylist()  # type: ignore[no-any-return]
 
 
 def _keyable(t: Any) -> bool:

@@ -43,11 +43,13 @@ class JsonLines:
 
     def pieces(self, batch: pa.RecordBatch, rows: int) -> list[bytes]:
         """The batch as JSON lines, in pieces of ``rows`` lines (the last may have fewer)."""
-        return cut(self.lines(batch), rows)
-
-    def lines(self, batch: pa.RecordBatch) -> pa.Array:
-        """The batch's JSON lines, a line (its newline included) an element."""
-        return self.join([self.text(column) for column in batch.columns], "}\n")
+        if batch.num_rows == 0:
+            return []
+        joined = self.join([self.text(column) for column in batch.columns], "}\n")
+        offsets = memoryview(joined.buffers()[1]).cast("i")  # type: ignore[union-attr]
+        data = joined.buffers()[2]
+        at, n = joined.offset, len(joined)
+        return [data[offsets[at + i] : offsets[at + min(i + rows, n)]].to_pybytes() for i in range(0, n, rows)]  # type: ignore[index]
 
     def values_array(self, texts: list[Text]) -> pa.Array:
         """Each row's JSON object, from each field's ``Text`` (in the schema's order): a binary array, whose
@@ -114,21 +116,6 @@ class JsonLines:
     def _python(self, column: pa.Array) -> pa.Array:
         encode = self._encode
         return pa.array([None if v is None else encode(v).decode() for v in column.to_pylist()], pa.string())
-
-
-def cut(lines: pa.Array, rows: int) -> list[bytes]:
-    """Lines back to back, in pieces of ``rows`` lines (the last may have fewer)."""
-    if len(lines) == 0:
-        return []
-    offsets = memoryview(lines.buffers()[1]).cast("i")  # type: ignore[union-attr]
-    data = lines.buffers()[2]
-    at, n = lines.offset, len(lines)
-    return [data[offsets[at + i] : offsets[at + min(i + rows, n)]].to_pybytes() for i in range(0, n, rows)]  # type: ignore[index]
-
-
-def line_values(lines: pa.Array) -> pa.Array:
-    """Each line without its newline (binary): a record's value."""
-    return pc.binary_slice(pc.cast(lines, pa.binary()), 0, -1)
 
 
 def _any(mask: pa.Array) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 
 from pump.arrowlib import load
 from pump.errors import InputError, UsageError, first_line
-from pump.input.source import Chunk, Columns, Fingerprint, Position, chunk_bytes_for
+from pump.input.source import Chunk, Fingerprint, Position, chunk_bytes_for
 
 MAGIC = b"PAR1"
 ROW_BYTES = 512  # a rough JSON line of a ride: a chunk of ``chunk_bytes`` holds about this many more rows
@@ -42,15 +42,13 @@ def _pyarrow() -> tuple[Any, Any]:
     return pa, pq
 
 
-#: Given a batch, whether every row is known valid by the columns' types, and if so their keys (binary; None
-#: without a key field) (``decode.vouch``).
-Voucher = Callable[[Any], tuple[bool, Any | None]]
+#: Given a batch, its rows' keys if every row is known valid by the columns' types, else None (``decode.vouch``).
+Voucher = Callable[[Any], list[bytes | None] | None]
 
 
 class ParquetSource:
     """One Parquet file. ``columns``: only these, in this order (``--columns``); checked when made. ``vouch``: set by
-    the run where a schema can vouch for batches, whose chunks then carry their rows' keys and values as Arrow arrays
-    (``Chunk.vouched``) and skip decoding."""
+    the run where a schema can vouch for batches, whose chunks then carry their keys and skip decoding."""
 
     def __init__(self, name: str, size: int, columns: tuple[str, ...] | None = None, datetime: str = "iso") -> None:
         self.name = name
@@ -110,7 +108,7 @@ class ParquetSource:
         """Batches read in order on a thread, each turned into JSON lines on a thread of its own while the next
         are read and converted: ``CONVERTING`` batches at once, since the event loop that hands them on is busy
         sending (whole processes, 1M rides: see the README's Parquet figures)."""
-        from pump.input.arrow import JsonLines, cut, line_values
+        from pump.input.arrow import JsonLines
 
         rows_per_chunk = max(chunk_bytes_for("jsonl", chunk_bytes) // ROW_BYTES, 1)
         batches = self._batches(start.offset, rows_per_chunk * CHUNKS_PER_BATCH)
@@ -120,14 +118,13 @@ class ParquetSource:
         room = asyncio.Semaphore(CONVERTING)  # batches read and not yet handed on
         stopping = False
 
-        def convert(row: int, batch: Any) -> list[tuple[int, int, bytes, Columns | None]]:  # blocking
+        def convert(row: int, batch: Any) -> list[tuple[int, int, bytes, list[bytes | None] | None]]:  # blocking
             assert to_json is not None  # made before the first batch is handed to a conversion
-            lines = to_json.lines(batch)
-            valid, keys = self.vouch(batch) if self.vouch is not None else (False, None)
-            rows = Columns(keys, line_values(lines), row + 1) if valid else None
+            pieces = to_json.pieces(batch, rows_per_chunk)
+            keys = self.vouch(batch) if self.vouch is not None else None
             n = rows_per_chunk
-            return [(row + i * n, min(n, batch.num_rows - i * n), data, None if rows is None else rows.slice(i * n, n))
-                    for i, data in enumerate(cut(lines, n))]  # fmt: skip
+            return [(row + i * n, min(n, batch.num_rows - i * n), data, None if keys is None else keys[i * n : (i + 1) * n])
+                    for i, data in enumerate(pieces)]  # fmt: skip
 
         async def read() -> None:  # the batches in order, each handed to a conversion; at most CONVERTING ahead
             nonlocal to_json
@@ -149,9 +146,9 @@ class ParquetSource:
             while (next_batch := await converting.get()) is not None:
                 got = await next_batch
                 room.release()
-                for row, rows, data, vouched in got:
+                for row, rows, data, keys in got:
                     raw = self.size * rows // max(self.rows, 1)
-                    yield Chunk(self.name, "jsonl", None, row + 1, row, data, raw, lines=rows, rows=True, vouched=vouched)
+                    yield Chunk(self.name, "jsonl", None, row + 1, row, data, raw, lines=rows, rows=True, keys=keys)
         finally:
             stopping = True  # stopped early: the read in hand still uses the file; let it and the conversions end
             room.release()  # a reader waiting for room sees the stop

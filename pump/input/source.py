@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 import msgspec
-
-from pump.records import Record
 
 RecordFormat = Literal["csv", "jsonl"]
 
@@ -27,28 +25,6 @@ START = Position(0, 1)
 
 
 @dataclass(slots=True)
-class Columns:
-    """Records as Arrow arrays (binary, a row a record, in input order): each key (None: unkeyed) and value, the
-    first from line ``first_line``. What CSV's fast path makes when asked (``decode.Framer``), and what a Parquet
-    chunk whose rows are known valid carries (``Chunk.vouched``)."""
-
-    keys: Any | None
-    values: Any
-    first_line: int
-
-    def slice(self, start: int, count: int) -> Columns:
-        keys = None if self.keys is None else self.keys.slice(start, count)
-        return Columns(keys, self.values.slice(start, count), self.first_line + start)
-
-    def records(self) -> list[Record]:
-        values = self.values.to_pylist()
-        lines = range(self.first_line, self.first_line + len(values))
-        if self.keys is None:
-            return [(None, value, line) for value, line in zip(values, lines, strict=True)]
-        return list(zip(self.keys.to_pylist(), values, lines, strict=True))
-
-
-@dataclass(slots=True)
 class Chunk:
     """Whole records of one input. ``data`` never ends inside a line or a quoted CSV field."""
 
@@ -62,7 +38,7 @@ class Chunk:
     lines: int = 0  # physical lines in ``data``, counted once here
     seq: int = 0  # the chunk's place in the whole run's input order, set by the reader
     rows: bool = False  # offsets count rows, not bytes (a Parquet file's JSON lines, a row each)
-    vouched: Columns | None = None  # every line known valid, and its key and value (Parquet, by its types: ``Vouch``)
+    keys: list[bytes | None] | None = None  # every line known valid, with these keys (Parquet, by its types: ``Vouch``)
 
     @property
     def end(self) -> int:
@@ -131,11 +107,11 @@ def split(chunk: Chunk, records: int) -> tuple[Chunk, Chunk | None, int]:
         return chunk, None, found
     lines = data.count(b"\n", 0, end)
     raw = chunk.raw_bytes * end // max(len(data), 1)
-    vouched = chunk.vouched  # a vouched-for chunk's rows, a line each
+    keys = chunk.keys  # a vouched-for chunk's keys, a line each
     first = Chunk(chunk.path, chunk.format, chunk.header, chunk.first_line, chunk.offset, data[:end], raw, lines,
-                  rows=chunk.rows, vouched=None if vouched is None else vouched.slice(0, lines))  # fmt: skip
+                  rows=chunk.rows, keys=None if keys is None else keys[:lines])  # fmt: skip
     rest_offset = chunk.offset + (lines if chunk.rows else end)
     rest = Chunk(chunk.path, chunk.format, chunk.header, chunk.first_line + lines, rest_offset, data[end:],
                  chunk.raw_bytes - raw, chunk.lines - lines, rows=chunk.rows,
-                 vouched=None if vouched is None else vouched.slice(lines, chunk.lines - lines))  # fmt: skip
+                 keys=None if keys is None else keys[lines:])  # fmt: skip
     return first, rest, found
