@@ -165,10 +165,11 @@ def _records(
     import pyarrow.compute as pc
 
     n = len(values)
-    if len(batches) == 1:
-        delta = tables.counting.slice(0, n)
-    else:
-        delta = pa.array([i for _, a, b in batches for i in range(b - a)], pa.int32())
+    delta = tables.counting.slice(0, n)  # a record's place in the chunk, less its batch's first's
+    if len(batches) > 1:
+        firsts = pa.RunEndEncodedArray.from_arrays(pa.array([b for _, _, b in batches], pa.int32()),
+                                                   pa.array([a for _, a, _ in batches], pa.int32()))  # fmt: skip
+        delta = pc.subtract(delta, pc.run_end_decode(firsts))
     varints, lengths = tables.varints, tables.lengths
     body = pc.add(pc.add(lengths.take(delta), lengths.take(value_bytes)), pc.add(value_bytes, 3))
     if keys is None:
