@@ -25,6 +25,8 @@ from bisect import bisect_right
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
+from crc32c import crc32c
+
 from pump.decode.parsed import Columns, Framed
 from pump.decode.partition import Partitioner
 
@@ -43,8 +45,8 @@ _LARGEST = 1 << 20  # a varint table covers at most this (a record, or a chunk's
 
 
 def available() -> bool:
-    """Whether pyarrow and crc32c are installed (not imported: a run that never frames a chunk never loads them)."""
-    return all(find_spec(name) is not None for name in ("pyarrow", "crc32c"))
+    """Whether pyarrow is installed (not imported: a run that never frames a chunk never loads it)."""
+    return find_spec("pyarrow") is not None
 
 
 def _varint(value: int) -> bytes:
@@ -116,7 +118,7 @@ class ArrowFramer:
             batch = bytearray(HEADER) + data[offsets[a] : offsets[b]]
             _AFTER_CRC.pack_into(batch, _CRC_FROM, 0, count - 1, stamp, stamp, -1, -1, -1, count)
             _BEFORE_CRC.pack_into(batch, 0, 0, len(batch) - 12, -1, 2)
-            _CRC.pack_into(batch, 17, _crc32c(memoryview(batch)[_CRC_FROM:]))
+            _CRC.pack_into(batch, 17, crc32c(memoryview(batch)[_CRC_FROM:]))
             nbytes = pc.sum(value_bytes.slice(a, count)).as_py()
             framed.append((partition, batch, count, nbytes, lines.slice(a, count).to_pylist()))
         return framed
@@ -187,10 +189,4 @@ def set_producer(batch: bytearray, producer_id: int, producer_epoch: int, base_s
     """An idempotent producer's numbers, written into a framed batch as it is sent (aiokafka sets them when it takes
     the batch from its queue), and the CRC, which covers them, made again."""
     _PRODUCER.pack_into(batch, _PRODUCER_AT, producer_id, producer_epoch, base_sequence)
-    _CRC.pack_into(batch, 17, _crc32c(memoryview(batch)[_CRC_FROM:]))
-
-
-def _crc32c(data: memoryview) -> int:
-    from crc32c import crc32c
-
-    return crc32c(data)  # type: ignore[no-any-return]
+    _CRC.pack_into(batch, 17, crc32c(memoryview(batch)[_CRC_FROM:]))

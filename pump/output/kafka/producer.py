@@ -238,7 +238,7 @@ class KafkaSink:
 
     def framer(self, partitioner: Partitioner, max_value: int, cap: int) -> ArrowFramer | None:
         """Batches made whole on the decode thread, where they are what aiokafka would send: no compression, no
-        headers, no transactions; and pyarrow and crc32c installed."""
+        headers, no transactions; and pyarrow installed."""
         kwargs = self._kwargs
         if kwargs["compression_type"] is not None or kwargs.get("transactional_id") or self._headers or not framing_available():
             return None
