@@ -9,8 +9,10 @@ import pytest
 
 from pump.account import Accounts, Completion, Ledger
 from pump.config import DeliverySettings
+from pump.decode.parsed import Framed
 from pump.input import Chunk
 from pump.output import BatchMode, CallbackMode, InFlight, MemoryCluster, SyncMode, make_mode
+from pump.output.memory import MemoryBatch
 from pump.records import DeliveryError, Record
 from tests.builders import chunk
 
@@ -144,3 +146,30 @@ async def test_a_batch_keeps_its_records_lines_only_so_their_values_are_freed_wh
             cluster.settle()
             await asyncio.sleep(0.001)
     assert accounts.ledger.acked == 3 and accounts.completion.positions["in.jsonl"].offset == 6
+
+
+async def test_framed_batches_ship_after_what_is_open_for_their_partition_and_are_accounted_as_batches() -> None:
+    cluster = MemoryCluster(batch_capacity=100)
+    accounts = new_accounts()
+    async with cluster.sink("t", 2) as sink:
+
+        def framed_batch(made: Framed) -> MemoryBatch:  # what a sink's framer made: here, a record a line
+            batch = MemoryBatch(100)
+            for line in made[4]:
+                batch.append(key=None, value=b"framed %d" % line, timestamp=None)
+            return batch
+
+        sink.framed_batch = framed_batch  # type: ignore[method-assign]
+        mode = BatchMode(sink, accounts, InFlight(100), linger=60)  # never lingers out during the test
+        first = read(accounts, chunk(b"x\n" * 2), 2)
+        await mode.send({0: [(None, b"open 1", 1)], 1: [(None, b"open 2", 2)]}, first)
+        assert cluster.sends == 0  # both open, lingering
+        second = read(accounts, chunk(b"x\n" * 3, seq=1, offset=4, first_line=3), 3)
+        await mode.send_framed([(0, bytearray(), 2, 8, [3, 5])], second)
+        assert cluster.sends == 2  # partition 0's open batch, then the framed one; partition 1's lingers on
+        await mode.send_framed([(1, bytearray(), 1, 4, [4])], second)
+        await mode.close()
+    by_partition = [[m.value for m in cluster.messages("t") if m.partition == p] for p in (0, 1)]
+    assert by_partition == [[b"open 1", b"framed 3", b"framed 5"], [b"open 2", b"framed 4"]]
+    assert (accounts.ledger.sent, accounts.ledger.acked, cluster.sends) == (5, 5, 4)
+    assert accounts.completion.positions["in.jsonl"].offset == 10

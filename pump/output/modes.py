@@ -233,14 +233,13 @@ class BatchMode:
         """Batches already made ship as they are, each after what is open for its partition (input order)."""
         self._check()
         async with self._lock:
-            for part in framed:
-                partition, count = part[0], part[2]
-                opened = self._open.pop(partition, None)
-                if opened is not None and opened.count:
-                    await self._ship(partition, opened)
-                batch = _OpenBatch(self.sink.framed_batch(part))
-                batch.count, batch.nbytes = count, part[3]
-                batch.segments.append((chunk, part[4]))
+            for made in framed:
+                partition, _, count, nbytes, lines = made
+                if partition in self._open:
+                    await self._ship_aged(only=partition)
+                batch = _OpenBatch(self.sink.framed_batch(made))
+                batch.count, batch.nbytes = count, nbytes
+                batch.segments.append((chunk, lines))
                 await self._ship(partition, batch)
             await self._ship_aged()
 
@@ -339,10 +338,12 @@ class BatchMode:
         else:
             self.accounts.failed(batch.segments, error.reason, error.message)
 
-    async def _ship_aged(self, everything: bool = False) -> None:
+    async def _ship_aged(self, everything: bool = False, only: int | None = None) -> None:
+        """Ships the open batches that lingered long enough (``everything``: all; ``only``: that partition's, now)."""
         now = time.perf_counter()
         for partition, batch in list(self._open.items()):
-            if batch.count and (everything or now - batch.started >= self.linger):
+            due = (everything or now - batch.started >= self.linger) if only is None else partition == only
+            if batch.count and due:
                 del self._open[partition]
                 try:
                     await self._ship(partition, batch)
