@@ -166,13 +166,14 @@ def _framed(keys: list[bytes] | None, values: list[bytes], partitions: int, limi
 
 
 @pytest.mark.parametrize(
-    ("keyed", "limit", "cap"),
-    [(True, 1 << 20, 65536), (True, 4096, 65536), (True, 1 << 20, 7), (False, 1 << 20, 65536), (False, 3000, 40)],
-)
+    ("keyed", "limit", "cap", "partitions"),
+    [(True, 1 << 20, 65536, 5), (True, 4096, 65536, 5), (True, 1 << 20, 7, 5), (False, 1 << 20, 65536, 5),
+     (False, 3000, 40, 5), (True, 4096, 65536, 1)],
+)  # fmt: skip
 def test_framed_batches_are_byte_for_byte_what_aiokafkas_builder_makes_of_the_same_records(
-    keyed: bool, limit: int, cap: int
+    keyed: bool, limit: int, cap: int, partitions: int
 ) -> None:
-    n, partitions = 600, 5
+    n = 600
     keys = [b"" if i % 11 == 0 else b"k%d" % (i % 37) for i in range(n)] if keyed else None
     values = [b"v" * (i % 90) + b"%d" % i for i in range(n)]
     framed = _framed(keys, values, partitions, limit, cap)

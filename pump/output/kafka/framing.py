@@ -96,10 +96,13 @@ class ArrowFramer:
             partition_of = self.partitioner.for_key
             by_code = pa.array([partition_of(key) for key in codes.dictionary.to_pylist()], pa.int32())
             partitions = by_code.take(codes.indices)
-            order = pc.sort_indices(partitions)  # stable: input order within each partition
-            keys, values, value_bytes = keys.take(order), values.take(order), value_bytes.take(order)
+            counts = sorted((c["values"], c["counts"]) for c in pc.value_counts(partitions).to_pylist())
+            order = None  # one partition (a topic of one, or one key): the records are in order already
+            if len(counts) > 1:
+                order = pc.sort_indices(partitions)  # stable: input order within each partition
+                keys, values, value_bytes = keys.take(order), values.take(order), value_bytes.take(order)
             runs, start = [], 0
-            for partition, count in sorted((c["values"], c["counts"]) for c in pc.value_counts(partitions).to_pylist()):
+            for partition, count in counts:
                 runs.append((partition, start, start + count))
                 start += count
         batches = runs
