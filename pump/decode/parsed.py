@@ -15,7 +15,8 @@ from pump.records import Invalid, Record
 @dataclass(slots=True)
 class Columns:
     """A chunk's records still as Arrow arrays (binary, one row a record, in input order): each key (None: unkeyed)
-    and value, the first from line ``first_line``. Made only for a decoder asked for them (``Framer``)."""
+    and value, the first from line ``first_line``. CSV's fast path makes them; handed on as they are where the
+    decoder is asked (``columnar``: a ``Framer`` takes them), else made into records."""
 
     keys: Any | None
     values: Any
