@@ -235,8 +235,9 @@ class BatchMode:
         async with self._lock:
             for made in framed:
                 partition, _, count, nbytes, lines = made
-                if partition in self._open:
-                    await self._ship_aged(only=partition)
+                opened = self._open.get(partition)
+                if opened is not None and opened.count:
+                    await self._ship_open(partition)
                 batch = _OpenBatch(self.sink.framed_batch(made))
                 batch.count, batch.nbytes = count, nbytes
                 batch.segments.append((chunk, lines))
@@ -338,19 +339,21 @@ class BatchMode:
         else:
             self.accounts.failed(batch.segments, error.reason, error.message)
 
-    async def _ship_aged(self, everything: bool = False, only: int | None = None) -> None:
-        """Ships the open batches that lingered long enough (``everything``: all; ``only``: that partition's, now)."""
+    async def _ship_aged(self, everything: bool = False) -> None:
         now = time.perf_counter()
         for partition, batch in list(self._open.items()):
-            due = (everything or now - batch.started >= self.linger) if only is None else partition == only
-            if batch.count and due:
-                del self._open[partition]
-                try:
-                    await self._ship(partition, batch)
-                except asyncio.CancelledError:
-                    if not batch.shipped:  # cancelled while waiting for room: the batch is still ours
-                        self._open[partition] = batch
-                    raise
+            if batch.count and (everything or now - batch.started >= self.linger):
+                await self._ship_open(partition)
+
+    async def _ship_open(self, partition: int) -> None:
+        """Ships the partition's open batch; cancelled before it is shipped, it stays open."""
+        batch = self._open.pop(partition)
+        try:
+            await self._ship(partition, batch)
+        except asyncio.CancelledError:
+            if not batch.shipped:  # cancelled while waiting for room: the batch is still ours
+                self._open[partition] = batch
+            raise
 
     async def _flush_idle(self) -> None:
         """Ships batches that linger while input is slow (a pipe, stdin)."""
