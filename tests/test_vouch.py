@@ -192,3 +192,42 @@ def test_a_vouched_chunk_split_for_limit_or_rate_keeps_each_lines_key() -> None:
     decoder = JsonLinesDecoder(Trip, "zone")
     assert decoder.decode(first).records + decoder.decode(rest).records == decoder.decode(chunk).records
     assert [line for _, _, line in decoder.decode(rest).records] == list(range(5, 11))
+
+
+@st.composite
+def repetitive(draw: st.DrawFn) -> Any:
+    """A batch of every kind ``JsonLines`` writes, each column's values drawn from a few (nulls, NaN, -0.0, quotes,
+    control characters among them): what a dictionary pays for."""
+    n = draw(st.integers(1, 40))
+    columns = {}
+    for i, kind in enumerate(draw(st.lists(st.sampled_from([*TYPES, pa.decimal128(5, 2)]), min_size=1, max_size=6))):
+        if pa.types.is_decimal(kind):
+            value: st.SearchStrategy[Any] = st.decimals(-999, 999, places=2, allow_nan=False, allow_infinity=False)
+        elif kind == pa.string():
+            value = st.text(st.sampled_from('ab"\\\x01é'), max_size=3)
+        else:
+            value = values_of(kind, 1, nulls=False, nan=True).map(lambda v: v[0])
+        pool = draw(st.lists(st.none() | value, min_size=1, max_size=4))
+        values = draw(st.lists(st.sampled_from(pool), min_size=n, max_size=n))
+        typed = pa.array(values, kind if not pa.types.is_timestamp(kind) else pa.int64())
+        columns[f"c{i}"] = typed.cast(kind) if pa.types.is_timestamp(kind) else typed
+    return pa.record_batch(columns)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batch=repetitive(), mode=st.sampled_from(["iso", "sql", "epoch-ms"]))
+def test_fields_written_through_their_dictionaries_are_the_same_bytes_as_value_by_value(batch: Any, mode: str) -> None:
+    rows = max(1, batch.num_rows // 3)
+    through = JsonLines(batch.schema, mode).pieces(batch, rows)  # type: ignore[arg-type]
+    assert through == JsonLines(batch.schema, mode, dictionaries=False).pieces(batch, rows)  # type: ignore[arg-type]
+
+
+def test_a_column_arrow_holds_as_a_dictionary_is_written_as_its_values() -> None:
+    batch = pa.record_batch({
+        "flag": pa.array(["N", None, "Y", "N"]).dictionary_encode(),
+        "fee": pa.DictionaryArray.from_arrays(pa.array([1, 0, None, 1], pa.int8()), pa.array([2.5, float("nan")])),
+    })  # fmt: skip
+    lines = JsonLines(batch.schema).pieces(batch, 4)[0].splitlines()
+    assert [msgspec.json.decode(line) for line in lines] == [
+        {"flag": "N", "fee": None}, {"flag": None, "fee": 2.5}, {"flag": "Y", "fee": None}, {"flag": "N", "fee": None},
+    ]  # fmt: skip
