@@ -10,12 +10,6 @@ object is made per value. Compared in one process, one pass each over the same 2
 and 207,000 for column lists into msgspec Structs (``pc.strftime`` for timestamps alone
 would cost 1.9 us a value: casting to text costs 0.05).
 
-A Parquet batch's columns of few distinct values (a ride's fees, zones, codes, flags) go through their
-dictionaries (``pc.dictionary_encode``; a column Arrow already holds as a dictionary as it is): each distinct value
-is written once, with its field's name, and taken by index, so its field is one part of the join instead of two.
-The whole 1M-ride bench file, each batch converted both ways, alternating: 1,471 ns a row against 1,898 (median
-per-batch ratio 0.78), the same bytes.
-
 A column of a type without a kernel path (lists, structs, binary...), or of strings holding
 control characters (which JSON must escape as ``\\u00XX``), goes through Python for that
 batch: its values are encoded one by one by msgspec, correct and slower.
@@ -34,32 +28,24 @@ DatetimeMode = Literal["iso", "sql", "epoch-ms", "epoch-us"]
 #: be put in quotes (strings, dates and times: their quotes are added while the fields are joined).
 Text = tuple[pa.Array, bool]
 _CONTROL = "[\\x00-\\x1f]"
-#: A Parquet column whose distinct values are at most this share of a batch's rows is written through its dictionary
-#: (each distinct value's text made once, with the field's name before it, then taken by index): a ride's fees take
-#: 28-47 ns a row so, against 45-93 cast value by value and 11.5 more for the name's own part of the join (one
-#: 8,192-row batch, one thread, best of 5). A field found above the share is written value by value from then on.
-DISTINCT_SHARE = 0.5
 
 
 class JsonLines:
     """Turns batches of one schema into JSON-lines bytes, the fields named and ordered as the schema's."""
 
-    def __init__(self, schema: pa.Schema, datetime: DatetimeMode = "iso", dictionaries: bool = True) -> None:
-        """``dictionaries``: write a field through its dictionary where that pays (``DISTINCT_SHARE``)."""
+    def __init__(self, schema: pa.Schema, datetime: DatetimeMode = "iso") -> None:
         self.schema = schema
         self.datetime = datetime
         self._prefixes = [
             ("{" if i == 0 else ",") + msgspec.json.encode(name).decode() + ":" for i, name in enumerate(schema.names)
         ]
         self._encode = msgspec.json.Encoder().encode
-        # fields found mostly distinct: written value by value from then on
-        self._distinct: set[int] = set() if dictionaries else set(range(len(schema)))
 
     def pieces(self, batch: pa.RecordBatch, rows: int) -> list[bytes]:
         """The batch as JSON lines, in pieces of ``rows`` lines (the last may have fewer)."""
         if batch.num_rows == 0:
             return []
-        joined = self.join([self._field(i, column) for i, column in enumerate(batch.columns)], "}\n")
+        joined = self.join([self.text(column) for column in batch.columns], "}\n")
         offsets = memoryview(joined.buffers()[1]).cast("i")  # type: ignore[union-attr]
         data = joined.buffers()[2]
         at, n = joined.offset, len(joined)
@@ -78,10 +64,6 @@ class JsonLines:
         parts: list[Any] = []
         glue = ""  # constant text that goes before the next part
         for prefix, (text, quote) in zip(self._prefixes, texts, strict=True):
-            if pa.types.is_dictionary(text.type):  # each distinct value's text made once, with all that goes before it
-                parts.append(_taken(glue + prefix, text, quote))
-                glue = ""
-                continue
             if quote and not text.null_count:
                 parts += [glue + prefix + '"', text]
                 glue = '"'
@@ -92,24 +74,6 @@ class JsonLines:
             glue = ""
         parts.append(glue + end)
         return pc.binary_join_element_wise(*parts, "")
-
-    def _field(self, i: int, column: pa.Array) -> Text:
-        """Field ``i``'s text: through its dictionary (its distinct values written once, then taken by index), unless
-        the field's values were mostly distinct before or its type has no dictionary in Arrow."""
-        if pa.types.is_dictionary(column.type):
-            encoded = column
-        elif i in self._distinct or pa.types.is_nested(column.type):
-            return self.text(column)
-        else:
-            try:
-                encoded = pc.dictionary_encode(column)
-            except pa.ArrowNotImplementedError:
-                self._distinct.add(i)
-                return self.text(column)
-            if len(encoded.dictionary) > len(column) * DISTINCT_SHARE:
-                self._distinct.add(i)
-        text, quote = self.text(encoded.dictionary)
-        return pa.DictionaryArray.from_arrays(encoded.indices, text), quote
 
     def text(self, column: pa.Array) -> Text:
         """Each value's JSON text (null where the value is null), and whether it is yet to be quoted."""
@@ -156,20 +120,6 @@ class JsonLines:
 
 def _any(mask: pa.Array) -> bool:
     return pc.any(mask).as_py() is True
-
-
-def _taken(before: str, text: pa.DictionaryArray, quote: bool) -> pa.Array:
-    """A dictionary-encoded field's part of the join: each distinct value's text (quoted if ``quote``, ``null`` for a
-    null) after ``before`` (the field's name and what precedes it), taken by index; a null index is a null value."""
-    values = _quoted(text.dictionary) if quote else text.dictionary
-    if values.null_count:
-        values = pc.fill_null(values, "null")
-    entries = pc.binary_join_element_wise(before, values, "")
-    indices = text.indices
-    if indices.null_count:
-        entries = pa.concat_arrays([entries, pa.array([before + "null"], entries.type)])
-        indices = pc.fill_null(indices, len(values))
-    return entries.take(indices)
 
 
 def _quoted(text: pa.Array) -> pa.Array:
