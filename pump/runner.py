@@ -21,7 +21,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 from prometheus_client import CollectorRegistry
@@ -31,7 +31,7 @@ from pump.account.accounts import Tally
 from pump.config import EMBEDDED, ReplayConfig, config_error
 from pump.decode import DecodeStage, InlineDecode, Partitioner, build_decoders, decode_processes_for
 from pump.decode.eventtime import EventTimes, Stamper
-from pump.decode.parsed import Decoder
+from pump.decode.parsed import Columns, Decoder, Framed, Framer
 from pump.decode.processes import ProcessDecode
 from pump.decode.shape import Shape
 from pump.decode.vouch import Vouch
@@ -268,10 +268,18 @@ async def _assemble(
     how = delivery.record_timestamp
     stamper = Stamper(how) if how != "create" else None
     if isinstance(decode, InlineDecode) and mode.name == "batch" and not (rate or by_time or stamper or delivery.source_headers):
-        decode.framer = sink.framer(decode.partitioner, config.producer.max_message_bytes, limit)
+        decode.framer = framer = sink.framer(decode.partitioner, config.producer.max_message_bytes, limit)
+        if framer is not None and decode.partitioner.shard is None and config.input.limit is None:
+            for source in plan.sources:  # Parquet batches vouched for with keys: framed as they are read (its threads)
+                if isinstance(source, ParquetSource) and isinstance(source.vouch, Vouch):
+                    source.frame = (source.vouch.key_array, partial(_frame_rows, framer))
     stages = Stages(plan.sources, plan.resume[0], queue, decode, by_time or Unpaced(), mode, accounts, workers, rate,
                     min(pieces) if pieces else None, stamper)  # fmt: skip
     return _Run(Engine(config, stages), sink, accounts, total, rate, by_time)
+
+
+def _frame_rows(framer: Framer, keys: Any, values: Any, first_line: int) -> list[Framed] | None:
+    return framer.frame(Columns(keys, values, first_line), 0)  # keyed: the chunk's place picks no partition
 
 
 def event_times(config: ReplayConfig) -> EventTimes | None:

@@ -93,6 +93,39 @@ async def test_csv_record_batches_framed_on_the_decode_thread_are_taken_whole_by
     check_keys_partitions_and_order(got, PARTITIONS)
 
 
+@pytest.mark.parametrize("acks", ["1", "all"])
+async def test_parquet_batches_framed_as_they_are_read_are_taken_whole_by_apache_kafka(
+    kafka: KafkaCluster, topic_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, acks: str
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pump import runner
+
+    framed: list[int] = []  # batches made of each chunk read (0: left to the decoder and aiokafka)
+    frame = runner._frame_rows
+
+    def counted(*args: object) -> list[Framed] | None:
+        batches = frame(*args)  # type: ignore[arg-type]
+        framed.append(0 if batches is None else len(batches))
+        return batches
+
+    monkeypatch.setattr(runner, "_frame_rows", counted)
+    n, path = 4000, tmp_path / "in.parquet"
+    rows = write_csv(tmp_path / "unused.csv", n)
+    pq.write_table(pa.table({"user": [r["user"] for r in rows], "seq": [int(r["seq"]) for r in rows],
+                             "pad": [r["pad"] for r in rows]}), path, row_group_size=1500)  # fmt: skip
+    expected = collections.Counter(msgspec.json.encode({**r, "seq": int(r["seq"])}) for r in rows)
+    await created(kafka.bootstrap, topic_name, PARTITIONS)
+    cfg = config(path, topic_name, kafka.bootstrap, key_field="user", acks=acks, chunk_bytes=32768, batch_bytes=1024, workers=3)
+    report = await replay(cfg)  # read 256 rows at a time: 4 batches of about 3.5 KB, cut to 1 KB
+    assert (report.acknowledged, report.failed, report.unsettled, report.exit_code) == (n, 0, 0, 0), report.to_text()
+    assert len(framed) > 10 and all(framed) and sum(framed) > len(framed) * PARTITIONS  # every batch read, cut to fit
+    got = await consumed(kafka.bootstrap, topic_name, n)
+    assert collections.Counter(m.value for m in got) == expected
+    check_keys_partitions_and_order(got, PARTITIONS)
+
+
 KEYS = ["", "u1", "é", "日本語のキー", "😀 emoji", "x" * 1000, "key with spaces", "0", "-1", *(f"k{i}" for i in range(150))]
 
 

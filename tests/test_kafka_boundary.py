@@ -21,8 +21,10 @@ from aiokafka.structs import TopicPartition
 
 from pump import ConfigError, ReplayConfig
 from pump.cli.options import flag_of
+from pump.decode.lines import LineIndex
 from pump.decode.parsed import Columns, Framed
 from pump.decode.partition import Partitioner
+from pump.input import Chunk
 from pump.output.kafka import KafkaCluster
 from pump.output.kafka.batch import FramedBatch, KafkaBatch
 from pump.output.kafka.closing import closing, settle
@@ -209,6 +211,20 @@ def test_a_chunk_is_not_framed_where_aiokafka_must_take_its_records_one_by_one()
     import pyarrow as pa
 
     assert framer.frame(Columns(None, pa.array(values, pa.binary()), 1), 0) is None
+
+
+@pytest.mark.parametrize("keyed", [True, False])
+def test_a_framed_chunks_values_come_back_by_line_for_its_dead_letters(keyed: bool) -> None:
+    n = 300
+    keys = [b"" if i % 5 == 0 else b"k%d" % i for i in range(n)] if keyed else None
+    values = [b"v" * (i * 67 % 20_000) + b"%d" % i for i in range(n)]  # one-, two- and three-byte lengths
+    framed = _framed(keys, values, 4, 1 << 20, 65536)
+    assert framed is not None
+    chunk = Chunk("t.parquet", "jsonl", None, 10, 9, b"", 1000, n, rows=True, framed=framed)
+    index = LineIndex(chunk)
+    assert [index.raw(10 + i) for i in range(n)] == values
+    assert [index.of(10 + i) for i in (0, n - 1)] == [9, 9 + n - 1]  # a row's index
+    assert chunk.text_bytes == sum(map(len, values)) + n  # as the lines it holds would be, newlines and all
 
 
 async def test_only_batches_aiokafka_would_send_as_they_are_are_framed() -> None:

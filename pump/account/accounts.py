@@ -100,7 +100,7 @@ class Accounts:
 
     def read(self, chunk: Chunk) -> None:
         led = self.ledger
-        led.bytes_read += len(chunk.data)
+        led.bytes_read += chunk.text_bytes
         led.raw_bytes_read += chunk.raw_bytes
         led.lines += chunk.lines
         self.completion.read(chunk)

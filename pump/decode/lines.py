@@ -6,15 +6,18 @@ from itertools import accumulate
 
 from pump.input import Chunk
 
+_RECORDS_FROM = 61  # a record batch's header (Kafka's ``DefaultRecordBatch``, magic 2), before its first record
+
 
 class LineIndex:
-    """Byte offsets and raw text of a chunk's physical lines."""
+    """Byte offsets and raw text of a chunk's physical lines (a framed chunk's: its records' values)."""
 
-    __slots__ = ("_chunk", "_starts")
+    __slots__ = ("_chunk", "_starts", "_values")
 
     def __init__(self, chunk: Chunk) -> None:
         self._chunk = chunk
         self._starts: list[int] | None = None
+        self._values: dict[int, bytes] | None = None
 
     def _index(self, line: int) -> tuple[list[int], int]:
         if self._starts is None:
@@ -31,6 +34,40 @@ class LineIndex:
 
     def raw(self, line: int) -> bytes:
         """The physical line, without its line ending."""
+        if self._chunk.framed is not None:
+            if self._values is None:
+                self._values = {line: value for _, batch, _, _, lines in self._chunk.framed
+                                for line, value in zip(lines, record_values(batch), strict=True)}  # fmt: skip
+            return self._values[line]
         starts, i = self._index(line)
         end = starts[i + 1] - 1 if i + 1 < len(starts) else len(self._chunk.data)
         return self._chunk.data[starts[i] : end].removesuffix(b"\r")
+
+
+def record_values(batch: bytes | bytearray) -> list[bytes]:
+    """The values of a record batch's records, in order (as ``output.kafka.framing`` writes them: no compression)."""
+    values = []
+    at = _RECORDS_FROM
+    while at < len(batch):
+        length, at = _varint(batch, at)
+        end = at + length
+        _, i = _varint(batch, at + 1)  # after the attributes: the timestamp delta
+        _, i = _varint(batch, i)  # the offset delta
+        key_length, i = _varint(batch, i)
+        i += max(key_length, 0)  # -1: no key
+        value_length, i = _varint(batch, i)
+        values.append(bytes(batch[i : i + value_length]))
+        at = end
+    return values
+
+
+def _varint(data: bytes | bytearray, at: int) -> tuple[int, int]:
+    """Kafka's zigzag varint at ``at``: its value and where the next field starts."""
+    shift = raw = 0
+    while True:
+        byte = data[at]
+        at += 1
+        raw |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return (raw >> 1) ^ -(raw & 1), at
+        shift += 7

@@ -72,6 +72,8 @@ def decode_chunk(
     ``times``, each record's event time is read, and a record without one is invalid (reason ``time``); with
     ``shape``, values are written again (``--columns``, ``--datetime``). With a ``framer`` (and none of those),
     records the decoder has as Arrow arrays become record batches here, on the decoding thread."""
+    if chunk.framed is not None:  # framed as it was read (Parquet: ``ParquetSource.frame``, set only where allowed)
+        return Decoded(chunk, {}, chunk.lines, [], 0, framed=chunk.framed)
     columnar = framer is not None and partitioner.shard is None and times is None and shape is None
     parsed = decoders[chunk.format].decode(chunk, None if partitioner.shard is None else partitioner, columnar)
     if parsed.columns is not None:

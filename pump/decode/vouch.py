@@ -98,6 +98,18 @@ class Vouch:
 
     def __call__(self, batch: Any) -> list[bytes | None] | None:
         """The batch's keys (None each without a key field) if every row is known valid, else None."""
+        if not self._vouched(batch):
+            return None
+        if self._key is None:
+            return [None] * batch.num_rows
+        keys = self._keys(batch)
+        return None if keys is None else keys.to_pylist()
+
+    def key_array(self, batch: Any) -> Any:
+        """The batch's keys as an Arrow binary array if every row is known valid and has a key field, else None."""
+        return self._keys(batch) if self._key is not None and self._vouched(batch) else None
+
+    def _vouched(self, batch: Any) -> bool:
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -106,7 +118,7 @@ class Vouch:
             self._plans[schema] = self._plan(schema)
         plan = self._plans[schema]
         if plan is None:
-            return None
+            return False
         for name, nullable in plan:
             column = batch.column(name)
             kind = column.type
@@ -114,21 +126,27 @@ class Vouch:
                 per_second = _PER_SECOND[kind.unit]
                 low, high = (v.cast(pa.int64()).as_py() for v in pc.min_max(column).values())
                 if low < _YEAR_1 * per_second or high >= _YEAR_10000 * per_second:
-                    return None
+                    return False
             if nullable:
                 continue
             if column.null_count:
-                return None
+                return False
             if pa.types.is_floating(kind) and not math.isfinite(pc.sum(column).as_py() or 0.0):
-                return None  # a NaN or an infinity, written as null (or a sum past the largest double: not vouched)
-        if self._key is None:
-            return [None] * batch.num_rows
+                return False  # a NaN or an infinity, written as null (or a sum past the largest double: not vouched)
+        return True
+
+    def _keys(self, batch: Any) -> Any:
+        """The key column as the keys the JSON-lines path makes (binary), or None if a row has none."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        assert self._key is not None
         keys = batch.column(self._key)
         if keys.null_count:
             return None
         if pa.types.is_integer(keys.type):
             keys = pc.cast(keys, pa.string())  # decimal digits, as the JSON-lines path makes an int's key
-        return pc.cast(keys, pa.binary()).to_pylist()  # type: ignore[no-any-return]
+        return pc.cast(keys, pa.binary())
 
 
 def _keyable(t: Any) -> bool:

@@ -44,6 +44,14 @@ def _pyarrow() -> tuple[Any, Any]:
 
 #: Given a batch, its rows' keys if every row is known valid by the columns' types, else None (``decode.vouch``).
 Voucher = Callable[[Any], list[bytes | None] | None]
+#: A converted chunk: its first row's index, its rows, its JSON lines, its keys if vouched for, its record batches if
+#: framed.
+Converted = tuple[int, int, bytes, list[bytes | None] | None, list[Any] | None]
+#: Given a batch, its rows' keys as an Arrow binary array if every row is known valid and keyed, else None.
+KeyArray = Callable[[Any], Any]
+#: Given a chunk's keys and values (Arrow binary arrays) and its first row's number, its records as record batches
+#: ready to send (``decode.parsed.Framed``), or None where they must go the usual way.
+FrameRows = Callable[[Any, Any, int], list[Any] | None]
 
 
 class ParquetSource:
@@ -55,6 +63,8 @@ class ParquetSource:
         self.size = size
         self.datetime = datetime
         self.vouch: Voucher | None = None
+        # set by the run where a vouched batch's keyed records may come as record batches (``framed``)
+        self.frame: tuple[KeyArray, FrameRows] | None = None
         with self._file() as pf:
             names = pf.schema_arrow.names
             self.rows = pf.metadata.num_rows
@@ -118,12 +128,16 @@ class ParquetSource:
         room = asyncio.Semaphore(CONVERTING)  # batches read and not yet handed on
         stopping = False
 
-        def convert(row: int, batch: Any) -> list[tuple[int, int, bytes, list[bytes | None] | None]]:  # blocking
+        def convert(row: int, batch: Any) -> list[Converted]:  # blocking
             assert to_json is not None  # made before the first batch is handed to a conversion
+            if self.frame is not None and (keys := self.frame[0](batch)) is not None:
+                made = self.frame[1](keys, to_json.values(batch), row + 1)
+                if made is not None:  # one chunk, already record batches: no JSON lines, no keys made in Python
+                    return [(row, batch.num_rows, b"", None, made)]
             pieces = to_json.pieces(batch, rows_per_chunk)
             keys = self.vouch(batch) if self.vouch is not None else None
             n = rows_per_chunk
-            return [(row + i * n, min(n, batch.num_rows - i * n), data, None if keys is None else keys[i * n : (i + 1) * n])
+            return [(row + i * n, min(n, batch.num_rows - i * n), data, None if keys is None else keys[i * n : (i + 1) * n], None)
                     for i, data in enumerate(pieces)]  # fmt: skip
 
         async def read() -> None:  # the batches in order, each handed to a conversion; at most CONVERTING ahead
@@ -146,9 +160,9 @@ class ParquetSource:
             while (next_batch := await converting.get()) is not None:
                 got = await next_batch
                 room.release()
-                for row, rows, data, keys in got:
+                for row, rows, data, keys, made in got:
                     raw = self.size * rows // max(self.rows, 1)
-                    yield Chunk(self.name, "jsonl", None, row + 1, row, data, raw, lines=rows, rows=True, keys=keys)
+                    yield Chunk(self.name, "jsonl", None, row + 1, row, data, raw, lines=rows, rows=True, keys=keys, framed=made)
         finally:
             stopping = True  # stopped early: the read in hand still uses the file; let it and the conversions end
             room.release()  # a reader waiting for room sees the stop

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import msgspec
 
@@ -39,6 +39,13 @@ class Chunk:
     seq: int = 0  # the chunk's place in the whole run's input order, set by the reader
     rows: bool = False  # offsets count rows, not bytes (a Parquet file's JSON lines, a row each)
     keys: list[bytes | None] | None = None  # every line known valid, with these keys (Parquet, by its types: ``Vouch``)
+    framed: list[Any] | None = None  # its records as record batches (``decode.parsed.Framed``; Parquet): ``data`` is empty
+
+    @property
+    def text_bytes(self) -> int:
+        """Its records' bytes as lines: a framed chunk keeps no lines, only its values (``Framed``'s bytes of values)
+        and, for each, the newline it would have had."""
+        return len(self.data) if self.framed is None else sum(batch[3] for batch in self.framed) + self.lines
 
     @property
     def end(self) -> int:
