@@ -269,7 +269,8 @@ async def _assemble(
     stamper = Stamper(how) if how != "create" else None
     if isinstance(decode, InlineDecode) and mode.name == "batch" and not (rate or by_time or stamper or delivery.source_headers):
         decode.framer = framer = sink.framer(decode.partitioner, config.producer.max_message_bytes, limit)
-        if framer is not None and decode.partitioner.shard is None and config.input.limit is None:
+        whole = config.input.limit is None and config.delivery.time_field is None  # nothing to cut, no time to read
+        if framer is not None and decode.partitioner.shard is None and whole:
             for source in plan.sources:  # Parquet batches vouched for with keys: framed as they are read (its threads)
                 if isinstance(source, ParquetSource) and isinstance(source.vouch, Vouch):
                     source.frame = (source.vouch.key_array, partial(_frame_rows, framer))

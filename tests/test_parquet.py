@@ -214,3 +214,73 @@ def test_batches_vouched_for_by_their_types_are_sent_as_the_decoder_would_send_t
     monkeypatch.setattr("pump.runner.Vouch", lambda *args: lambda batch: None)  # nothing vouched for: every line decoded
     assert sum(vouched_rows) > ROWS // 2
     assert (fast, records) == replayed() and records == ROWS
+
+
+def test_batches_framed_as_they_are_read_reach_a_broker_as_decoded_lines_would(
+    trips: Path, broker: Broker, topic_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch vouched for with keys becomes record batches on the conversion thread (``ParquetSource.frame``): a
+    real broker holds, partition by partition and in order, what the decoder and aiokafka's builder send of the same
+    rows."""
+    from pump import runner
+
+    frame, framed = runner._frame_rows, []
+
+    def counted(*args: Any) -> Any:
+        framed.append(frame(*args))
+        return framed[-1]
+
+    def replayed(topic: str) -> list[tuple[int, int, bytes | None, bytes]]:
+        create_topic(broker.bootstrap, topic, 3)
+        settings = {"schema": "rides", "key_field": "PULocationID", "chunk_bytes": 100_000, "batch_bytes": 16_384}
+        report = asyncio.run(replay(config(trips, topic, broker.bootstrap, **settings)))
+        assert report.exit_code == 0 and report.acknowledged == ROWS, report.to_text()
+        return sorted((m.partition, m.offset, m.key, m.value) for m in consume(broker.bootstrap, topic, ROWS))
+
+    monkeypatch.setattr(runner, "_frame_rows", counted)
+    fast = replayed(topic_name)
+    assert framed and all(framed)  # every batch read was framed
+    monkeypatch.setattr(runner, "_frame_rows", lambda *args: None)  # the framer refuses: decoded, then aiokafka's
+    assert fast == replayed(topic_name + "-decoded")
+
+
+def test_a_time_field_is_read_from_every_row_so_nothing_is_framed_past_it(
+    tmp_path: Path, broker: Broker, topic_name: str
+) -> None:
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"zone": [1, 2, 3], "pickup": pa.array([dt.datetime(2025, 11, 1), None, dt.datetime(2025, 11, 2)],
+                                                                    pa.timestamp("us"))}), path)  # fmt: skip
+    create_topic(broker.bootstrap, topic_name, 1)
+    report = asyncio.run(replay(config(path, topic_name, broker.bootstrap, key_field="zone", time_field="pickup")))
+    assert (report.acknowledged, report.invalid, dict(report.invalid_by_reason)) == (2, 1, {"time": 1}), report.to_text()
+
+
+def test_a_framed_chunk_holds_its_own_rows_with_their_numbers_from_any_resume_point(trips: Path) -> None:
+    """Each batch read is one chunk whose record batches hold exactly its rows, numbered as the file's (what
+    checkpoints and dead letters go by), also when a resume starts inside a batch."""
+    from functools import partial
+
+    from pump.decode.lines import LineIndex
+    from pump.decode.partition import Partitioner
+    from pump.decode.vouch import Vouch
+    from pump.output.kafka.framing import ArrowFramer
+    from pump.runner import _frame_rows
+
+    source = ParquetSource(str(trips), trips.stat().st_size)
+    vouch = Vouch(None, "PULocationID", "iso")
+    source.vouch = vouch
+    source.frame = (vouch.key_array, partial(_frame_rows, ArrowFramer(Partitioner(3), 1 << 20, 1 << 20, 65536)))
+    rows = [{k: as_sent(v, "iso") for k, v in row.items()} for row in pq.read_table(trips).to_pylist()]
+
+    async def read(start: int) -> list[Any]:
+        return [chunk async for chunk in source.chunks(Position(start, start + 1), 8192)]
+
+    for start in (0, 777):
+        chunks = asyncio.run(read(start))
+        assert chunks[0].first_line == start + 1 and sum(c.lines for c in chunks) == ROWS - start
+        for chunk in chunks:
+            assert chunk.framed is not None and chunk.data == b""
+            lines = sorted(line for *_, batch_lines in chunk.framed for line in batch_lines)
+            assert lines == list(range(chunk.first_line, chunk.first_line + chunk.lines))
+            index = LineIndex(chunk)
+            assert all(msgspec.json.decode(index.raw(line)) == rows[line - 1] and index.of(line) == line - 1 for line in lines)
