@@ -1,6 +1,9 @@
 """Parquet files (local, or a URL fsspec reads) as sources: read a record batch at a time, each batch turned into
 JSON lines (``arrow.JsonLines``), so everything after the reader (schema validation, keys, partitions, sending,
-accounting) is what it is for a JSON-lines file.
+accounting) is what it is for a JSON-lines file. Where the run sets ``frame`` (the batch mode sending record
+batches as they are made), a batch its schema vouches for with a key column skips all that: it becomes one chunk
+of Kafka record batches, made on its conversion thread (whole replays of 1M rides: 1.29x, the event loop's CPU
+a quarter; README, Performance).
 
 Memory is bounded by one row group's column chunks (pyarrow reads a row group's pages as it streams its batches)
 and the chunk queue, whatever the file's size. Positions count rows: a chunk's ``first_line`` is its first row's
@@ -115,9 +118,9 @@ class ParquetSource:
                     raise InputError(self.name, f"row group {group}: {first_line(exc)}", line=row + 1) from None
 
     async def chunks(self, start: Position, chunk_bytes: int | None) -> AsyncIterator[Chunk]:
-        """Batches read in order on a thread, each turned into JSON lines on a thread of its own while the next
-        are read and converted: ``CONVERTING`` batches at once, since the event loop that hands them on is busy
-        sending (whole processes, 1M rides: see the README's Parquet figures)."""
+        """Batches read in order on a thread, each turned into JSON lines (or record batches: ``frame``) on a thread
+        of its own while the next are read and converted: ``CONVERTING`` batches at once, since the event loop that
+        hands them on is busy sending (whole processes, 1M rides: see the README's Parquet figures)."""
         from pump.input.arrow import JsonLines
 
         rows_per_chunk = max(chunk_bytes_for("jsonl", chunk_bytes) // ROW_BYTES, 1)
