@@ -31,7 +31,7 @@ from pump.account.accounts import Tally
 from pump.config import EMBEDDED, ReplayConfig, config_error
 from pump.decode import DecodeStage, InlineDecode, Partitioner, build_decoders, decode_processes_for
 from pump.decode.eventtime import EventTimes, Stamper
-from pump.decode.parsed import Columns, Decoder, Framed, Framer
+from pump.decode.parsed import STICKY, Columns, Decoder, Framed, Framer
 from pump.decode.processes import ProcessDecode
 from pump.decode.shape import Shape
 from pump.decode.vouch import Vouch
@@ -280,7 +280,12 @@ async def _assemble(
 
 
 def _frame_rows(framer: Framer, keys: Any, values: Any, first_line: int) -> list[Framed] | None:
-    return framer.frame(Columns(keys, values, first_line), 0)  # keyed: the chunk's place picks no partition
+    """A chunk read as record batches; unkeyed, their partition is left to the chunk's place in the run (``STICKY``),
+    which is known only once it is read."""
+    framed = framer.frame(Columns(keys, values, first_line), 0)
+    if framed is None or keys is not None:
+        return framed
+    return [(STICKY, *rest) for _, *rest in framed]
 
 
 def event_times(config: ReplayConfig) -> EventTimes | None:

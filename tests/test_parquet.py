@@ -284,3 +284,33 @@ def test_a_framed_chunk_holds_its_own_rows_with_their_numbers_from_any_resume_po
             assert lines == list(range(chunk.first_line, chunk.first_line + chunk.lines))
             index = LineIndex(chunk)
             assert all(msgspec.json.decode(index.raw(line)) == rows[line - 1] and index.of(line) == line - 1 for line in lines)
+
+
+def test_unkeyed_batches_framed_as_read_go_whole_to_one_partition_each_in_turn(
+    trips: Path, broker: Broker, topic_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a key field, a batch read and framed goes whole to one partition (its chunk's sticky one, known only
+    once it is read), consecutive batches to consecutive partitions, each in file order."""
+    from pump import runner
+
+    frame, framed = runner._frame_rows, []
+    monkeypatch.setattr(runner, "_frame_rows", lambda *args: framed.append(frame(*args)) or framed[-1])
+    create_topic(broker.bootstrap, topic_name, 3)
+    report = asyncio.run(replay(config(trips, topic_name, broker.bootstrap, schema="rides", chunk_bytes=100_000)))
+    assert report.exit_code == 0 and report.acknowledged == ROWS, report.to_text()
+    assert framed and all(framed)
+    per_batch = ROWS // len(framed) + 1  # rows a batch read holds (the last row group's last batch may hold fewer)
+    from pump.input.arrow import JsonLines
+
+    table = pq.read_table(trips)
+    rows = JsonLines(table.schema).pieces(table.combine_chunks().to_batches()[0], ROWS)[0].splitlines()
+    by_value = {value: i for i, value in enumerate(rows)}
+    assert len(by_value) == ROWS  # each row's line its own
+    got = consume(broker.bootstrap, topic_name, ROWS)
+    places = sorted((by_value[m.value], m.partition, m.offset) for m in got)
+    assert [row for row, _, _ in places] == list(range(ROWS))  # every row once
+    for partition in range(3):
+        offsets = [offset for _, p, offset in places if p == partition]
+        assert offsets == sorted(offsets), "a partition's records in file order"
+    batches = [{p for _, p, _ in places[i : i + per_batch]} for i in range(0, ROWS, per_batch)]
+    assert len(batches[0]) == 1 and len({p for b in batches[:3] for p in b}) == 3

@@ -33,6 +33,9 @@ class Columns:
 #: A record batch ready to send: its partition, its bytes as the sink sends them, its records, their values' bytes,
 #: and their lines.
 Framed = tuple[int, bytearray, int, int, list[int]]
+#: The partition of a batch of unkeyed records framed before its chunk's place in the run is known: the chunk's
+#: sticky partition (``Partitioner.sticky``), given when it is decoded.
+STICKY = -1
 
 
 class Framer(Protocol):

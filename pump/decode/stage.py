@@ -23,7 +23,7 @@ from pump.decode.arrowcsv import available as arrow_available
 from pump.decode.csvrows import CsvDecoder
 from pump.decode.eventtime import EventTimes
 from pump.decode.jsonl import JsonLinesDecoder
-from pump.decode.parsed import Decoder, Framed, Framer
+from pump.decode.parsed import STICKY, Decoder, Framed, Framer
 from pump.decode.partition import Partitioner
 from pump.decode.shape import Shape
 from pump.input import Chunk, RecordFormat, Source
@@ -73,7 +73,10 @@ def decode_chunk(
     ``shape``, values are written again (``--columns``, ``--datetime``). With a ``framer`` (and none of those),
     records the decoder has as Arrow arrays become record batches here, on the decoding thread."""
     if chunk.framed is not None:  # framed as it was read (Parquet: ``ParquetSource.frame``, set only where allowed)
-        return Decoded(chunk, {}, chunk.lines, [], 0, framed=chunk.framed)
+        framed = chunk.framed
+        if framed and framed[0][0] == STICKY:  # unkeyed: the chunk's own partition, now that its place is known
+            framed = [(partitioner.sticky(chunk.seq), *rest) for _, *rest in framed]
+        return Decoded(chunk, {}, chunk.lines, [], 0, framed=framed)
     columnar = framer is not None and partitioner.shard is None and times is None and shape is None
     parsed = decoders[chunk.format].decode(chunk, None if partitioner.shard is None else partitioner, columnar)
     if parsed.columns is not None:

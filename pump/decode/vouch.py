@@ -105,9 +105,15 @@ class Vouch:
         keys = self._keys(batch)
         return None if keys is None else keys.to_pylist()
 
-    def key_array(self, batch: Any) -> Any:
-        """The batch's keys as an Arrow binary array if every row is known valid and has a key field, else None."""
-        return self._keys(batch) if self._key is not None and self._vouched(batch) else None
+    def key_array(self, batch: Any) -> tuple[bool, Any]:
+        """Whether every row is known valid and has its key (or there is no key field), and the keys as an Arrow
+        binary array (None without a key field)."""
+        if not self._vouched(batch):
+            return False, None
+        if self._key is None:
+            return True, None
+        keys = self._keys(batch)
+        return keys is not None, keys
 
     def _vouched(self, batch: Any) -> bool:
         import pyarrow as pa

@@ -50,10 +50,11 @@ Voucher = Callable[[Any], list[bytes | None] | None]
 #: A converted chunk: its first row's index, its rows, its JSON lines, its keys if vouched for, its record batches if
 #: framed.
 Converted = tuple[int, int, bytes, list[bytes | None] | None, list[Any] | None]
-#: Given a batch, its rows' keys as an Arrow binary array if every row is known valid and keyed, else None.
-KeyArray = Callable[[Any], Any]
-#: Given a chunk's keys and values (Arrow binary arrays) and its first row's number, its records as record batches
-#: ready to send (``decode.parsed.Framed``), or None where they must go the usual way.
+#: Given a batch: whether every row is known valid (and keyed, where there is a key field), and its keys as an Arrow
+#: binary array (None without a key field).
+KeyArray = Callable[[Any], tuple[bool, Any]]
+#: Given a chunk's keys (None: unkeyed) and values (Arrow binary arrays) and its first row's number, its records as
+#: record batches ready to send (``decode.parsed.Framed``), or None where they must go the usual way.
 FrameRows = Callable[[Any, Any, int], list[Any] | None]
 
 
@@ -133,7 +134,9 @@ class ParquetSource:
 
         def convert(row: int, batch: Any) -> list[Converted]:  # blocking
             assert to_json is not None  # made before the first batch is handed to a conversion
-            if self.frame is not None and (keys := self.frame[0](batch)) is not None:
+            vouched, keys = self.frame[0](batch) if self.frame is not None else (False, None)
+            if vouched:
+                assert self.frame is not None
                 made = self.frame[1](keys, to_json.values(batch), row + 1)
                 if made is not None:  # one chunk, already record batches: no JSON lines, no keys made in Python
                     return [(row, batch.num_rows, b"", None, made)]
