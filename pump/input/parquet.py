@@ -1,7 +1,7 @@
 """Parquet files (local, or a URL fsspec reads) as sources: read a record batch at a time, each batch turned into
 JSON lines (``arrow.JsonLines``), so everything after the reader (schema validation, keys, partitions, sending,
 accounting) is what it is for a JSON-lines file. Where the run sets ``frame`` (the batch mode sending record
-batches as they are made), a batch its schema vouches for with a key column skips all that: it becomes one chunk
+batches as they are made), a batch its schema vouches for skips all that: it becomes one chunk
 of Kafka record batches, made on its conversion thread (whole replays of 1M rides: 1.29x, the event loop's CPU
 a quarter; README, Performance).
 
