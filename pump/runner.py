@@ -31,7 +31,7 @@ from pump.account.accounts import Tally
 from pump.config import EMBEDDED, ReplayConfig, config_error
 from pump.decode import DecodeStage, InlineDecode, Partitioner, build_decoders, decode_processes_for
 from pump.decode.eventtime import EventTimes, Stamper
-from pump.decode.parsed import STICKY, Columns, Decoder, Framed, Framer
+from pump.decode.parsed import Columns, Decoder, Framed, Framer
 from pump.decode.processes import ProcessDecode
 from pump.decode.shape import Shape
 from pump.decode.vouch import Vouch
@@ -271,7 +271,7 @@ async def _assemble(
         decode.framer = framer = sink.framer(decode.partitioner, config.producer.max_message_bytes, limit)
         whole = config.input.limit is None and config.delivery.time_field is None  # nothing to cut, no time to read
         if framer is not None and decode.partitioner.shard is None and whole:
-            for source in plan.sources:  # Parquet batches vouched for with keys: framed as they are read (its threads)
+            for source in plan.sources:  # Parquet batches vouched for: framed as they are read (on its threads)
                 if isinstance(source, ParquetSource) and isinstance(source.vouch, Vouch):
                     source.frame = (source.vouch.key_array, partial(_frame_rows, framer))
     stages = Stages(plan.sources, plan.resume[0], queue, decode, by_time or Unpaced(), mode, accounts, workers, rate,
@@ -280,12 +280,8 @@ async def _assemble(
 
 
 def _frame_rows(framer: Framer, keys: Any, values: Any, first_line: int) -> list[Framed] | None:
-    """A chunk read as record batches; unkeyed, their partition is left to the chunk's place in the run (``STICKY``),
-    which is known only once it is read."""
-    framed = framer.frame(Columns(keys, values, first_line), 0)
-    if framed is None or keys is not None:
-        return framed
-    return [(STICKY, *rest) for _, *rest in framed]
+    """A chunk read as record batches; unkeyed, their partition is left to its place in the run, not known yet."""
+    return framer.frame(Columns(keys, values, first_line), None)
 
 
 def event_times(config: ReplayConfig) -> EventTimes | None:

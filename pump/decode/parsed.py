@@ -42,7 +42,7 @@ class Framer(Protocol):
     """Turns a chunk's ``Columns`` into ``Framed`` batches for one sink, on the decode thread; None where it
     cannot (the records then go the usual way)."""
 
-    def frame(self, columns: Columns, seq: int) -> list[Framed] | None: ...
+    def frame(self, columns: Columns, seq: int | None) -> list[Framed] | None: ...
 
 
 @dataclass(slots=True)

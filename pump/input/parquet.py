@@ -134,10 +134,10 @@ class ParquetSource:
 
         def convert(row: int, batch: Any) -> list[Converted]:  # blocking
             assert to_json is not None  # made before the first batch is handed to a conversion
-            vouched, keys = self.frame[0](batch) if self.frame is not None else (False, None)
-            if vouched:
-                assert self.frame is not None
-                made = self.frame[1](keys, to_json.values(batch), row + 1)
+            if self.frame is not None:
+                key_array, frame_rows = self.frame
+                vouched, keys = key_array(batch)
+                made = frame_rows(keys, to_json.values(batch), row + 1) if vouched else None
                 if made is not None:  # one chunk, already record batches: no JSON lines, no keys made in Python
                     return [(row, batch.num_rows, b"", None, made)]
             pieces = to_json.pieces(batch, rows_per_chunk)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from crc32c import crc32c
 
-from pump.decode.parsed import Columns, Framed
+from pump.decode.parsed import STICKY, Columns, Framed
 from pump.decode.partition import Partitioner
 
 if TYPE_CHECKING:
@@ -71,8 +71,9 @@ class ArrowFramer:
         self.cap = cap
         self._tables: _Varints | None = None  # made at the first chunk framed (pyarrow is imported by then)
 
-    def frame(self, columns: Columns, seq: int) -> list[Framed] | None:
-        """The chunk's batches, in partition order, or None where aiokafka must take its records."""
+    def frame(self, columns: Columns, seq: int | None) -> list[Framed] | None:
+        """The chunk's batches, in partition order, or None where aiokafka must take its records. ``seq``: the
+        chunk's place in the run, which picks unkeyed records' partition (None: not known yet, ``STICKY``)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -90,7 +91,7 @@ class ArrowFramer:
             tables = self._tables = _Varints(max(n, longest_record, 1 << 13))
         if keys is None:  # unkeyed: the chunk's sticky partition, in input order
             order = None
-            runs = [(self.partitioner.sticky(seq), 0, n)]
+            runs = [(STICKY if seq is None else self.partitioner.sticky(seq), 0, n)]
         else:
             codes = pc.dictionary_encode(keys)
             partition_of = self.partitioner.for_key
