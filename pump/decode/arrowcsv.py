@@ -81,9 +81,10 @@ def available() -> bool:
 
 
 def plain(data: bytes, width: int) -> bool:
-    """Rows a line each, no blank line: Arrow's row ``i`` is the chunk's line ``first_line + i``. A blank line
-    under a header of two columns or more is a row of one cell, which Arrow refuses, so only a one-column
-    chunk is searched for one (the search for two bytes costs 100 ns a row, more than all the others)."""
+    """Rows a line each: Arrow's row ``i`` is the chunk's line ``first_line + i``. A blank line is no row to the
+    Python path but a row of empty cells to Arrow (nulls, whatever the header's width), so a chunk must have none.
+    Searching for one costs 100 ns a row, more than all the other checks, so here only a one-column chunk is
+    searched; a wider one only where its rows are not all in form (``ArrowRows.decode``: a blank line never is)."""
     return b'"' not in data and b"\r" not in data and not data.startswith(b"\n") and (width > 1 or b"\n\n" not in data)
 
 
@@ -210,6 +211,8 @@ class ArrowRows:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return None
         formed = pc.all(pc.match_substring_regex(pa.array([data], pa.binary()), self._rows)).as_py() is True
+        if not formed and b"\n\n" in data:  # a blank line (``plain``), which Arrow reads as a row of nulls
+            return None
         texts: list[Text] = []
         for (_, kind, nullable), column in zip(self.columns, table.columns, strict=True):
             try:
