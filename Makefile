@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DEMO_ROWS ?= 1000000
 REPEATS ?= 5
 
-.PHONY: demo test bench bench-pacing bench-compare lint clean
+.PHONY: demo test bench bench-pacing bench-compare fuzz lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,9 +39,16 @@ bench-compare: $(VENV)/.installed
 	$(BIN)/python benchmarks/compare.py --baseline .bench-base --repeats $(REPEATS)
 	git worktree remove --force .bench-base
 
+# Coverage-guided fuzzing of the decoders (atheris): each target for FUZZ_SECONDS; a failure is left as crash-*
+FUZZ_SECONDS ?= 60
+fuzz: $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e '.[fuzz]'
+	for target in fuzz/csv_paths.py fuzz/shares.py; do \
+		$(BIN)/python $$target -max_total_time=$(FUZZ_SECONDS) -max_len=2048 -timeout=20 || exit 1; done
+
 lint: $(VENV)/.installed
-	$(BIN)/ruff check pump tests benchmarks examples grafana
-	$(BIN)/ruff format --check pump tests benchmarks examples grafana
+	$(BIN)/ruff check pump tests benchmarks examples grafana fuzz
+	$(BIN)/ruff format --check pump tests benchmarks examples grafana fuzz
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
