@@ -122,6 +122,21 @@ def test_csv_errors_name_line_column_and_reason() -> None:
     assert out.invalid[1].offset == 10 + len("1,a\nx,b\n")
 
 
+def test_a_carriage_return_alone_never_shifts_the_line_numbers_after_it() -> None:
+    """Lines are what end in LF. Read from a text stream, the csv module also ended one at a lone CR: the rows after
+    it were numbered one on, and an invalid row's dead letter carried the next line's text instead of its own."""
+    from pump.decode.lines import LineIndex
+
+    body = b'1,"a\rb"\nbad\n2,ok\n3,c\rd\n4,e\n'
+    c = chunk(body, first_line=2, offset=8, path="in.csv", header=("id", "name"))
+    out = CsvDecoder(None, "id").decode(c)
+    assert [(r[0], r[2]) for r in out.records] == [(b"1", 2), (b"2", 4), (b"4", 6)]
+    assert msgspec.json.decode(out.records[0][1]) == {"id": "1", "name": "a\rb"}  # quoted, a CR is text
+    assert [(i.line, i.reason) for i in out.invalid] == [(3, "csv"), (5, "csv")]
+    assert "carriage return (CR) inside an unquoted field" in out.invalid[1].message  # not the csv module's hint
+    assert [LineIndex(c).raw(i.line) for i in out.invalid] == [b"bad", b"3,c\rd"]  # what a dead letter holds
+
+
 def test_csv_header_without_schema_fields_is_a_clear_error() -> None:
     with pytest.raises(InputError, match=r"in.csv:1: CSV header lacks column\(s\) name"):
         CsvDecoder(Point, None).decode(cchunk(("id",), "1\n"))

@@ -7,6 +7,7 @@ import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import msgspec
 import pytest
 import zstandard
 from hypothesis import HealthCheck, assume, given, settings
@@ -123,6 +124,59 @@ async def test_csv_quoted_newlines_never_split_a_record(tmp_path: Path) -> None:
     parsed = [r for c in chunks for r in csv.reader(io.StringIO(c.data.decode(), newline=""))]
     assert parsed == rows[1:]
     assert chunks[0].first_line == 2
+
+
+@pytest.mark.parametrize("chunk_bytes", [7, 64, 4096])
+async def test_a_quote_inside_an_unquoted_field_is_text_and_rows_after_it_are_still_cut_whole(
+    tmp_path: Path, chunk_bytes: int
+) -> None:
+    """``TV 55" LED``: the csv module reads that quote as text (a quote opens a field only where one starts). Counted
+    as an opening quote, it made every newline after it look quoted: the cutter then cut inside the real quoted field
+    further on, or never cut again (a run failed at 64 MiB, having sent nothing)."""
+    import csv
+
+    rows = [["id", "name"], ["0", 'TV 55" LED']] + [[str(i), f"item {i}"] for i in range(1, 60)]
+    rows += [["60", 'line one\nline "two"'], ["61", "x"]]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerows(rows)
+    body = buf.getvalue().replace('"TV 55"" LED"', 'TV 55" LED')  # the quote left bare, as messy exports have it
+    path = tmp_path / "stray.csv"
+    path.write_text(body)
+    chunks = await chunks_of(path, chunk_bytes)
+    assert len(chunks) > len(body) // chunk_bytes // 2  # cut as it goes, not carried to the end
+    parsed = [r for c in chunks for r in csv.reader(io.StringIO(c.data.decode(), newline=""))]
+    assert parsed == rows[1:]  # every chunk ends where a row does, the quoted newline inside its chunk
+
+
+def read_decoded(data: bytes, fmt: str, block: int, decoders: dict) -> tuple[list, list, int]:  # type: ignore[type-arg]
+    """``data`` cut as it arrives in blocks of ``block`` bytes and each chunk decoded: its records (values as JSON,
+    field by field: CSV's two paths may write a number as ``1`` or ``1.0``), invalid lines and blanks. Also what
+    ``fuzz/chunking.py`` compares."""
+    cutter = Cutter("in." + fmt, fmt, Position(0, 1), can_seek=False)
+    records: list = []  # type: ignore[type-arg]
+    invalid: list = []  # type: ignore[type-arg]
+    blank = 0
+    for piece in [data[i : i + block] for i in range(0, len(data), block)] + [b""]:
+        chunk = cutter.feed(piece)
+        if chunk is not None:
+            out = decoders[fmt].decode(chunk)
+            records += [(key, list(msgspec.json.decode(value).items()), line) for key, value, line in out.records]
+            invalid += [(i.line, i.reason, i.message, i.offset) for i in out.invalid]
+            blank += out.blank
+        if cutter.failed is not None:
+            break
+    return records, invalid, blank
+
+
+@settings(max_examples=200, deadline=None)
+@given(body=st.text(st.sampled_from('ab1,"\n\r '), max_size=80), block=st.integers(1, 20))
+def test_csv_decodes_alike_however_its_bytes_arrive(body: str, block: int) -> None:
+    """Quotes anywhere, lone CRs: whatever the cutter and the decoder make of a CSV, they make it whatever the chunks."""
+    from pump.decode import build_decoders
+
+    data = b"id,name\n" + body.encode()
+    decoders = build_decoders(None, "id")
+    assert read_decoded(data, "csv", block, decoders) == read_decoded(data, "csv", len(data), decoders)
 
 
 async def test_header_only_csv_gives_no_chunks(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ patch pass, then Python's own ``float``/``int``. Plans are built once per distin
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -212,7 +211,7 @@ class CsvDecoder:
         for line, row in _rows(text, chunk.first_line):
             if isinstance(row, csv.Error):
                 if first:
-                    out.invalid.append(Invalid(chunk.path, line, offsets.of(line), "csv", f"malformed CSV: {row}"))
+                    out.invalid.append(Invalid(chunk.path, line, offsets.of(line), "csv", _malformed(row)))
                 continue
             if not row or (len(row) == 1 and not row[0].strip()):
                 out.blank += first
@@ -261,14 +260,17 @@ class CsvDecoder:
 def _rows(text: str, first_line: int) -> Iterator[tuple[int, list[str] | csv.Error]]:
     """Each row with the number of the line it starts on (or the parser's error). Text without a quote or a CR
     is split on newlines and commas, a row a line (a third faster than the csv module for the rides); any other
-    goes through the csv module, which knows quoted fields, embedded newlines and CRLF."""
+    goes through the csv module, which knows quoted fields, embedded newlines and CRLF. It is given the lines as
+    pump numbers them, split at each LF only: read from a text stream, it would also count a lone CR as a line's end,
+    and every row after one would carry the wrong number (its dead letter another line's text)."""
+    lines = text.split("\n")
+    if lines and not lines[-1]:
+        lines.pop()
     if '"' not in text and "\r" not in text:
-        lines = text.split("\n")
-        if lines and not lines[-1]:
-            lines.pop()
         yield from enumerate((line.split(",") for line in lines), first_line)
         return
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    ends = len(lines) - (0 if text.endswith("\n") else 1)
+    reader = csv.reader((line + "\n" if i < ends else line for i, line in enumerate(lines)), strict=True)
     consumed = 0
     while True:
         line = first_line + consumed
@@ -282,6 +284,14 @@ def _rows(text: str, first_line: int) -> Iterator[tuple[int, list[str] | csv.Err
             continue
         consumed = reader.line_num
         yield line, row
+
+
+def _malformed(error: csv.Error) -> str:
+    """The csv module's words, but for a CR alone in an unquoted field, where they speak of opening a file."""
+    text = str(error)
+    if text.startswith("new-line character seen in unquoted field"):
+        return "malformed CSV: a carriage return (CR) inside an unquoted field; quote the field, or end lines with LF or CRLF"
+    return f"malformed CSV: {text}"
 
 
 def _has_surrogates(text: str) -> bool:
