@@ -142,6 +142,13 @@ def test_a_blank_line_is_blank_whichever_schema_never_a_record_of_empty_cells(
     assert not took and out.blank == blanks and len(out.records) == 2 and not out.invalid
 
 
+@pytest.mark.parametrize("body", [b"a\n \nb\n", b"a\n\t\n", b"\xc2\xa0\nb\n", b"a\n  "])
+def test_in_one_column_a_line_of_whitespace_is_blank_on_both_paths(body: bytes) -> None:
+    out, took = both(None, "id", ("id",), body)
+    assert not took and out.blank == 1
+    assert both(None, "id", ("id",), b"a\n b\nc\n")[1]  # text with a space in it is a cell: Arrow takes the chunk
+
+
 @pytest.mark.parametrize("schema", [Trip, None])
 def test_empty_text_cells_are_empty_strings_and_an_empty_key_cell_the_empty_key(schema: type[msgspec.Struct] | None) -> None:
     body = b"1,2025-11-01 00:05:00,1.5,,\n2,2025-11-01 00:05:00,2.5,,b\n"

@@ -23,6 +23,7 @@ never in value (``2.50`` as written, ``1.234567890125e11`` for ``123456789012.5`
 from __future__ import annotations
 
 import io
+import re
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -84,8 +85,15 @@ def plain(data: bytes, width: int) -> bool:
     """Rows a line each: Arrow's row ``i`` is the chunk's line ``first_line + i``. A blank line is no row to the
     Python path but a row of empty cells to Arrow (nulls, whatever the header's width), so a chunk must have none.
     Searching for one costs 100 ns a row, more than all the other checks, so here only a one-column chunk is
-    searched; a wider one only where its rows are not all in form (``ArrowRows.decode``: a blank line never is)."""
-    return b'"' not in data and b"\r" not in data and not data.startswith(b"\n") and (width > 1 or b"\n\n" not in data)
+    searched; a wider one only where its rows are not all in form (``ArrowRows.decode``: a blank line never is). In
+    one column, a line of only whitespace is blank to the Python path too (Python's, Unicode's: ``str.strip``),
+    where under more columns it is a row of one cell, which Arrow refuses."""
+    if b'"' in data or b"\r" in data or data.startswith(b"\n"):
+        return False
+    return width > 1 or _BLANK.search(data.decode("utf-8", "surrogateescape")) is None
+
+
+_BLANK = re.compile(r"^[^\S\n]*\n|^[^\S\n]+\Z", re.MULTILINE)  # an empty or whitespace line; ``\s`` is str.isspace
 
 
 def field_kind(t: mi.Type) -> tuple[str, bool, bool | None] | None:
