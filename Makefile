@@ -43,7 +43,7 @@ bench-compare: $(VENV)/.installed
 FUZZ_SECONDS ?= 60
 fuzz: $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e '.[fuzz]'
-	for target in fuzz/csv_paths.py fuzz/shares.py fuzz/framing.py; do \
+	for target in fuzz/csv_paths.py fuzz/chunking.py fuzz/shares.py fuzz/framing.py; do \
 		$(BIN)/python $$target -max_total_time=$(FUZZ_SECONDS) -max_len=2048 -timeout=20 || exit 1; done
 
 lint: $(VENV)/.installed

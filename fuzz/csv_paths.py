@@ -5,7 +5,7 @@ reference (``arrow=False``) must give the same records, invalid rows and blanks 
     .venv/bin/python fuzz/csv_paths.py CORPUS_DIR -max_total_time=600
 
 The first byte of an input picks the schema and header (a schema with required cells, one where every cell may be
-empty, none, the rides with their zoomcamp header, a header with a column the schema leaves out), the rest is the
+empty, none, the rides with their zoomcamp header, a header with a column the schema leaves out, one column), the rest is the
 chunk. A failure is written as ``crash-*``; ``python fuzz/csv_paths.py crash-...`` replays it.
 """
 
@@ -31,6 +31,7 @@ CASES = [
     (None, "id", HEADER),
     (Ride, "PULocationID", tuple(Ride.__struct_fields__)),
     (Trip, "id", (*HEADER, "note")),
+    (None, "id", ("id",)),
 ]
 DECODERS = [(CsvDecoder(schema, key), CsvDecoder(schema, key, arrow=False), header) for schema, key, header in CASES]
 
