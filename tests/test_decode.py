@@ -137,6 +137,15 @@ def test_a_carriage_return_alone_never_shifts_the_line_numbers_after_it() -> Non
     assert [LineIndex(c).raw(i.line) for i in out.invalid] == [b"bad", b"3,c\rd"]  # what a dead letter holds
 
 
+def test_a_quoted_field_longer_than_the_csv_modules_default_limit_is_read() -> None:
+    big = "x\n" * 100_000  # 200 KB, past the csv module's 128 KiB default, with newlines the cutter keeps inside
+    body = f'1,"{big}"\nbad\n2,ok\n'.encode()
+    out = CsvDecoder(None, "id").decode(chunk(body, first_line=2, path="in.csv", header=("id", "name")))
+    assert [(r[0], r[2]) for r in out.records] == [(b"1", 2), (b"2", 100_004)]
+    assert msgspec.json.decode(out.records[0][1])["name"] == big
+    assert [(i.line, i.reason) for i in out.invalid] == [(100_003, "csv")]
+
+
 def test_csv_header_without_schema_fields_is_a_clear_error() -> None:
     with pytest.raises(InputError, match=r"in.csv:1: CSV header lacks column\(s\) name"):
         CsvDecoder(Point, None).decode(cchunk(("id",), "1\n"))

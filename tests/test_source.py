@@ -148,6 +148,21 @@ async def test_a_quote_inside_an_unquoted_field_is_text_and_rows_after_it_are_st
     assert parsed == rows[1:]  # every chunk ends where a row does, the quoted newline inside its chunk
 
 
+@pytest.mark.parametrize(
+    ("buf", "cut"),
+    [
+        (b'"a"x,"b\nc\nd,"e\n', b'"a"x,"b\nc\n'),  # the csv module fails the row at x and drops the rest of its line
+        (b'a\rb,"c\nd,"e\n', b'a\rb,"c\n'),  # so at a CR alone: d," then opens a field, which e's line is inside
+        (b'"a"x,"b\nc\nd,"e\nf"\ng', b'"a"x,"b\nc\nd,"e\nf"\n'),
+        (b'1,"x\n""y""\n",2\n3,"', b'1,"x\n""y""\n",2\n'),
+    ],
+)
+def test_a_csv_chunk_ends_where_the_csv_module_ends_a_row_even_after_a_row_it_fails(buf: bytes, cut: bytes) -> None:
+    from pump.input.formats import boundary
+
+    assert buf[: boundary(buf, True)] == cut
+
+
 def read_decoded(data: bytes, fmt: str, block: int, decoders: dict) -> tuple[list, list, int]:  # type: ignore[type-arg]
     """``data`` cut as it arrives in blocks of ``block`` bytes and each chunk decoded: its records (values as JSON,
     field by field: CSV's two paths may write a number as ``1`` or ``1.0``), invalid lines and blanks. Also what

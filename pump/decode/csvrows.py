@@ -23,6 +23,7 @@ from pump.decode.lines import LineIndex
 from pump.decode.parsed import Parsed, Share, field_attr
 from pump.errors import InputError
 from pump.input import Chunk
+from pump.input.cutter import MAX_RECORD_BYTES
 from pump.records import Invalid, InvalidReason, Record
 
 _AT_INDEX = re.compile(r"`\$\[(\d+)\]")
@@ -188,6 +189,10 @@ class CsvDecoder:
         if schema is not None and key_field is not None:
             field_attr(schema, key_field)
         self._plans: dict[tuple[str, ...], _CsvPlan] = {}
+        if csv.field_size_limit() < MAX_RECORD_BYTES:
+            # the csv module refuses a field over 128 KiB by default, and starts afresh on the line after, inside what
+            # the cutter knows is still a quoted field; a record may be as long as the cutter allows (process-wide)
+            csv.field_size_limit(MAX_RECORD_BYTES)
 
     def plan_for(self, header: tuple[str, ...], path: str) -> _CsvPlan:
         plan = self._plans.get(header)

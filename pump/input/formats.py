@@ -30,12 +30,14 @@ def format_by_content(data: bytes) -> RecordFormat:
     return "jsonl" if start.lstrip()[:1] in (b"{", b"[") else "csv"
 
 
-# One CSV record as the csv module reads it: a quote opens a quoted field only where a field starts (the line's
-# start, after a comma, or after a lone CR, which ends a record there), ``""`` inside one is a quote, and any other
-# quote is text (``TV 55" LED``). Counting quotes' parity instead took such a quote for an opening one: every newline
+# One CSV record as the csv module (strict, as ``decode.csvrows`` reads) reads it: a quote opens a quoted field only
+# where a field starts (the line's start, or after a comma), ``""`` inside one is a quote, and any other quote is text
+# (``TV 55" LED``). Where the csv module fails a row mid-line (a closing quote followed by anything but a comma or the
+# line's end; a CR alone outside quotes), it drops the rest of that line, quotes and all, and starts afresh on the
+# next: so does this. Counting quotes' parity instead took a quote inside a field for an opening one: every newline
 # after it looked quoted, so a chunk was cut inside a real quoted field further on, or never cut again (the run failed
 # at 64 MiB). Possessive and atomic, so a record whose quote is not closed yet fails at once, never backtracking.
-_RECORD = rb'(?>[^"\n]++|(?<![^,\r\n])"[^"]*+(?:""[^"]*+)*+"|(?<=[^,\r\n])")*+\n'
+_RECORD = rb'(?>[^"\r\n]++|\r(?=\n)|\r[^\n]*+|(?<![^,\n])"[^"]*+(?:""[^"]*+)*+"(?:(?=[,\r\n])|[^\n]*+)|(?<=[^,\n])")*+\n'
 _RECORDS = re.compile(rb"(?:" + _RECORD + rb")*+")
 _FIRST = re.compile(_RECORD)
 
