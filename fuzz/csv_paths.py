@@ -4,9 +4,9 @@ reference (``arrow=False``) must give the same records, invalid rows and blanks 
     make fuzz                     (each target for FUZZ_SECONDS, from examples/rides.csv)
     .venv/bin/python fuzz/csv_paths.py CORPUS_DIR -max_total_time=600
 
-The first byte of an input picks the schema and header (a schema with required cells, one where every cell may be
-empty, none, the rides with their zoomcamp header, a header with a column the schema leaves out, one column), the rest is the
-chunk. A failure is written as ``crash-*``; ``python fuzz/csv_paths.py crash-...`` replays it.
+The first byte of an input picks the schema, header and delimiter (a schema with required cells, one where every
+cell may be empty, none, the rides with their zoomcamp header, a header with a column the schema leaves out, one
+column, tab- and semicolon-separated), the rest is the chunk. A failure is written as ``crash-*``; ``python fuzz/csv_paths.py crash-...`` replays it.
 """
 
 from __future__ import annotations
@@ -25,29 +25,32 @@ from pump.schemas import Ride
 from tests.test_arrowcsv import HEADER, Notes, Trip, cchunk, same
 
 CASES = [
-    (Trip, "id", HEADER),
-    (Trip, "zone", HEADER),
-    (Notes, "id", HEADER),
-    (None, "id", HEADER),
-    (Ride, "PULocationID", tuple(Ride.__struct_fields__)),
-    (Trip, "id", (*HEADER, "note")),
-    (None, "id", ("id",)),
+    (Trip, "id", HEADER, ","),
+    (Trip, "zone", HEADER, ","),
+    (Notes, "id", HEADER, ","),
+    (None, "id", HEADER, ","),
+    (Ride, "PULocationID", tuple(Ride.__struct_fields__), ","),
+    (Trip, "id", (*HEADER, "note"), ","),
+    (None, "id", ("id",), ","),
+    (Trip, "id", HEADER, "\t"),
+    (None, "id", HEADER, ";"),
 ]
-DECODERS = [(CsvDecoder(schema, key), CsvDecoder(schema, key, arrow=False), header) for schema, key, header in CASES]
+DECODERS = [(CsvDecoder(schema, key), CsvDecoder(schema, key, arrow=False), header, sep) for schema, key, header, sep in CASES]
 
 
 def one(data: bytes) -> None:
     if not data:
         return
-    fast, slow, header = DECODERS[data[0] % len(DECODERS)]
+    fast, slow, header, sep = DECODERS[data[0] % len(DECODERS)]
     body = data[1:]
-    same(fast.decode(cchunk(header, body)), slow.decode(cchunk(header, body)))
+    same(fast.decode(cchunk(header, body, delimiter=sep)), slow.decode(cchunk(header, body, delimiter=sep)))
 
 
 def seeds() -> list[bytes]:
     rides = (Path(__file__).resolve().parents[1] / "examples" / "rides.csv").read_bytes().split(b"\n")[1:8]
     trips = b"1,2025-11-01 00:05:00,.5,1.,Midtown\n2,2025-11-01T00:06:01.250000,-.75,,\n3,2025-11-01 00:07:00,1e5,3,x\n"
-    return [bytes([i]) + trips for i in range(len(CASES)) if i != 4] + [b"\x04" + b"\n".join(rides) + b"\n"]
+    seeds = [bytes([i]) + trips.replace(b",", CASES[i][3].encode()) for i in range(len(CASES)) if i != 4]
+    return [*seeds, b"\x04" + b"\n".join(rides) + b"\n"]
 
 
 if __name__ == "__main__":

@@ -105,6 +105,12 @@ class InputSettings(_Group):
     schema: Annotated[
         str | None, setting("validate records against a msgspec Struct ('rides' is built in)", metavar="NAME|MODULE:STRUCT")
     ] = None
+    delimiter: Annotated[
+        str | None,
+        setting("CSV's field separator: one ASCII character such as ; or |, or tab (default: a tab for .tsv and .tab"
+                " files, else a comma)",
+                metavar="CHAR"),
+    ] = None  # fmt: skip
     key_field: Annotated[str | None, setting("record field whose value becomes the message key", metavar="NAME")] = None
     workers: Annotated[int, setting("decoding coroutines", ge=1, metavar="N")] = 2
     decode_processes: Annotated[
@@ -153,6 +159,15 @@ class InputSettings(_Group):
             raise config_error("{processes} must be at least 1 (or auto)")
         if self.columns is not None and not self.column_list:
             raise config_error("{columns} names no column")
+        d = self.field_delimiter
+        if d is not None and (len(d) != 1 or not d.isascii() or d in '"\r\n' or (d.isalnum() or d == " ")):
+            raise config_error("{delimiter} must be one ASCII character other than a letter, digit, space, quote or"
+                               " line end, or tab; not " + verbatim(repr(self.delimiter)))  # fmt: skip
+
+    @property
+    def field_delimiter(self) -> str | None:
+        """``delimiter`` as the character (``tab`` and ``\\t`` spelled out: a tab)."""
+        return "\t" if self.delimiter in ("tab", "\\t") else self.delimiter
 
     @property
     def column_list(self) -> tuple[str, ...] | None:

@@ -170,7 +170,7 @@ def _plan(config: ReplayConfig, part: tuple[int, int] | None = None, resume: dic
     """
     settings = config.input
     processes = 1 if part is not None else process_count(config)
-    sources = open_sources(settings.paths, settings.format, settings.column_list, settings.datetime)
+    sources = open_sources(settings.paths, settings.format, settings.column_list, settings.datetime, settings.field_delimiter)
     shard, by_partition = None, None
     if settings.shard is not None:
         index, count = parse_shard(settings.shard)

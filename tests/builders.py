@@ -28,10 +28,10 @@ def write_lines(path: Path, lines: list[bytes], final_newline: bool = True) -> P
 
 
 def chunk(data: bytes, *, seq: int = 0, first_line: int = 1, offset: int = 0, path: str = "in.jsonl",
-          header: tuple[str, ...] | None = None) -> Chunk:  # fmt: skip
+          header: tuple[str, ...] | None = None, delimiter: str = ",") -> Chunk:  # fmt: skip
     lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
     fmt = "csv" if header is not None else "jsonl"
-    return Chunk(path, fmt, header, first_line, offset, data, len(data), lines=lines, seq=seq)
+    return Chunk(path, fmt, header, first_line, offset, data, len(data), lines=lines, seq=seq, delimiter=delimiter)
 
 
 def config(paths: Path | str | list[Path] | list[str], topic: str, bootstrap: str = "memory", **settings: Any) -> ReplayConfig:

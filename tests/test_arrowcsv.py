@@ -34,8 +34,8 @@ class Trip(msgspec.Struct):
     zone: str | None = None
 
 
-def cchunk(header: tuple[str, ...], body: bytes, first_line: int = 2):  # type: ignore[no-untyped-def]
-    return chunk(body, first_line=first_line, offset=10, path="in.csv", header=header)
+def cchunk(header: tuple[str, ...], body: bytes, first_line: int = 2, delimiter: str = ","):  # type: ignore[no-untyped-def]
+    return chunk(body, first_line=first_line, offset=10, path="in.csv", header=header, delimiter=delimiter)
 
 
 def same(fast: Parsed, slow: Parsed) -> None:
@@ -46,14 +46,16 @@ def same(fast: Parsed, slow: Parsed) -> None:
     assert fast.blank == slow.blank
 
 
-def both(schema: type[msgspec.Struct] | None, key: str | None, header: tuple[str, ...], body: bytes) -> tuple[Parsed, bool]:
+def both(
+    schema: type[msgspec.Struct] | None, key: str | None, header: tuple[str, ...], body: bytes, delimiter: str = ","
+) -> tuple[Parsed, bool]:
     """(the default decoder's result, checked against the reference; whether Arrow took the chunk)."""
     fast = CsvDecoder(schema, key)
-    took = fast.plan_for(header, "in.csv").arrow
+    took = fast.plan_for(header, "in.csv", delimiter).arrow
     assert took is not None, "the plan should allow the fast path"
-    out = fast.decode(cchunk(header, body))
-    same(out, CsvDecoder(schema, key, arrow=False).decode(cchunk(header, body)))
-    return out, took.decode(cchunk(header, body), None) is not None
+    out = fast.decode(cchunk(header, body, delimiter=delimiter))
+    same(out, CsvDecoder(schema, key, arrow=False).decode(cchunk(header, body, delimiter=delimiter)))
+    return out, took.decode(cchunk(header, body, delimiter=delimiter), None) is not None
 
 
 @pytest.mark.parametrize(("schema", "key"), [(Ride, "PULocationID"), (None, "PULocationID"), (None, None)])
@@ -147,6 +149,19 @@ def test_in_one_column_a_line_of_whitespace_is_blank_on_both_paths(body: bytes) 
     out, took = both(None, "id", ("id",), body)
     assert not took and out.blank == 1
     assert both(None, "id", ("id",), b"a\n b\nc\n")[1]  # text with a space in it is a cell: Arrow takes the chunk
+
+
+@pytest.mark.parametrize("delimiter", ["\t", ";", "|"])
+@pytest.mark.parametrize("schema", [Trip, Notes, None])
+def test_other_delimiters_take_the_fast_path_alike_and_a_comma_is_text_there(
+    schema: type[msgspec.Struct] | None, delimiter: str
+) -> None:
+    rows = [["1", "2025-11-01 00:05:00", "1.5", "", "Mid, town"], ["2", "2025-11-01T00:06:01", "-.5", "3", "a,b"]]
+    body = "".join(delimiter.join(row) + "\n" for row in rows).encode()
+    out, took = both(schema, "id", HEADER, body, delimiter)
+    assert took and [msgspec.json.decode(v)["zone"] for _, v, _ in out.records] == ["Mid, town", "a,b"]
+    out, took = both(schema, "id", HEADER, body.replace(b"Mid, town", b"Mid" + delimiter.encode() + b"town"), delimiter)
+    assert not took and [i.reason for i in out.invalid] == ["csv"]  # six cells under five columns: Python's error
 
 
 @pytest.mark.parametrize("schema", [Trip, None])

@@ -83,6 +83,18 @@ def test_a_wrong_value_names_the_setting_as_each_audience_knows_it(settings: dic
     assert caught.value.render(flag_of) == cli
 
 
+@pytest.mark.parametrize("bad", ["", ";;", '"', "\n", "a", "7", " ", "§"])
+def test_a_delimiter_is_one_ascii_character_that_cannot_be_a_cells_text(bad: str) -> None:
+    with pytest.raises(ConfigError, match=r"^input\.delimiter must be one ASCII character other than a letter") as caught:
+        ReplayConfig.of("a.csv", "t", delimiter=bad)
+    assert caught.value.render(flag_of).startswith("--delimiter must be one ASCII character")
+
+
+@pytest.mark.parametrize(("given", "char"), [("tab", "\t"), ("\\t", "\t"), ("\t", "\t"), (";", ";"), ("|", "|"), (None, None)])
+def test_a_delimiter_may_be_spelled_tab(given: str | None, char: str | None) -> None:
+    assert ReplayConfig.of("a.csv", "t", delimiter=given).input.field_delimiter == char
+
+
 def test_constraints_are_checked_when_a_group_is_built_directly_too() -> None:
     with pytest.raises(ConfigError, match=r"producer\.partitions must be at least 1"):
         ProducerSettings(partitions=0)

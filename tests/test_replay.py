@@ -98,6 +98,26 @@ async def test_rides_sample_round_trips_with_the_rides_schema(broker: Broker, to
         assert m.partition == java_partition(m.key, PARTITIONS)
 
 
+async def test_the_rides_tab_or_semicolon_separated_replay_as_their_csv_does(broker: Broker, topic_name: str, tmp_path) -> None:
+    rows = list(csv.reader((EXAMPLES / "rides.csv").read_text().splitlines()))
+    rows[1][6], rows[2][6] = 'N, "maybe"', "Y;\tno"  # store_and_fwd_flag: text with each file's delimiters in it
+    got = {}
+    for name, sep, given in [("rides.csv", ",", None), ("rides.tsv", "\t", None), ("rides.txt", ";", ";")]:
+        path = tmp_path / name
+        with path.open("w", newline="") as f:
+            csv.writer(f, delimiter=sep, lineterminator="\n").writerows(rows)
+        topic = f"{topic_name}-{name.replace('.', '-')}"
+        cfg = config(path, topic, broker.bootstrap, schema="rides", key_field="PULocationID", delimiter=given,
+                     create_topic=True, partitions=PARTITIONS)  # fmt: skip
+        report = await replay(cfg)
+        assert report.acknowledged == 266 and report.exit_code == 0
+        messages = await consumed(broker.bootstrap, topic, 266)
+        got[name] = sorted(((m.key, m.partition, msgspec.json.decode(m.value)) for m in messages), key=repr)
+    assert got["rides.tsv"] == got["rides.txt"] == got["rides.csv"]
+    flags = {v["store_and_fwd_flag"] for _, _, v in got["rides.csv"]}
+    assert {'N, "maybe"', "Y;\tno"} <= flags
+
+
 async def test_invalid_lines_are_skipped_and_reported_while_every_valid_line_is_delivered(
     broker: Broker, topic_name: str, tmp_path
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -160,7 +161,7 @@ async def test_a_quote_inside_an_unquoted_field_is_text_and_rows_after_it_are_st
 def test_a_csv_chunk_ends_where_the_csv_module_ends_a_row_even_after_a_row_it_fails(buf: bytes, cut: bytes) -> None:
     from pump.input.formats import boundary
 
-    assert buf[: boundary(buf, True)] == cut
+    assert buf[: boundary(buf, ",")] == cut
 
 
 def read_decoded(data: bytes, fmt: str, block: int, decoders: dict) -> tuple[list, list, int]:  # type: ignore[type-arg]
@@ -192,6 +193,35 @@ def test_csv_decodes_alike_however_its_bytes_arrive(body: str, block: int) -> No
     data = b"id,name\n" + body.encode()
     decoders = build_decoders(None, "id")
     assert read_decoded(data, "csv", block, decoders) == read_decoded(data, "csv", len(data), decoders)
+
+
+@pytest.mark.parametrize(("name", "delimiter"), [("t.tsv", None), ("t.tab.gz", None), ("t.txt", "\t"), ("t.csv", ";")])
+async def test_tab_separated_files_by_name_and_other_delimiters_by_choice_are_cut_where_rows_end(
+    tmp_path: Path, name: str, delimiter: str | None
+) -> None:
+    import csv
+
+    sep = delimiter or "\t"
+    rows = [["id", "text"]] + [[str(i), f'a{sep}b, "c"\nd' if i % 3 == 0 else f"plain {i}"] for i in range(60)]
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=sep, lineterminator="\n").writerows(rows)
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(buf.getvalue().encode()) if name.endswith(".gz") else buf.getvalue().encode())
+    chunks = [c async for c in FileSource(str(path), None, "csv", delimiter=delimiter).chunks(Position(0, 1), 23)]
+    assert all(c.header == ("id", "text") and c.delimiter == sep for c in chunks) and len(chunks) > 3
+    parsed = [r for c in chunks for r in csv.reader(io.StringIO(c.data.decode(), newline=""), delimiter=sep)]
+    assert parsed == rows[1:]
+
+
+@pytest.mark.parametrize("sep", ["\t", ";", "|"])
+async def test_a_header_of_one_column_holding_a_likely_delimiter_is_refused_with_a_hint(tmp_path: Path, sep: str) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(f"id{sep}name\n1{sep}a\n")
+    name = "tab" if sep == "\t" else sep
+    with pytest.raises(InputError, match=rf"t.csv:1: .* say --delimiter '{re.escape(name)}'"):
+        await chunks_of(path, 64)
+    chunks = [c async for c in FileSource(str(path), None, "auto", delimiter=",").chunks(Position(0, 1), 64)]
+    assert chunks[0].header == (f"id{sep}name",)  # chosen: read as it is
 
 
 async def test_header_only_csv_gives_no_chunks(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from msgspec import inspect as mi
 from pump.arrowlib import load
 from pump.decode.parsed import Columns, Parsed, Share
 from pump.input import Chunk
+from pump.input.formats import regex_char
 
 if TYPE_CHECKING:
     from pump.input.arrow import Text  # pyarrow is imported at the first CSV chunk, not before
@@ -49,8 +50,8 @@ _FORMS = {
     "int": r"(?:0|-?[1-9][0-9]*)",  # not -0: the Python path's key for it is "0"
     "float": r"-?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]+)?|\.[0-9]+)(?:[eE][-+]?[0-9]{1,2})?",
     # text that is its own JSON string's content: no control character or backslash to escape (a quote never gets
-    # here: ``plain``)
-    "str": r"[^,\x00-\x1f\\]*",
+    # here: ``plain``), nor the delimiter (``{d}``, filled in by ``_rows_pattern``)
+    "str": r"[^{d}\x00-\x1f\\]*",
 }
 _LONGEST = {"int": 18, "float": 15}
 _DATETIME = f"^{_FORMS['datetime']}$"
@@ -63,17 +64,19 @@ _JSON_NUMBER = {
 }
 
 
-def _rows_pattern(header: tuple[str, ...], columns: list[tuple[str, str, bool]]) -> str:
+def _rows_pattern(header: tuple[str, ...], columns: list[tuple[str, str, bool]], delimiter: str = ",") -> str:
     """Rows whose every cell is in its column's form, a line each (the last one may lack its newline)."""
     kinds = {name: (kind, nullable) for name, kind, nullable in columns}
+    d = regex_char(delimiter)
     cells = []
     for name in header:
         if name not in kinds:  # a column left out of the records: any text
-            cells.append(r"[^,\n]*")
+            cells.append(f"[^{d}\n]*")
             continue
         kind, nullable = kinds[name]
-        cells.append(f"(?:{_FORMS[kind]})?" if nullable and kind != "str" else _FORMS[kind])
-    row = ",".join(cells)
+        form = _FORMS[kind].replace("{d}", d)
+        cells.append(f"(?:{form})?" if nullable and kind != "str" else form)
+    row = d.join(cells)
     return f"^(?:{row}\n)*(?:{row})?$"
 
 
@@ -118,27 +121,32 @@ def field_kind(t: mi.Type) -> tuple[str, bool, bool | None] | None:
 class ArrowRows:
     """How rows under one header become records in Arrow; ``of`` says whether they can."""
 
-    def __init__(self, header: tuple[str, ...], columns: list[tuple[str, str, bool]], key: str | None) -> None:
+    def __init__(
+        self, header: tuple[str, ...], columns: list[tuple[str, str, bool]], key: str | None, delimiter: str = ","
+    ) -> None:
         import pyarrow as pa
 
         from pump.input.arrow import JsonLines
 
         self.header = header
+        self.delimiter = delimiter
         self.columns = columns  # (name, kind, nullable) in the order of the JSON value's fields
         self.key = key  # the column whose text is the key
         self._key_at = next((i for i, (name, _, _) in enumerate(columns) if name == key), -1)
         self._types = {name: pa.string() for name, _, _ in columns}  # cells as text: numbers are often JSON already
-        self._rows = _rows_pattern(header, columns)
+        self._rows = _rows_pattern(header, columns, delimiter)
         # the fields' names and order, for the JSON objects' prefixes: each column's text comes from ``_text``
         self._to_json = JsonLines(pa.schema([(name, pa.string()) for name, _, _ in columns]))
 
     @classmethod
-    def of(cls, header: tuple[str, ...], schema: type[msgspec.Struct] | None, key_field: str | None) -> ArrowRows | None:
+    def of(
+        cls, header: tuple[str, ...], schema: type[msgspec.Struct] | None, key_field: str | None, delimiter: str = ","
+    ) -> ArrowRows | None:
         if not available() or len(set(header)) != len(header):
             return None
         if schema is None:
             key = key_field if key_field in header else None
-            return cls(header, [(name, "str", False) for name in header], key)
+            return cls(header, [(name, "str", False) for name in header], key, delimiter)
         info = mi.type_info(schema)
         assert isinstance(info, mi.StructType)
         if info.tag is not None or info.array_like or schema.__struct_config__.omit_defaults:
@@ -157,7 +165,7 @@ class ArrowRows:
                 if kind[0] not in ("int", "str"):
                     return None
                 key = f.encode_name
-        return cls(header, columns, key)
+        return cls(header, columns, key, delimiter)
 
     def _text(self, cells: Any, kind: str, nullable: bool, formed: bool) -> Text | None:
         """A column's JSON text from its cells' text (an empty cell read as null); None where the Python path must
@@ -207,7 +215,7 @@ class ArrowRows:
                 io.BytesIO(data),
                 read_options=pcsv.ReadOptions(column_names=list(self.header), use_threads=False, block_size=len(data) + 1),
                 # no quote (``plain``), and the UTF-8 is checked above
-                parse_options=pcsv.ParseOptions(ignore_empty_lines=False, quote_char=False),
+                parse_options=pcsv.ParseOptions(delimiter=self.delimiter, ignore_empty_lines=False, quote_char=False),
                 convert_options=pcsv.ConvertOptions(
                     column_types=self._types,
                     include_columns=[name for name, _, _ in self.columns],

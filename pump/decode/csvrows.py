@@ -102,9 +102,16 @@ class _CsvPlan:
     """How rows under one header become (key, value)."""
 
     def __init__(
-        self, header: tuple[str, ...], schema: type[msgspec.Struct] | None, key_field: str | None, path: str, arrow: bool
+        self,
+        header: tuple[str, ...],
+        schema: type[msgspec.Struct] | None,
+        key_field: str | None,
+        path: str,
+        arrow: bool,
+        delimiter: str = ",",
     ) -> None:
         self.header = header
+        self.delimiter = delimiter
         self.width = len(header)
         self.encode = msgspec.json.Encoder().encode
         self.key_index: int | None = None
@@ -118,7 +125,7 @@ class _CsvPlan:
                 if key_field not in header:
                     raise InputError(path, f"--key-field {key_field!r} is not a column of the CSV header", line=1)
                 self.key_index = header.index(key_field)
-            self.arrow = ArrowRows.of(header, schema, key_field) if arrow else None
+            self.arrow = ArrowRows.of(header, schema, key_field, delimiter) if arrow else None
             return
         infos = fields(schema)
         names = tuple(f.encode_name for f in infos)
@@ -140,7 +147,7 @@ class _CsvPlan:
             self.out_type = msgspec.defstruct(
                 f"{schema.__name__}Out", [(f.name, f.type) for f in infos], rename={f.name: f.encode_name for f in infos}
             )
-        self.arrow = ArrowRows.of(header, schema, key_field) if arrow else None
+        self.arrow = ArrowRows.of(header, schema, key_field, delimiter) if arrow else None
 
     def cell_key(self, row: list[str]) -> bytes | None:
         """The row's key read from its cell where converting the row could not change it (text; digits without a
@@ -188,16 +195,17 @@ class CsvDecoder:
         self._arrow = arrow
         if schema is not None and key_field is not None:
             field_attr(schema, key_field)
-        self._plans: dict[tuple[str, ...], _CsvPlan] = {}
+        self._plans: dict[tuple[tuple[str, ...], str], _CsvPlan] = {}
         if csv.field_size_limit() < MAX_RECORD_BYTES:
             # the csv module refuses a field over 128 KiB by default, and starts afresh on the line after, inside what
             # the cutter knows is still a quoted field; a record may be as long as the cutter allows (process-wide)
             csv.field_size_limit(MAX_RECORD_BYTES)
 
-    def plan_for(self, header: tuple[str, ...], path: str) -> _CsvPlan:
-        plan = self._plans.get(header)
+    def plan_for(self, header: tuple[str, ...], path: str, delimiter: str = ",") -> _CsvPlan:
+        plan = self._plans.get((header, delimiter))
         if plan is None:
-            plan = self._plans[header] = _CsvPlan(header, self._schema, self._key_field, path, self._arrow)
+            plan = _CsvPlan(header, self._schema, self._key_field, path, self._arrow, delimiter)
+            self._plans[header, delimiter] = plan
         return plan
 
     def decode(self, chunk: Chunk, share: Share | None = None, columnar: bool = False) -> Parsed:
@@ -205,7 +213,7 @@ class CsvDecoder:
         cell tells its partition is converted by that partition's run only, and answered for there; any other
         row by every run, each keeping the record if it sends the key's partition, the first reporting it bad."""
         assert chunk.header is not None
-        plan = self.plan_for(chunk.header, chunk.path)
+        plan = self.plan_for(chunk.header, chunk.path, chunk.delimiter)
         if plan.arrow is not None and (fast := plan.arrow.decode(chunk, share, columnar)) is not None:
             return fast
         out = Parsed()
@@ -213,7 +221,7 @@ class CsvDecoder:
         text = chunk.data.decode("utf-8", errors="surrogateescape")
         damaged = not text.isascii() and _has_surrogates(text)
         first = share is None or share.first
-        for line, row in _rows(text, chunk.first_line):
+        for line, row in _rows(text, chunk.first_line, plan.delimiter):
             if isinstance(row, csv.Error):
                 if first:
                     out.invalid.append(Invalid(chunk.path, line, offsets.of(line), "csv", _malformed(row)))
@@ -262,9 +270,9 @@ class CsvDecoder:
         return None
 
 
-def _rows(text: str, first_line: int) -> Iterator[tuple[int, list[str] | csv.Error]]:
+def _rows(text: str, first_line: int, delimiter: str = ",") -> Iterator[tuple[int, list[str] | csv.Error]]:
     """Each row with the number of the line it starts on (or the parser's error). Text without a quote or a CR
-    is split on newlines and commas, a row a line (a third faster than the csv module for the rides); any other
+    is split on newlines and delimiters, a row a line (a third faster than the csv module for the rides); any other
     goes through the csv module, which knows quoted fields, embedded newlines and CRLF. It is given the lines as
     pump numbers them, split at each LF only: read from a text stream, it would also count a lone CR as a line's end,
     and every row after one would carry the wrong number (its dead letter another line's text)."""
@@ -272,10 +280,10 @@ def _rows(text: str, first_line: int) -> Iterator[tuple[int, list[str] | csv.Err
     if lines and not lines[-1]:
         lines.pop()
     if '"' not in text and "\r" not in text:
-        yield from enumerate((line.split(",") for line in lines), first_line)
+        yield from enumerate((line.split(delimiter) for line in lines), first_line)
         return
     ends = len(lines) - (0 if text.endswith("\n") else 1)
-    reader = csv.reader((line + "\n" if i < ends else line for i, line in enumerate(lines)), strict=True)
+    reader = csv.reader((line + "\n" if i < ends else line for i, line in enumerate(lines)), delimiter=delimiter, strict=True)
     consumed = 0
     while True:
         line = first_line + consumed

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from pump.errors import InputError
 from pump.input.compression import DAMAGE, Inflater
-from pump.input.formats import BOM, boundary, first_record_end, format_by_content, format_by_name, parse_header
+from pump.input.formats import (
+    BOM,
+    boundary,
+    delimiter_by_name,
+    first_record_end,
+    format_by_content,
+    format_by_name,
+    parse_header,
+)
 from pump.input.source import Chunk, Position, RecordFormat
 
 MAX_RECORD_BYTES = 64 << 20
@@ -26,10 +34,14 @@ class Cutter:
     ``finished`` is set once that line is reached (the source stops reading).
     """
 
-    def __init__(self, path: str, fmt: str, start: Position, can_seek: bool, end: int | None = None) -> None:
+    def __init__(
+        self, path: str, fmt: str, start: Position, can_seek: bool, end: int | None = None, delimiter: str | None = None
+    ) -> None:
         self.path = path
         self.format: RecordFormat | None = None if fmt == "auto" else fmt  # type: ignore[assignment]
         self.header: tuple[str, ...] | None = None
+        self._chosen = delimiter is not None  # --delimiter; else by the name (``delimiter_by_name``)
+        self.delimiter = delimiter or delimiter_by_name(path)  # CSV's
         self.line = 1
         self.seek_to: int | None = None
         self.failed: InputError | None = None
@@ -85,17 +97,17 @@ class Cutter:
         return buf
 
     def _read_header(self, buf: bytes, eof: bool) -> bytes | None:
-        end = first_record_end(buf, eof)
+        end = first_record_end(buf, eof, self.delimiter)
         if end == 0:
             self._keep(buf, "CSV header is longer than 64 MiB (an unclosed quote?)")
             return None
-        self.header = parse_header(buf[:end], self.path)
+        self.header = parse_header(buf[:end], self.path, self.delimiter, self._chosen)
         self.line += buf.count(b"\n", 0, end)
         self._offset += end
         return buf[end:]
 
     def _cut(self, buf: bytes, eof: bool) -> Chunk | None:
-        cut = len(buf) if eof else boundary(buf, self.format == "csv")
+        cut = len(buf) if eof else boundary(buf, self._quoting)
         if cut == 0:
             self._keep(buf, "a record is longer than 64 MiB")
             return None
@@ -123,14 +135,20 @@ class Cutter:
 
     def _salvage(self, exc: Exception) -> Chunk | None:
         """Whole records before the damage (never the line it cut off); then ``failed`` is set."""
-        whole = boundary(self._carry, self.format == "csv")
+        whole = boundary(self._carry, self._quoting)
         self.failed = InputError(self.path, f"cannot decompress: {exc}", line=self.line + self._carry.count(b"\n", 0, whole))
         return self._chunk(self._carry[:whole]) if whole else None
+
+    @property
+    def _quoting(self) -> str | None:
+        """The delimiter of CSV, whose quoted fields may hold newlines; None for JSON lines."""
+        return self.delimiter if self.format == "csv" else None
 
     def _chunk(self, data: bytes) -> Chunk:
         lines = newlines(data) + (0 if data.endswith(b"\n") else 1)
         fmt = self.format or "jsonl"
-        return Chunk(self.path, fmt, self.header, self.line, self._offset, data, self._raw_pending, lines)
+        return Chunk(self.path, fmt, self.header, self.line, self._offset, data, self._raw_pending, lines,
+                     delimiter=self.delimiter)  # fmt: skip
 
 
 def newlines(data: bytes) -> int:

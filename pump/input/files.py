@@ -34,12 +34,21 @@ class FileSource:
     ``line_start``) to before the first line that starts at or after ``end``.
     """
 
-    def __init__(self, name: str, size: int | None, fmt: str = "auto", first: Position = START, end: int | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        size: int | None,
+        fmt: str = "auto",
+        first: Position = START,
+        end: int | None = None,
+        delimiter: str | None = None,
+    ) -> None:
         self.name = name
         self.size = size
         self.format = fmt
         self.first = first
         self.end = end
+        self.delimiter = delimiter  # CSV's (--delimiter); None: by the file's name
 
     async def chunks(self, start: Position, chunk_bytes: int | None) -> AsyncIterator[Chunk]:
         if self.first.offset > start.offset:
@@ -51,7 +60,7 @@ class FileSource:
         except OSError as exc:
             raise InputError(self.name, exc.strerror or str(exc)) from None
         can_seek = self.name != STDIN and (not isinstance(f, _RemoteFile) or f.seekable())  # else: read up to it
-        cutter = Cutter(self.name, self.format, start, can_seek=can_seek, end=self.end)
+        cutter = Cutter(self.name, self.format, start, can_seek=can_seek, end=self.end, delimiter=self.delimiter)
         try:
             while True:
                 try:
@@ -148,7 +157,11 @@ def line_start(path: str, offset: int, block: int = 1 << 20) -> Position:
 
 
 def open_sources(
-    paths: tuple[str, ...], fmt: str = "auto", columns: tuple[str, ...] | None = None, datetime: str = "iso"
+    paths: tuple[str, ...],
+    fmt: str = "auto",
+    columns: tuple[str, ...] | None = None,
+    datetime: str = "iso",
+    delimiter: str | None = None,
 ) -> list[FileSource | ParquetSource]:
     """Sources for what the user named; fails before anything is sent if one is missing, a directory or unreadable,
     or (``columns``) lacks a column. Parquet by ``--format parquet``, the extension, or its magic bytes.
@@ -158,13 +171,13 @@ def open_sources(
     sources: list[FileSource | ParquetSource] = []
     for path in paths:
         if path == STDIN:
-            sources.append(FileSource(STDIN, None, fmt))
+            sources.append(FileSource(STDIN, None, fmt, delimiter=delimiter))
             continue
         size = _check(path)
         if size is not None and _is_parquet(path, fmt):
             sources.append(ParquetSource(path, size, columns, datetime))
         else:
-            sources.append(FileSource(path, size, fmt))
+            sources.append(FileSource(path, size, fmt, delimiter=delimiter))
     if sum(s.name == STDIN for s in sources) > 1:
         raise UsageError("stdin ('-') can be read only once")
     return sources
@@ -192,7 +205,8 @@ def shard_sources(sources: list[FileSource | ParquetSource], index: int, count: 
         assert isinstance(source, FileSource)
         first = line_start(source.name, piece.start)
         end = source.size if piece.end is None else piece.end
-        mine.append(FileSource(source.name, max(end - first.offset, 0), source.format, first, piece.end))  # size: the piece's
+        size = max(end - first.offset, 0)  # the piece's
+        mine.append(FileSource(source.name, size, source.format, first, piece.end, source.delimiter))
     return mine
 
 

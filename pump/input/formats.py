@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from functools import cache
 
 from pump.errors import InputError
 from pump.input.source import RecordFormat
@@ -12,13 +13,18 @@ from pump.input.source import RecordFormat
 BOM = b"\xef\xbb\xbf"
 
 
-def format_by_name(path: str) -> RecordFormat | None:
+def _bare_name(path: str) -> str:
+    """The name, lower case, without a compression's extension."""
     name = path.lower()
     for ext in (".gz", ".gzip", ".zst", ".zstd"):
         if name.endswith(ext):
-            name = name[: -len(ext)]
-            break
-    if name.endswith((".csv", ".tsv")):
+            return name[: -len(ext)]
+    return name
+
+
+def format_by_name(path: str) -> RecordFormat | None:
+    name = _bare_name(path)
+    if name.endswith((".csv", ".tsv", ".tab")):
         return "csv"
     if name.endswith((".jsonl", ".ndjson", ".json")):
         return "jsonl"
@@ -30,41 +36,70 @@ def format_by_content(data: bytes) -> RecordFormat:
     return "jsonl" if start.lstrip()[:1] in (b"{", b"[") else "csv"
 
 
-# One CSV record as the csv module (strict, as ``decode.csvrows`` reads) reads it: a quote opens a quoted field only
-# where a field starts (the line's start, or after a comma), ``""`` inside one is a quote, and any other quote is text
-# (``TV 55" LED``). Where the csv module fails a row mid-line (a closing quote followed by anything but a comma or the
-# line's end; a CR alone outside quotes), it drops the rest of that line, quotes and all, and starts afresh on the
-# next: so does this. Counting quotes' parity instead took a quote inside a field for an opening one: every newline
-# after it looked quoted, so a chunk was cut inside a real quoted field further on, or never cut again (the run failed
-# at 64 MiB). Possessive and atomic, so a record whose quote is not closed yet fails at once, never backtracking.
-_RECORD = rb'(?>[^"\r\n]++|\r(?=\n)|\r[^\n]*+|(?<![^,\n])"[^"]*+(?:""[^"]*+)*+"(?:(?=[,\r\n])|[^\n]*+)|(?<=[^,\n])")*+\n'
-_RECORDS = re.compile(rb"(?:" + _RECORD + rb")*+")
-_FIRST = re.compile(_RECORD)
+def delimiter_by_name(path: str) -> str:
+    """A CSV file's field separator unless ``--delimiter`` says: a tab for ``.tsv`` and ``.tab``, else a comma."""
+    return "\t" if _bare_name(path).endswith((".tsv", ".tab")) else ","
 
 
-def boundary(buf: bytes, csv_quotes: bool) -> int:
+# One CSV record as the csv module (strict, as ``decode.csvrows`` reads) reads it, ``{d}`` its delimiter: a quote opens
+# a quoted field only where a field starts (the line's start, or after a delimiter), ``""`` inside one is a quote, and
+# any other quote is text (``TV 55" LED``). Where the csv module fails a row mid-line (a closing quote followed by
+# anything but a delimiter or the line's end; a CR alone outside quotes), it drops the rest of that line, quotes and
+# all, and starts afresh on the next: so does this. Counting quotes' parity instead took a quote inside a field for an
+# opening one: every newline after it looked quoted, so a chunk was cut inside a real quoted field further on, or
+# never cut again (the run failed at 64 MiB). Possessive and atomic, so a record whose quote is not closed yet fails
+# at once, never backtracking.
+_RECORD = r'(?>[^"\r\n]++|\r(?=\n)|\r[^\n]*+|(?<![^{d}\n])"[^"]*+(?:""[^"]*+)*+"(?:(?=[{d}\r\n])|[^\n]*+)|(?<=[^{d}\n])")*+\n'
+
+
+@cache
+def _record_patterns(delimiter: str) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """(any number of whole records, the first record) for CSV with this delimiter."""
+    record = _RECORD.format(d=regex_char(delimiter)).encode()
+    return re.compile(rb"(?:" + record + rb")*+"), re.compile(record)
+
+
+def regex_char(char: str) -> str:
+    """An ASCII character as a regex escape that Python's re and Arrow's RE2 both read, in a class or out."""
+    return f"\\x{ord(char):02x}"
+
+
+def boundary(buf: bytes, delimiter: str | None) -> int:
     """Index just past the last record boundary in ``buf``, or 0 if there is none: after a newline, and for CSV
-    only one outside a quoted field (``_RECORD``). Most CSV has no quote: a search for one, then a plain cut."""
+    (``delimiter`` given) only one outside a quoted field (``_RECORD``). Most CSV has no quote: a search for one,
+    then a plain cut."""
     nl = buf.rfind(b"\n")
-    if nl < 0 or not csv_quotes or buf.find(b'"', 0, nl) < 0:
+    if nl < 0 or delimiter is None or buf.find(b'"', 0, nl) < 0:
         return nl + 1
-    return _RECORDS.match(buf, 0, nl + 1).end()  # type: ignore[union-attr]  # it matches, if only the empty string
+    return _record_patterns(delimiter)[0].match(buf, 0, nl + 1).end()  # type: ignore[union-attr]  # if only ""
 
 
-def first_record_end(buf: bytes, eof: bool) -> int:
+def first_record_end(buf: bytes, eof: bool, delimiter: str) -> int:
     """End of the first CSV record (the header), quote-aware; 0 if it is not complete yet."""
-    whole = _FIRST.match(buf)
+    whole = _record_patterns(delimiter)[1].match(buf)
     if whole is not None:
         return whole.end()
     return len(buf) if eof else 0
 
 
-def parse_header(raw: bytes, path: str) -> tuple[str, ...]:
+def parse_header(raw: bytes, path: str, delimiter: str, chosen: bool = False) -> tuple[str, ...]:
+    """The header's column names. A header of one column holding a tab or a semicolon (a file separated by those,
+    read with commas) is refused with a hint, unless the delimiter was ``chosen`` (``--delimiter``)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(path, f"CSV header is not valid UTF-8 ({exc.reason})", line=1) from None
-    rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
     if not rows or not rows[0]:
         raise InputError(path, "CSV header is empty", line=1)
-    return tuple(name.strip() for name in rows[0])
+    header = tuple(name.strip() for name in rows[0])
+    if len(header) == 1 and not chosen:
+        for other, name in (("\t", "tab"), (";", ";"), ("|", "|")):
+            if other in header[0]:
+                raise InputError(
+                    path,
+                    f"the CSV header is one column, {header[0]!r}: for fields separated by {name!r}, say --delimiter"
+                    f" {name!r} (or --delimiter {delimiter!r} to read it as it is)",
+                    line=1,
+                )
+    return header

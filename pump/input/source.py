@@ -40,6 +40,7 @@ class Chunk:
     rows: bool = False  # offsets count rows, not bytes (a Parquet file's JSON lines, a row each)
     keys: list[bytes | None] | None = None  # every line known valid, with these keys (Parquet, by its types: ``Vouch``)
     framed: list[Any] | None = None  # its records as record batches (``decode.parsed.Framed``; Parquet): ``data`` is empty
+    delimiter: str = ","  # CSV's field separator (``--delimiter``; a tab for .tsv)
 
     @property
     def text_bytes(self) -> int:
