@@ -6,7 +6,8 @@ reference (``arrow=False``) must give the same records, invalid rows and blanks 
 
 The first byte of an input picks the schema, header and delimiter (a schema with required cells, one where every
 cell may be empty, none, the rides with their zoomcamp header, a header with a column the schema leaves out, one
-column, tab- and semicolon-separated), the rest is the chunk. A failure is written as ``crash-*``; ``python fuzz/csv_paths.py crash-...`` replays it.
+column, tab- and semicolon-separated), the rest is the chunk. A failure is written as ``crash-*``;
+``python fuzz/csv_paths.py crash-...`` replays it.
 """
 
 from __future__ import annotations
