@@ -160,7 +160,7 @@ class InputSettings(_Group):
         if self.columns is not None and not self.column_list:
             raise config_error("{columns} names no column")
         d = self.field_delimiter
-        if d is not None and (len(d) != 1 or not d.isascii() or d in '"\r\n' or (d.isalnum() or d == " ")):
+        if d is not None and (len(d) != 1 or not d.isascii() or d in '"\r\n ' or d.isalnum()):
             raise config_error("{delimiter} must be one ASCII character other than a letter, digit, space, quote or"
                                " line end, or tab; not " + verbatim(repr(self.delimiter)))  # fmt: skip
 

@@ -31,7 +31,8 @@ class Cutter:
     the source seeks and calls ``seeked()``. ``failed``: set when the stream is damaged,
     after the chunk of whole records that came before the damage was returned. ``end``: a
     shard's piece of a file stops before the first line that starts at or after it, and
-    ``finished`` is set once that line is reached (the source stops reading).
+    ``finished`` is set once that line is reached (the source stops reading). ``delimiter``: CSV's
+    (``--delimiter``), else a tab for a ``.tsv`` or ``.tab`` name and a comma for any other.
     """
 
     def __init__(
