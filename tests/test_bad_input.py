@@ -51,3 +51,16 @@ def test_unreadable_file_exits_2_naming_it_before_anything_is_sent(tmp_path: Pat
         "replay", str(secret), "--topic", "t", "--bootstrap-servers", "127.0.0.1:1"
     )  # no broker: fails before connecting
     assert proc.returncode == 2 and cli.stderr_lines(proc) == [f"pump: {secret}: permission denied"]
+
+
+def test_a_json_array_document_exits_2_in_one_line_with_the_way_to_json_lines(
+    broker: Broker, topic_name: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "export.json"
+    path.write_text('[\n  {"id": 1},\n  {"id": 2}\n]\n')  # what most tools call JSON; pump reads JSON lines
+    proc = cli.pump("replay", str(path), "--topic", topic_name, "--bootstrap-servers", broker.bootstrap, "--create-topic",
+                    "--key-field", "id", "--no-progress")  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr.decode()
+    assert cli.stderr_lines(proc)[-1] == (
+        f"pump: {path}:1: a JSON array, not JSON lines: pump reads one JSON object per line (jq -c '.[]' {path} gives them)"
+    )

@@ -259,6 +259,16 @@ def test_cutter_gives_whole_records_as_blocks_arrive_and_the_rest_at_the_end() -
     assert last is not None and (last.data, last.first_line, last.offset) == (b'{"a": 2}', 2, 9)
 
 
+@pytest.mark.parametrize(("body", "line"), [(b'[\n  {"a": 1},\n  {"a": 2}\n]\n', 1), (b'\n\n [{"a": 1}, {"a": 2}]', 3)])
+def test_a_json_array_is_refused_in_one_line_naming_where_it_starts(body: bytes, line: int) -> None:
+    cutter = Cutter("export.json", "auto", Position(0, 1), can_seek=False)
+    with pytest.raises(InputError, match=r"a JSON array, not JSON lines: .*jq -c '\.\[\]' export\.json") as caught:
+        cutter.feed(body)
+    assert caught.value.line == line
+    later = Cutter("ok.json", "auto", Position(0, 1), can_seek=False)  # an array further on is one invalid line
+    assert later.feed(b'{"a": 1}\n[1, 2]\n') is not None
+
+
 async def test_by_default_csv_is_read_in_half_the_bytes_of_json_lines(tmp_path: Path) -> None:
     """A CSV row becomes a JSON object about four times its size: 512 KiB chunks of CSV, 1 MiB of JSON lines, unless
     ``--chunk-bytes`` says; the first CSV read is a JSON-lines one, before the cutter has seen the format."""

@@ -95,6 +95,10 @@ class Cutter:
             self._offset = len(BOM)
         if self.format is None:
             self.format = format_by_name(self.path) or format_by_content(buf)
+        if self.format == "jsonl" and buf.lstrip()[:1] == b"[":  # each line of it would be invalid, none a record
+            lines = buf[: len(buf) - len(buf.lstrip())].count(b"\n")
+            raise InputError(self.path, "a JSON array, not JSON lines: pump reads one JSON object per line"
+                             f" (jq -c '.[]' {self.path} gives them)", line=self.line + lines)  # fmt: skip
         return buf
 
     def _read_header(self, buf: bytes, eof: bool) -> bytes | None:
