@@ -224,6 +224,13 @@ async def test_a_header_of_one_column_holding_a_likely_delimiter_is_refused_with
     assert chunks[0].header == (f"id{sep}name",)  # chosen: read as it is
 
 
+async def test_a_header_naming_a_column_twice_is_refused_before_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "joined.csv"
+    path.write_text("id,name,id,zone,zone\n1,a,2,x,y\n")  # one of each pair would be lost from every record
+    with pytest.raises(InputError, match=r"joined.csv:1: the CSV header names 'id', 'zone' more than once"):
+        await chunks_of(path, 64)
+
+
 async def test_header_only_csv_gives_no_chunks(tmp_path: Path) -> None:
     path = tmp_path / "h.csv"
     path.write_text("a,b,c")

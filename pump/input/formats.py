@@ -83,8 +83,9 @@ def first_record_end(buf: bytes, eof: bool, delimiter: str) -> int:
 
 
 def parse_header(raw: bytes, path: str, delimiter: str, chosen: bool = False) -> tuple[str, ...]:
-    """The header's column names. A header of one column holding a tab or a semicolon (a file separated by those,
-    read with commas) is refused with a hint, unless the delimiter was ``chosen`` (``--delimiter``)."""
+    """The header's column names. A name given twice is refused (a record's object would keep one of its cells); so
+    is a header of one column holding a tab, a semicolon or a pipe (a file separated by those, read with commas), with
+    a hint, unless the delimiter was ``chosen`` (``--delimiter``)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -93,6 +94,10 @@ def parse_header(raw: bytes, path: str, delimiter: str, chosen: bool = False) ->
     if not rows or not rows[0]:
         raise InputError(path, "CSV header is empty", line=1)
     header = tuple(name.strip() for name in rows[0])
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:
+        raise InputError(path, f"the CSV header names {', '.join(map(repr, twice))} more than once: each record is a JSON"
+                         " object, which holds a name once (rename the columns in line 1)", line=1)  # fmt: skip
     if len(header) == 1 and not chosen:
         for other, name in (("\t", "tab"), (";", ";"), ("|", "|")):
             if other in header[0]:
