@@ -91,6 +91,26 @@ def test_columns_sends_only_those_in_that_order_and_validates_against_the_schema
     assert len(rides) == ROWS
 
 
+def test_nested_columns_are_json_arrays_and_objects_and_a_map_is_an_object(tmp_path: Path) -> None:
+    path = tmp_path / "nested.parquet"
+    maps = pa.map_(pa.string(), pa.int64())
+    pq.write_table(pa.table({
+        "id": [1, 2, 3],
+        "tags": [["a", "b"], [], None],
+        "point": [{"x": 1.5, "y": 2}, None, {"x": 0.0, "y": -1}],
+        "counts": pa.array([[("k", 1), ("j", 2)], [], None], maps),
+        "deep": pa.array([[{"m": [("a", 1)]}], None, []], pa.list_(pa.struct([("m", maps)]))),
+        "twice": pa.array([[("k", 1), ("k", 2)], None, [("j", 3)]], maps),  # a map may repeat a key; an object may not
+    }), path)  # fmt: skip
+    got = sorted(sent(path, key_field="id"), key=lambda row: row["id"])
+    assert got == [
+        {"id": 1, "tags": ["a", "b"], "point": {"x": 1.5, "y": 2}, "counts": {"k": 1, "j": 2}, "deep": [{"m": {"a": 1}}],
+         "twice": [["k", 1], ["k", 2]]},
+        {"id": 2, "tags": [], "point": None, "counts": {}, "deep": None, "twice": None},
+        {"id": 3, "tags": None, "point": {"x": 0.0, "y": -1}, "counts": None, "deep": [], "twice": {"j": 3}},
+    ]  # fmt: skip
+
+
 def test_a_missing_column_or_a_file_that_is_not_parquet_is_one_line_before_anything_is_sent(trips: Path, tmp_path: Path) -> None:
     proc = cli.pump("replay", str(trips), "--topic", "t", "--columns", "PULocationID,nope", "--bootstrap-servers", "127.0.0.1:1")
     assert proc.returncode == 2 and cli.stderr_lines(proc) == [

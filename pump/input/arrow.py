@@ -10,9 +10,9 @@ object is made per value. Compared in one process, one pass each over the same 2
 and 207,000 for column lists into msgspec Structs (``pc.strftime`` for timestamps alone
 would cost 1.9 us a value: casting to text costs 0.05).
 
-A column of a type without a kernel path (lists, structs, binary...), or of strings holding
+A column of a type without a kernel path (lists, structs, maps, binary...), or of strings holding
 control characters (which JSON must escape as ``\\u00XX``), goes through Python for that
-batch: its values are encoded one by one by msgspec, correct and slower.
+batch: its values are encoded one by one by msgspec, correct and slower (maps as JSON objects).
 """
 
 from __future__ import annotations
@@ -118,8 +118,21 @@ class JsonLines:
         return text, True
 
     def _python(self, column: pa.Array) -> pa.Array:
+        """Values one by one through msgspec. A map (at any depth) is a JSON object, as Spark's and DuckDB's JSON write
+        one; a map that repeats a key, which an object cannot hold twice, stays a list of [key, value] pairs."""
         encode = self._encode
-        return pa.array([None if v is None else encode(v).decode() for v in column.to_pylist()], pa.string())
+        try:
+            values = column.to_pylist(maps_as_pydicts="strict")
+        except (KeyError, ValueError):  # a key twice in a map: that value's maps as pairs, the others' as objects
+            values = [_as_py(value) for value in column]
+        return pa.array([None if v is None else encode(v).decode() for v in values], pa.string())
+
+
+def _as_py(value: pa.Scalar) -> Any:
+    try:
+        return value.as_py(maps_as_pydicts="strict")
+    except (KeyError, ValueError):
+        return value.as_py()
 
 
 def _any(mask: pa.Array) -> bool:
