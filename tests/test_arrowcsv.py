@@ -144,6 +144,34 @@ def test_a_blank_line_is_blank_whichever_schema_never_a_record_of_empty_cells(
     assert not took and out.blank == blanks and len(out.records) == 2 and not out.invalid
 
 
+@pytest.mark.parametrize("schema", [Trip, Notes, None])
+def test_rows_ending_in_crlf_take_the_fast_path_alike(schema: type[msgspec.Struct] | None) -> None:
+    rows = b"1,2025-11-01 00:05:00,1.5,,Midtown\r\n2,2025-11-01 00:05:00,-.5,3,\r\n3,2025-11-01 00:05:00,2,,z"
+    out, took = both(schema, "id", HEADER, rows)  # Windows' exports: Arrow reads them as fast
+    assert took and len(out.records) == 3 and msgspec.json.decode(out.records[0][1])["zone"] == "Midtown"
+    out, took = both(schema, "id", (*HEADER, "note"), rows.replace(b"\r\n", b",n\r\n") + b",n")  # after a left-out column
+    assert took and len(out.records) == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "blank", "invalid"),
+    [
+        (b"1,2025-11-01 00:05:00,1.5,,a\r\n\r\n2,2025-11-01 00:05:00,1.5,,b\r\n", 1, 0),  # a blank CRLF line
+        (b"\r\n1,2025-11-01 00:05:00,1.5,,a\r\n", 1, 0),
+        (b"1,2025-11-01 00:05:00,1.5,,a\rb\n2,2025-11-01 00:05:00,1.5,,b\n", 0, 1),  # a CR alone: Arrow ends a row there
+        (b"1,2025-11-01 00:05:00,1e3,,a\rb\n2,2025-11-01 00:05:00,1.5,,b\n", 0, 1),  # the same, not in form
+        (b"1,2025-11-01 00:05:00,1.5,,a\n2,2025-11-01 00:05:00,1.5,x\r,b\n", 0, 1),  # in a left-out-like cell
+        # two rows' worth of cells on one line, a CR between: two rows to Arrow, one line (invalid) to Python
+        (b"1,2025-11-01 00:05:00,1.5,,a\r2,2025-11-01 00:05:00,1.5,,b\n3,2025-11-01 00:05:00,1.5,,c\n", 0, 1),
+        (b"1,2025-11-01 00:05:00,1e3,,a\r2,2025-11-01 00:05:00,1.5,,b\n3,2025-11-01 00:05:00,1.5,,c\n", 0, 1),
+    ],
+)
+def test_a_blank_crlf_line_or_a_cr_alone_goes_through_python(body: bytes, blank: int, invalid: int) -> None:
+    for schema in (Notes, None):
+        out, took = both(schema, "id", HEADER, body)
+        assert not took and out.blank == blank and len(out.invalid) == invalid
+
+
 @pytest.mark.parametrize("body", [b"a\n \nb\n", b"a\n\t\n", b"\xc2\xa0\nb\n", b"a\n  "])
 def test_in_one_column_a_line_of_whitespace_is_blank_on_both_paths(body: bytes) -> None:
     out, took = both(None, "id", ("id",), body)

@@ -1,7 +1,7 @@
 """CSV rows -> records in Apache Arrow's C++ (pyarrow, when installed): the fast path of ``csvrows``.
 
-A chunk of plain rows (no quote, no CR, no blank line: one row a line, so row ``i`` is line
-``first_line + i``) is split into cells by Arrow's CSV reader, each column checked and turned into
+A chunk of plain rows (no quote, no blank line, no CR but one ending a line in CRLF: one row a line, so
+row ``i`` is line ``first_line + i``) is split into cells by Arrow's CSV reader, each column checked and turned into
 JSON text (a number cell already in JSON's form is its own text: no parsing and printing back;
 datetimes, and numbers in other forms, are typed by Arrow and written by ``arrow.JsonLines``), and
 the columns joined into each row's JSON object. Arrow releases the GIL for all of that, so such a
@@ -70,14 +70,14 @@ def _rows_pattern(header: tuple[str, ...], columns: list[tuple[str, str, bool]],
     d = regex_char(delimiter)
     cells = []
     for name in header:
-        if name not in kinds:  # a column left out of the records: any text
-            cells.append(f"[^{d}\n]*")
+        if name not in kinds:  # a column left out of the records: any text but a CR (a row ends in LF or CRLF)
+            cells.append(f"[^{d}\r\n]*")
             continue
         kind, nullable = kinds[name]
         form = _FORMS[kind].replace("{d}", d)
         cells.append(f"(?:{form})?" if nullable and kind != "str" else form)
     row = d.join(cells)
-    return f"^(?:{row}\n)*(?:{row})?$"
+    return f"^(?:{row}\r?\n)*(?:{row})?$"
 
 
 def available() -> bool:
@@ -90,13 +90,17 @@ def plain(data: bytes, width: int) -> bool:
     Searching for one costs 100 ns a row, more than all the other checks, so here only a one-column chunk is
     searched; a wider one only where its rows are not all in form (``ArrowRows.decode``: a blank line never is). In
     one column, a line of only whitespace is blank to the Python path too (Python's, Unicode's: ``str.strip``),
-    where under more columns it is a row of one cell, which Arrow refuses."""
-    if b'"' in data or b"\r" in data or data.startswith(b"\n"):
+    where under more columns it is a row of one cell, which Arrow refuses. Lines may end in CRLF (Windows' exports:
+    Arrow reads them at the same speed); a CR elsewhere is looked for as a blank line is."""
+    if b'"' in data or data.startswith((b"\n", b"\r\n")):
         return False
     return width > 1 or _BLANK.search(data.decode("utf-8", "surrogateescape")) is None
 
 
 _BLANK = re.compile(r"^[^\S\n]*\n|^[^\S\n]+\Z", re.MULTILINE)  # an empty or whitespace line; ``\s`` is str.isspace
+# A blank line (LF or CRLF), or a CR that does not end a line: Arrow ends a row at a CR alone, where the Python path
+# (the csv module, given lines split at LF) fails the row
+_BLANK_OR_CR = re.compile(rb"\n\r?\n|\r(?!\n)")
 
 
 def field_kind(t: mi.Type) -> tuple[str, bool, bool | None] | None:
@@ -227,7 +231,7 @@ class ArrowRows:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return None
         formed = pc.all(pc.match_substring_regex(pa.array([data], pa.binary()), self._rows)).as_py() is True
-        if not formed and b"\n\n" in data:  # a blank line (``plain``), which Arrow reads as a row of nulls
+        if not formed and _BLANK_OR_CR.search(data):  # ``plain``; a formed chunk has neither
             return None
         texts: list[Text] = []
         for (_, kind, nullable), column in zip(self.columns, table.columns, strict=True):
