@@ -53,6 +53,7 @@ def test_chunks_hold_whole_lines_with_their_numbers_and_offsets(
     assume(not body.startswith(BOM))  # a leading BOM is stripped on purpose (its own test below)
     # input is recognised as gzip/zstd by its first bytes; no UTF-8 text can start with them
     assume(not body.startswith((GZIP_MAGIC, ZSTD_MAGIC)))
+    assume(not body.lstrip().startswith(b"["))  # a JSON array, refused whole (its own test below)
     path = tmp_path / "in.jsonl"
     path.write_bytes(body)
     chunks = asyncio.run(chunks_of(path, chunk, "jsonl"))
@@ -173,7 +174,10 @@ def read_decoded(data: bytes, fmt: str, block: int, decoders: dict) -> tuple[lis
     invalid: list = []  # type: ignore[type-arg]
     blank = 0
     for piece in [data[i : i + block] for i in range(0, len(data), block)] + [b""]:
-        chunk = cutter.feed(piece)
+        try:
+            chunk = cutter.feed(piece)
+        except InputError as exc:  # the input refused as a whole (a JSON array): the run stops, whatever came before
+            return [], [(exc.line, "refused", str(exc), 0)], 0
         if chunk is not None:
             out = decoders[fmt].decode(chunk)
             records += [(key, list(msgspec.json.decode(value).items()), line) for key, value, line in out.records]
@@ -274,6 +278,11 @@ def test_a_json_array_is_refused_in_one_line_naming_where_it_starts(body: bytes,
     assert caught.value.line == line
     later = Cutter("ok.json", "auto", Position(0, 1), can_seek=False)  # an array further on is one invalid line
     assert later.feed(b'{"a": 1}\n[1, 2]\n') is not None
+    blocks = Cutter("export.json", "auto", Position(0, 1), can_seek=False)  # its bracket in a later block
+    assert [blocks.feed(b"\n "), blocks.feed(b" \n")] != [None, None]  # blank lines, handled as such
+    with pytest.raises(InputError) as caught:
+        blocks.feed(b'\n[{"a": 1}]')
+    assert caught.value.line == 4
 
 
 async def test_by_default_csv_is_read_in_half_the_bytes_of_json_lines(tmp_path: Path) -> None:

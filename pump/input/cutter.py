@@ -55,6 +55,7 @@ class Cutter:
         self._started = False
         self._end = end
         self.finished = False
+        self._array_unchecked = start.offset == 0  # a resumed input was looked at when it started
 
     def feed(self, raw: bytes) -> Chunk | None:
         eof = not raw
@@ -77,6 +78,8 @@ class Cutter:
             if rest is None:
                 return None
             buf = rest
+        if self._array_unchecked and self.format == "jsonl":
+            self._refuse_an_array(buf)
         if self._skip.offset > self._offset and self._can_seek and self._inflater.kind is None:
             self.seek_to = self._skip.offset
             return None
@@ -95,11 +98,19 @@ class Cutter:
             self._offset = len(BOM)
         if self.format is None:
             self.format = format_by_name(self.path) or format_by_content(buf)
-        if self.format == "jsonl" and buf.lstrip()[:1] == b"[":  # each line of it would be invalid, none a record
-            lines = buf[: len(buf) - len(buf.lstrip())].count(b"\n")
-            raise InputError(self.path, "a JSON array, not JSON lines: pump reads one JSON object per line"
-                             f" (jq -c '.[]' {self.path} gives them)", line=self.line + lines)  # fmt: skip
         return buf
+
+    def _refuse_an_array(self, buf: bytes) -> None:
+        """A JSON-lines input whose first non-blank byte opens an array is one JSON document, not JSON lines: each of
+        its lines would be invalid, none a record. Looked for until that byte arrives."""
+        head = buf.lstrip()
+        if not head:
+            return
+        self._array_unchecked = False
+        if head[:1] == b"[":
+            line = self.line + buf.count(b"\n", 0, len(buf) - len(head))
+            raise InputError(self.path, "a JSON array, not JSON lines: pump reads one JSON object per line"
+                             f" (jq -c '.[]' {self.path} gives them)", line=line)  # fmt: skip
 
     def _read_header(self, buf: bytes, eof: bool) -> bytes | None:
         end = first_record_end(buf, eof, self.delimiter)
