@@ -105,7 +105,6 @@ def test_numbers_already_in_json_form_keep_their_text_and_a_leading_point_gets_i
         (b"1,2025-11-01 00:05,1.5,,\n", "schema"),  # no seconds: the same
         (b"1,2025-11-01 00:05:00,1.5,,\n2,2025-11-01 00:05:00,1.5\n", "csv"),  # a row of another width
         (b"1,2025-11-01 00:05:00,1.5,,\xff\n", "encoding"),  # invalid UTF-8
-        (b'1,2025-11-01 00:05:00,1.5,,"a,b"\n', None),  # a quoted field
         (b"1,2025-11-01 00:05:00Z,1.5,,\n", None),  # a zone: msgspec reads it, the fast path leaves it
         (b",2025-11-01 00:05:00,1.5,,\n", "schema"),  # the key's column empty
     ],
@@ -142,6 +141,39 @@ def test_a_blank_line_is_blank_whichever_schema_never_a_record_of_empty_cells(
     # none) it would have become a record
     out, took = both(schema, "id", HEADER, body)
     assert not took and out.blank == blanks and len(out.records) == 2 and not out.invalid
+
+
+@pytest.mark.parametrize("schema", [Trip, Notes, None])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'1,2025-11-01 00:05:00,1.5,,"a,b"\n2,"2025-11-01 00:05:00","2.5","",""\n',  # quoted text, numbers, empties
+        b'1,2025-11-01 00:05:00,1.5,,"say ""hi"", \\o/"\r\n2,2025-11-01 00:05:00,1.5,,"\t"\r\n',  # to escape in JSON
+    ],
+)
+def test_rfc_4180_quoted_cells_take_the_fast_path_alike(schema: type[msgspec.Struct] | None, body: bytes) -> None:
+    out, took = both(schema, "id", HEADER, body)
+    assert took and len(out.records) == 2 and msgspec.json.decode(out.records[0][1])["zone"] in ("a,b", 'say "hi", \\o/')
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'1,2025-11-01 00:05:00,1.5,,"ab"c\n',  # text after a closing quote: the strict csv module fails the row
+        b'1,2025-11-01 00:05:00,1.5,,TV 55" LED\n',  # a quote inside an unquoted cell: text to the csv module
+        b'1,2025-11-01 00:05:00,1.5,,"a\nb"\n2,2025-11-01 00:05:00,1.5,,c\n',  # a newline inside quotes: rows != lines
+        b'1,2025-11-01 00:05:00,1.5,, "a"\n',  # a space before the quote: the cell is unquoted
+        b'1,2025-11-01 00:05:00,1.5,,"a\n',  # never closed
+    ],
+)
+def test_quotes_outside_rfc_4180_go_through_python(body: bytes) -> None:
+    for schema in (Notes, None):
+        assert not both(schema, "id", HEADER, body)[1]
+
+
+@pytest.mark.parametrize("body", [b'a\n""\nb\n', b'a\n" "\n', b'"a"\n'])
+def test_in_one_column_any_quote_goes_through_python(body: bytes) -> None:
+    assert not both(None, "id", ("id",), body)[1]  # "" and " " are blank lines to the Python path, cells to Arrow
 
 
 @pytest.mark.parametrize("schema", [Trip, Notes, None])

@@ -49,9 +49,9 @@ _FORMS = {
     "datetime": r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,6})?",
     "int": r"(?:0|-?[1-9][0-9]*)",  # not -0: the Python path's key for it is "0"
     "float": r"-?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]+)?|\.[0-9]+)(?:[eE][-+]?[0-9]{1,2})?",
-    # text that is its own JSON string's content: no control character or backslash to escape (a quote never gets
-    # here: ``plain``), nor the delimiter (``{d}``, filled in by ``_rows_pattern``)
-    "str": r"[^{d}\x00-\x1f\\]*",
+    # text that is its own JSON string's content: no control character, backslash or quote to escape (a chunk with a
+    # quoted cell is never in form), nor the delimiter (``{d}``, filled in by ``_rows_pattern``)
+    "str": r'[^{d}"\x00-\x1f\\]*',
 }
 _LONGEST = {"int": 18, "float": 15}
 _DATETIME = f"^{_FORMS['datetime']}$"
@@ -80,6 +80,17 @@ def _rows_pattern(header: tuple[str, ...], columns: list[tuple[str, str, bool]],
     return f"^(?:{row}\r?\n)*(?:{row})?$"
 
 
+def _quoted_rows_pattern(delimiter: str) -> str:
+    """Rows a line each whose quotes are all RFC 4180's: a quoted cell is a whole cell (``""`` inside it a quote),
+    holds no line end, and is followed by a delimiter or the line's end; an unquoted cell holds no quote. Arrow and the
+    strict csv module read such rows alike; a quote anywhere else (text after a closing quote, a quote inside an
+    unquoted cell, a newline inside a quoted one) leaves the chunk to the csv module."""
+    d = regex_char(delimiter)
+    cell = f'(?:"(?:[^"\r\n]|"")*"|[^"{d}\r\n]*)'
+    row = f"{cell}(?:{d}{cell})*"
+    return f"^(?:{row}\r?\n)*(?:{row})?$"
+
+
 def available() -> bool:
     return load("pyarrow.csv", "pyarrow.compute")
 
@@ -92,15 +103,19 @@ def plain(data: bytes, width: int) -> bool:
     one column, a line of only whitespace is blank to the Python path too (Python's, Unicode's: ``str.strip``),
     where under more columns it is a row of one cell, which Arrow refuses. Lines may end in CRLF (Windows' exports:
     Arrow reads them at the same speed); a CR elsewhere is looked for as a blank line is."""
-    if b'"' in data or data.startswith((b"\n", b"\r\n")):
+    if data.startswith((b"\n", b"\r\n")):
         return False
-    return width > 1 or _BLANK.search(data.decode("utf-8", "surrogateescape")) is None
+    if width > 1:
+        return True  # quotes are checked with the rows (``_quoted_rows_pattern``)
+    # in one column, a quoted empty or blank cell ("", " ") is a blank line to the Python path and a cell to Arrow
+    return b'"' not in data and _BLANK.search(data.decode("utf-8", "surrogateescape")) is None
 
 
 _BLANK = re.compile(r"^[^\S\n]*\n|^[^\S\n]+\Z", re.MULTILINE)  # an empty or whitespace line; ``\s`` is str.isspace
 # A blank line (LF or CRLF), or a CR that does not end a line: Arrow ends a row at a CR alone, where the Python path
-# (the csv module, given lines split at LF) fails the row
-_BLANK_OR_CR = re.compile(rb"\n\r?\n|\r(?!\n)")
+# (the csv module, given lines split at LF) fails the row. Searched by RE2, which releases the GIL (Python's re took
+# 3.4 ms a 512 KiB chunk, holding it).
+_BLANK_OR_CR = r"\n\r?\n|\r[^\n]|\r$"
 
 
 def field_kind(t: mi.Type) -> tuple[str, bool, bool | None] | None:
@@ -139,6 +154,7 @@ class ArrowRows:
         self._key_at = next((i for i, (name, _, _) in enumerate(columns) if name == key), -1)
         self._types = {name: pa.string() for name, _, _ in columns}  # cells as text: numbers are often JSON already
         self._rows = _rows_pattern(header, columns, delimiter)
+        self._quoted_rows = _quoted_rows_pattern(delimiter)
         # the fields' names and order, for the JSON objects' prefixes: each column's text comes from ``_text``
         self._to_json = JsonLines(pa.schema([(name, pa.string()) for name, _, _ in columns]))
 
@@ -214,12 +230,18 @@ class ArrowRows:
                 data.decode()
             except UnicodeDecodeError:
                 return None
+        whole = pa.array([data], pa.binary())
+        quoted = b'"' in data
+        if quoted and not _matches(whole, self._quoted_rows):
+            return None
         try:
             table = pcsv.read_csv(
                 io.BytesIO(data),
                 read_options=pcsv.ReadOptions(column_names=list(self.header), use_threads=False, block_size=len(data) + 1),
-                # no quote (``plain``), and the UTF-8 is checked above
-                parse_options=pcsv.ParseOptions(delimiter=self.delimiter, ignore_empty_lines=False, quote_char=False),
+                # quotes only as ``_quoted_rows_pattern`` allows them, and the UTF-8 is checked above
+                parse_options=pcsv.ParseOptions(
+                    delimiter=self.delimiter, ignore_empty_lines=False, quote_char='"' if quoted else False
+                ),
                 convert_options=pcsv.ConvertOptions(
                     column_types=self._types,
                     include_columns=[name for name, _, _ in self.columns],
@@ -230,8 +252,8 @@ class ArrowRows:
             )
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return None
-        formed = pc.all(pc.match_substring_regex(pa.array([data], pa.binary()), self._rows)).as_py() is True
-        if not formed and _BLANK_OR_CR.search(data):  # ``plain``; a formed chunk has neither
+        formed = _matches(whole, self._rows)
+        if not formed and _matches(whole, _BLANK_OR_CR):  # ``plain``; a formed chunk has neither
             return None
         texts: list[Text] = []
         for (_, kind, nullable), column in zip(self.columns, table.columns, strict=True):
@@ -259,6 +281,13 @@ class ArrowRows:
             return Parsed(columns=columns)
         records = columns.records()
         return Parsed(records if share is None else [r for r in records if share.sends(r[0], r[2])])
+
+
+def _matches(whole: Any, pattern: str) -> bool:
+    """Whether RE2 finds ``pattern`` in the chunk (an array of its one binary value)."""
+    import pyarrow.compute as pc
+
+    return pc.all(pc.match_substring_regex(whole, pattern)).as_py() is True
 
 
 def _longest(cells: Any) -> int:

