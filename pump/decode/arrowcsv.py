@@ -222,6 +222,8 @@ class ArrowRows:
         import pyarrow.compute as pc
         import pyarrow.csv as pcsv
 
+        from pump.input.arrow import one_value
+
         data = chunk.data
         if not data or not plain(data, len(self.header)):
             return None
@@ -230,7 +232,7 @@ class ArrowRows:
                 data.decode()
             except UnicodeDecodeError:
                 return None
-        whole = pa.array([data], pa.binary())
+        whole = one_value(data)
         quoted = b'"' in data
         if quoted and not _matches(whole, self._quoted_rows):
             return None

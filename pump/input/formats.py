@@ -98,14 +98,14 @@ def _clean(buf: bytes, end: int, delimiter: str) -> bool:
     outside quotes ends a line. Asked of RE2 (pyarrow's), where pump has it; without pyarrow, never (``_RECORD``)."""
     if not load("pyarrow.compute"):
         return False
-    import pyarrow as pa
     import pyarrow.compute as pc
+
+    from pump.input.arrow import one_value
 
     d = regex_char(delimiter)
     cell = f'(?:"(?:[^"]|"")*"|[^"{d}\r\n]*)'
     row = f"{cell}(?:{d}{cell})*"
-    whole = pa.array([memoryview(buf)[:end]], pa.binary())
-    return pc.all(pc.match_substring_regex(whole, f"^(?:{row}\r?\n)*$")).as_py() is True
+    return pc.all(pc.match_substring_regex(one_value(buf, end), f"^(?:{row}\r?\n)*$")).as_py() is True
 
 
 def first_record_end(buf: bytes, eof: bool, delimiter: str) -> int:
