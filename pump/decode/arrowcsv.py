@@ -1,7 +1,8 @@
 """CSV rows -> records in Apache Arrow's C++ (pyarrow, when installed): the fast path of ``csvrows``.
 
-A chunk of plain rows (no quote, no blank line, no CR but one ending a line in CRLF: one row a line, so
-row ``i`` is line ``first_line + i``) is split into cells by Arrow's CSV reader, each column checked and turned into
+A chunk of plain rows (no blank line, no CR but one ending a line in CRLF, quotes only as RFC 4180 has them
+and no newline inside one: one row a line, so row ``i`` is line ``first_line + i``) is split into cells by
+Arrow's CSV reader, each column checked and turned into
 JSON text (a number cell already in JSON's form is its own text: no parsing and printing back;
 datetimes, and numbers in other forms, are typed by Arrow and written by ``arrow.JsonLines``), and
 the columns joined into each row's JSON object. Arrow releases the GIL for all of that, so such a
