@@ -33,7 +33,7 @@ from msgspec import inspect as mi
 from pump.arrowlib import load
 from pump.decode.parsed import Columns, Parsed, Share
 from pump.input import Chunk
-from pump.input.formats import regex_char
+from pump.input.formats import regex_char, rfc4180_rows
 
 if TYPE_CHECKING:
     from pump.input.arrow import Text  # pyarrow is imported at the first CSV chunk, not before
@@ -81,17 +81,6 @@ def _rows_pattern(header: tuple[str, ...], columns: list[tuple[str, str, bool]],
     return f"^(?:{row}\r?\n)*(?:{row})?$"
 
 
-def _quoted_rows_pattern(delimiter: str) -> str:
-    """Rows a line each whose quotes are all RFC 4180's: a quoted cell is a whole cell (``""`` inside it a quote),
-    holds no line end, and is followed by a delimiter or the line's end; an unquoted cell holds no quote. Arrow and the
-    strict csv module read such rows alike; a quote anywhere else (text after a closing quote, a quote inside an
-    unquoted cell, a newline inside a quoted one) leaves the chunk to the csv module."""
-    d = regex_char(delimiter)
-    cell = f'(?:"(?:[^"\r\n]|"")*"|[^"{d}\r\n]*)'
-    row = f"{cell}(?:{d}{cell})*"
-    return f"^(?:{row}\r?\n)*(?:{row})?$"
-
-
 def available() -> bool:
     return load("pyarrow.csv", "pyarrow.compute")
 
@@ -107,7 +96,7 @@ def plain(data: bytes, width: int) -> bool:
     if data.startswith((b"\n", b"\r\n")):
         return False
     if width > 1:
-        return True  # quotes are checked with the rows (``_quoted_rows_pattern``)
+        return True  # quotes are checked with the rows (``formats.rfc4180_rows``)
     # in one column, a quoted empty or blank cell ("", " ") is a blank line to the Python path and a cell to Arrow
     return b'"' not in data and _BLANK.search(data.decode("utf-8", "surrogateescape")) is None
 
@@ -155,7 +144,9 @@ class ArrowRows:
         self._key_at = next((i for i, (name, _, _) in enumerate(columns) if name == key), -1)
         self._types = {name: pa.string() for name, _, _ in columns}  # cells as text: numbers are often JSON already
         self._rows = _rows_pattern(header, columns, delimiter)
-        self._quoted_rows = _quoted_rows_pattern(delimiter)
+        # Arrow and the strict csv module read quotes alike only there (no newline inside one: rows stay lines); any
+        # other quote (text after a closing one, one inside an unquoted cell) leaves the chunk to the csv module
+        self._quoted_rows = rfc4180_rows(delimiter, newlines_in_quotes=False)
         # the fields' names and order, for the JSON objects' prefixes: each column's text comes from ``_text``
         self._to_json = JsonLines(pa.schema([(name, pa.string()) for name, _, _ in columns]))
 
@@ -223,7 +214,7 @@ class ArrowRows:
         import pyarrow.compute as pc
         import pyarrow.csv as pcsv
 
-        from pump.input.arrow import one_value
+        from pump.input.arrow import matches
 
         data = chunk.data
         if not data or not plain(data, len(self.header)):
@@ -233,9 +224,8 @@ class ArrowRows:
                 data.decode()
             except UnicodeDecodeError:
                 return None
-        whole = one_value(data)
         quoted = b'"' in data
-        if quoted and not _matches(whole, self._quoted_rows):
+        if quoted and not matches(data, self._quoted_rows):
             return None
         try:
             table = pcsv.read_csv(
@@ -255,8 +245,8 @@ class ArrowRows:
             )
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return None
-        formed = _matches(whole, self._rows)
-        if not formed and _matches(whole, _BLANK_OR_CR):  # ``plain``; a formed chunk has neither
+        formed = not quoted and matches(data, self._rows)  # a quoted cell is in no column's form
+        if not formed and matches(data, _BLANK_OR_CR):  # ``plain``; a formed chunk has neither
             return None
         texts: list[Text] = []
         for (_, kind, nullable), column in zip(self.columns, table.columns, strict=True):
@@ -284,13 +274,6 @@ class ArrowRows:
             return Parsed(columns=columns)
         records = columns.records()
         return Parsed(records if share is None else [r for r in records if share.sends(r[0], r[2])])
-
-
-def _matches(whole: Any, pattern: str) -> bool:
-    """Whether RE2 finds ``pattern`` in the chunk (an array of its one binary value)."""
-    import pyarrow.compute as pc
-
-    return pc.all(pc.match_substring_regex(whole, pattern)).as_py() is True
 
 
 def _longest(cells: Any) -> int:

@@ -129,11 +129,13 @@ class JsonLines:
         return pa.array([None if v is None else encode(v).decode() for v in values], pa.string())
 
 
-def one_value(data: bytes, end: int | None = None) -> pa.Array:
-    """``data[:end]`` as a binary array of one value, without copying it: for a RE2 search over a whole chunk.
-    (``pa.array([data])`` copies; a copy of each chunk kept the allocator's heap growing, 0.5 MB a 512 KiB chunk.)"""
+def matches(data: bytes, pattern: str, end: int | None = None) -> bool:
+    """Whether RE2 finds ``pattern`` in ``data[:end]``, searched in place (the GIL released). The bytes are wrapped as
+    an array of one value, not copied: ``pa.array([data])`` copied, and a copy of each chunk kept the allocator's
+    heap growing, 0.5 MB a 512 KiB chunk."""
     size = len(data) if end is None else end
-    return pa.BinaryArray.from_buffers(pa.binary(), 1, [None, pa.py_buffer(struct.pack("<ii", 0, size)), pa.py_buffer(data)])
+    whole = pa.BinaryArray.from_buffers(pa.binary(), 1, [None, pa.py_buffer(struct.pack("<ii", 0, size)), pa.py_buffer(data)])
+    return pc.all(pc.match_substring_regex(whole, pattern)).as_py() is True
 
 
 def _as_py(value: pa.Scalar) -> Any:

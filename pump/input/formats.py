@@ -93,19 +93,26 @@ def _even_quotes(buf: bytes, nl: int) -> int:
 
 
 def _clean(buf: bytes, end: int, delimiter: str) -> bool:
-    """Whether ``buf[:end]`` is rows whose every quote is RFC 4180's: a quoted cell is a whole cell (``""`` inside it
-    a quote, newlines allowed) followed by a delimiter or a line's end, an unquoted cell holds no quote, and a CR
-    outside quotes ends a line. Asked of RE2 (pyarrow's), where pump has it; without pyarrow, never (``_RECORD``)."""
+    """Whether ``buf[:end]`` is rows whose every quote is RFC 4180's (``rfc4180_rows``, newlines allowed inside a
+    quoted cell). Asked of RE2 (pyarrow's), where pump has it; without pyarrow, never (``_RECORD``)."""
     if not load("pyarrow.compute"):
         return False
-    import pyarrow.compute as pc
+    from pump.input.arrow import matches
 
-    from pump.input.arrow import one_value
+    return matches(buf, rfc4180_rows(delimiter, newlines_in_quotes=True), end)
 
+
+@cache
+def rfc4180_rows(delimiter: str, newlines_in_quotes: bool) -> str:
+    """A pattern (RE2's and Python's) for rows, each ending in LF or CRLF (the last may lack its end), whose every
+    quote is RFC 4180's: a quoted cell is a whole cell (``""`` inside it a quote) followed by a delimiter or the
+    line's end, an unquoted cell holds no quote, and a CR outside quotes only ends a line. The strict csv module reads
+    such rows as Arrow's CSV reader does, and where their quotes are, as counting them says."""
     d = regex_char(delimiter)
-    cell = f'(?:"(?:[^"]|"")*"|[^"{d}\r\n]*)'
+    inside = '[^"]' if newlines_in_quotes else '[^"\r\n]'
+    cell = f'(?:"(?:{inside}|"")*"|[^"{d}\r\n]*)'
     row = f"{cell}(?:{d}{cell})*"
-    return pc.all(pc.match_substring_regex(one_value(buf, end), f"^(?:{row}\r?\n)*$")).as_py() is True
+    return f"^(?:{row}\r?\n)*(?:{row})?$"
 
 
 def first_record_end(buf: bytes, eof: bool, delimiter: str) -> int:
