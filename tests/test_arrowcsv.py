@@ -145,15 +145,17 @@ def test_a_blank_line_is_blank_whichever_schema_never_a_record_of_empty_cells(
 
 @pytest.mark.parametrize("schema", [Trip, Notes, None])
 @pytest.mark.parametrize(
-    "body",
+    ("body", "zones"),
     [
-        b'1,2025-11-01 00:05:00,1.5,,"a,b"\n2,"2025-11-01 00:05:00","2.5","",""\n',  # quoted text, numbers, empties
-        b'1,2025-11-01 00:05:00,1.5,,"say ""hi"", \\o/"\r\n2,2025-11-01 00:05:00,1.5,,"\t"\r\n',  # to escape in JSON
+        (b'1,2025-11-01 00:05:00,1.5,,"a,b"\n2,"2025-11-01 00:05:00","2.5","",""\n', ["a,b", ""]),  # numbers, empties
+        (b'1,2025-11-01 00:05:00,1.5,,"say ""hi"", \\o/"\r\n2,2025-11-01 00:05:00,1.5,,"\t"\r\n', ['say "hi", \\o/', "\t"]),
     ],
 )
-def test_rfc_4180_quoted_cells_take_the_fast_path_alike(schema: type[msgspec.Struct] | None, body: bytes) -> None:
+def test_rfc_4180_quoted_cells_take_the_fast_path_alike(
+    schema: type[msgspec.Struct] | None, body: bytes, zones: list[str]
+) -> None:
     out, took = both(schema, "id", HEADER, body)
-    assert took and len(out.records) == 2 and msgspec.json.decode(out.records[0][1])["zone"] in ("a,b", 'say "hi", \\o/')
+    assert took and [msgspec.json.decode(v)["zone"] for _, v, _ in out.records] == zones
 
 
 @pytest.mark.parametrize(

@@ -279,7 +279,8 @@ def test_a_json_array_is_refused_in_one_line_naming_where_it_starts(body: bytes,
     later = Cutter("ok.json", "auto", Position(0, 1), can_seek=False)  # an array further on is one invalid line
     assert later.feed(b'{"a": 1}\n[1, 2]\n') is not None
     blocks = Cutter("export.json", "auto", Position(0, 1), can_seek=False)  # its bracket in a later block
-    assert [blocks.feed(b"\n "), blocks.feed(b" \n")] != [None, None]  # blank lines, handled as such
+    blank = [blocks.feed(b"\n "), blocks.feed(b" \n")]  # blank lines, handed on as such
+    assert [(c.first_line, c.data) for c in blank if c is not None] == [(1, b"\n"), (2, b"  \n")]
     with pytest.raises(InputError) as caught:
         blocks.feed(b'\n[{"a": 1}]')
     assert caught.value.line == 4
