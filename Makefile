@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DEMO_ROWS ?= 1000000
 REPEATS ?= 5
 
-.PHONY: demo test bench bench-pacing bench-compare fuzz lint clean
+.PHONY: demo test test-unit bench bench-pacing bench-compare fuzz lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,13 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/python examples/demo.py --rows $(DEMO_ROWS)
 
-test: $(VENV)/.installed
-	$(BIN)/python -m pytest
+# The whole suite: the unit tests first (seconds; they start no process, conftest.py sees to it), then the tests
+# that run real processes (brokers, Apache Kafka, Prometheus, pump's own CLI)
+test: test-unit
+	$(BIN)/python -m pytest -m integration
+
+test-unit: $(VENV)/.installed
+	$(BIN)/python -m pytest -m "not integration"
 
 # Send modes vs. a librdkafka script and Kafka's perf-test, whole processes, rotating order:
 #   make bench BROKER=kafka REPEATS=5      (BROKER: embedded, kafka, or HOST:PORT)

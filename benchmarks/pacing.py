@@ -42,7 +42,7 @@ def write_rides(path: Path, offsets: list[float]) -> None:
 
 
 def timestamps(bootstrap: str, topic: str, count: int) -> list[int]:
-    from tests.kafka import consume
+    from tests.support.kafka import consume
 
     return [m.timestamp for m in consume(bootstrap, topic, count, within=120)]
 

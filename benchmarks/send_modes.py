@@ -120,7 +120,7 @@ PERF_LINE = re.compile(r"(\d+) records sent, ([\d.]+) records/sec .*?([\d.]+) ms
 
 
 def perf_command(run: Run) -> list[str]:
-    from tests.apache_kafka import jars
+    from tests.support.apache_kafka import jars
 
     count, size = mean_line(run.path)
     props = [f"bootstrap.servers={run.bootstrap}", f"acks={run.acks}", f"linger.ms={LINGER_MS}", f"batch.size={BATCH_BYTES}",
@@ -190,7 +190,7 @@ class Target:
 
     def __enter__(self) -> Target:
         if self.broker == "kafka":
-            from tests.apache_kafka import KafkaCluster
+            from tests.support.apache_kafka import KafkaCluster
 
             started = time.perf_counter()
             self.cluster = KafkaCluster(1, self.folder / "kafka", heap="1g").__enter__()

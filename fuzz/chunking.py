@@ -24,8 +24,7 @@ with atheris.instrument_imports(include=["pump"]):
     from pump.input.compression import GZIP_MAGIC, ZSTD_MAGIC
     from pump.input.formats import BOM
 
-from tests.test_share import CSV_ROWS, JSON_LINES, Row
-from tests.test_source import read_decoded
+from tests.support.decoding import CSV_ROWS, JSON_LINES, Row, read_decoded
 
 DECODERS = [build_decoders(schema, key) for schema, key in ((Row, "user"), (None, "seq"), (None, None))]
 

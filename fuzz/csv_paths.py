@@ -23,7 +23,7 @@ with atheris.instrument_imports(include=["pump"]):
     from pump.decode.csvrows import CsvDecoder
 
 from pump.schemas import Ride
-from tests.test_arrowcsv import HEADER, Notes, Trip, cchunk, same
+from tests.support.decoding import HEADER, Notes, Trip, cchunk, same
 
 CASES = [
     (Trip, "id", HEADER, ","),

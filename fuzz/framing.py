@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 with atheris.instrument_imports(include=["pump"]):
     from pump.output.kafka.framing import HEADER
 
-from tests.test_kafka_boundary import _framed, held_to_aiokafka
+from tests.support.framing import framed_chunk, held_to_aiokafka
 
 
 def one(data: bytes) -> None:
@@ -36,7 +36,7 @@ def one(data: bytes) -> None:
             keys.append(fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 40)))
         size = fdp.ConsumeIntInRange(0, 300) if fdp.ConsumeIntInRange(0, 9) else fdp.ConsumeIntInRange(0, 20_000)
         values.append(fdp.ConsumeBytes(1)[:1] * size)  # any length, cheaply; varints of one to three bytes
-    if _framed(keys, values, partitions, limit, cap) is None:
+    if framed_chunk(keys, values, partitions, limit, cap) is None:
         # its bound: the longest value with the longest key (of any records) and a record's most overhead
         longest = max(map(len, values)) + 32 + (max(map(len, keys)) if keys else 0)
         assert longest > limit - HEADER - 1 or max(map(len, values)) > limit, "refused a chunk every batch can hold"

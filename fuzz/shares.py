@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 with atheris.instrument_imports(include=["pump"]):
     import pump.decode  # noqa: F401
 
-from tests.test_share import CSV_ROWS, JSON_LINES, Row, answered, outcome
+from tests.support.decoding import CSV_ROWS, JSON_LINES, Row, answered, outcome
 
 KEYS = [("user", Row), ("seq", Row), ("amount", Row), ("user", None), (None, Row), (None, None)]
 

@@ -26,8 +26,8 @@ from pump.config import ReplayConfig
 from pump.decode import Decoded, DecodeStage
 from pump.decode.eventtime import Stamper
 from pump.errors import PumpError
-from pump.input import Chunk, Position, Source
-from pump.input.source import START, split
+from pump.input import Position, Source
+from pump.input.source import START, Read
 from pump.observe import Ending
 from pump.output import SendMode
 from pump.pace import Pacer, RateLimit
@@ -35,7 +35,7 @@ from pump.pace import Pacer, RateLimit
 _DONE = None
 
 
-async def _at_end(chunks: AsyncIterator[Chunk]) -> bool:
+async def _at_end(chunks: AsyncIterator[Read]) -> bool:
     """Whether a source has no chunk left (a --limit that ends exactly at a file's end leaves it done)."""
     async for _ in chunks:
         return False
@@ -72,7 +72,7 @@ class Stages:
 
     sources: Sequence[Source]
     resume: dict[str, Position]
-    queue: asyncio.Queue[Chunk | None]
+    queue: asyncio.Queue[Read | None]
     decode: DecodeStage
     pacer: Pacer
     mode: SendMode
@@ -176,7 +176,7 @@ class Engine:
                         if self._stopping:
                             return
                         if left is not None:
-                            whole, rest, found = split(whole, left)
+                            whole, rest, found = whole.split(left)
                             left -= found
                         for chunk in self._paced_pieces(whole):
                             if self.stages.rate is not None:
@@ -202,19 +202,19 @@ class Engine:
                     break
                 await self.queue.put(_DONE)
 
-    def _paced_pieces(self, chunk: Chunk) -> Iterator[Chunk]:
+    def _paced_pieces(self, chunk: Read) -> Iterator[Read]:
         """The chunk whole, or in pieces of at most ``Stages.piece`` records (``--rate``: about
         ``RateLimit.PIECE_SECONDS`` worth; ``--speed``: ``EventPace.PIECE_RECORDS``)."""
         size = self.stages.piece
         if size is None:
             yield chunk
             return
-        rest: Chunk | None = chunk
+        rest: Read | None = chunk
         while rest is not None:
-            piece, rest, _ = split(rest, size)
+            piece, rest, _ = rest.split(size)
             yield piece
 
-    async def _put(self, chunk: Chunk) -> None:
+    async def _put(self, chunk: Read) -> None:
         if not self.queue.full():
             self.queue.put_nowait(chunk)
             return
@@ -226,7 +226,7 @@ class Engine:
         while not self._halted.is_set() and (chunk := await self.queue.get()) is not _DONE:
             await self._handle(chunk)
 
-    async def _handle(self, chunk: Chunk) -> None:
+    async def _handle(self, chunk: Read) -> None:
         """One chunk through decode, its turn, pacing and the send mode. A method of its own, so that what the
         chunk holds is released when it is done (not kept by a worker waiting for the next: 4 chunks, ~15 MB)."""
         accounts = self.accounts

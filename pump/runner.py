@@ -4,7 +4,8 @@ Parts are made in the order data needs them, each given what it uses when it is 
 (nothing is patched in afterwards): inputs and resume points first (blocking file work,
 on a thread), then the cluster, the dead-letter target, the accounts (with the metrics
 as their tally), the sink (telling the accounts of retries), the decode stage for the
-sink's partition count, the send mode, and the engine that runs them. Everything opened
+sink's partition count (with the one fast path chosen for it: ``_framer``), the send mode, and the
+engine that runs them. Everything opened
 is closed by one exit stack, in reverse, whatever happens.
 
 With ``--processes N`` this process plans, starts N processes (``pump.parallel``) and
@@ -21,7 +22,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol
+from typing import Protocol
 
 import msgspec
 from prometheus_client import CollectorRegistry
@@ -31,15 +32,14 @@ from pump.account.accounts import Tally
 from pump.config import EMBEDDED, ReplayConfig, config_error
 from pump.decode import DecodeStage, InlineDecode, Partitioner, build_decoders, decode_processes_for
 from pump.decode.eventtime import EventTimes, Stamper
-from pump.decode.parsed import Columns, Decoder, Framed, Framer
+from pump.decode.parsed import Framer
 from pump.decode.processes import ProcessDecode
 from pump.decode.shape import Shape
-from pump.decode.vouch import Vouch
+from pump.decode.stage import Decoders
 from pump.dev.broker import embedded_broker
 from pump.engine import Engine, Stages
 from pump.errors import Interrupted
-from pump.input import Position, RecordFormat, Source, open_sources, shard_sources
-from pump.input.parquet import ParquetSource
+from pump.input import Position, Source, open_sources, shard_sources
 from pump.input.shards import parse_shard
 from pump.observe import Ending, EventPacing, Exporter, Metrics, Pacing, Progress, Report, build_report
 from pump.output import Cluster, InFlight, Sink, in_flight_limit, make_mode
@@ -154,7 +154,7 @@ class _Plan:
     """What is known before connecting: the inputs, the schema's decoders, where each input (or each process's) resumes."""
 
     sources: Sequence[Source]
-    decoders: dict[RecordFormat, Decoder]
+    decoders: Decoders
     checkpoint: Checkpoint | None
     resume: list[dict[str, Position]]  # one per process
     processes: int
@@ -170,7 +170,7 @@ def _plan(config: ReplayConfig, part: tuple[int, int] | None = None, resume: dic
     """
     settings = config.input
     processes = 1 if part is not None else process_count(config)
-    sources = open_sources(settings.paths, settings.format, settings.column_list, settings.datetime, settings.field_delimiter)
+    sources = open_sources(settings.paths, settings.format, settings.column_list, settings.field_delimiter)
     shard, by_partition = None, None
     if settings.shard is not None:
         index, count = parse_shard(settings.shard)
@@ -182,12 +182,7 @@ def _plan(config: ReplayConfig, part: tuple[int, int] | None = None, resume: dic
         j, count = part
         by_partition = (by_partition[0] + j * by_partition[1], by_partition[1] * count) if by_partition else part
     schema = load_schema(settings.schema) if settings.schema else None
-    decoders = build_decoders(schema, settings.key_field)
-    parquet = [source for source in sources if isinstance(source, ParquetSource)]
-    if parquet:  # batches whose types prove every row valid skip decoding (decode/vouch.py)
-        vouch = Vouch(schema, settings.key_field, settings.datetime)
-        for source in parquet:
-            source.vouch = vouch
+    decoders = build_decoders(schema, settings.key_field, settings.datetime)
     shape = Shape(settings.column_list, settings.datetime, schema)
     checkpoint = None
     if config.checkpoint.path and part is None:
@@ -248,7 +243,8 @@ async def _assemble(
     dead_letters = await _dead_letters(stack, config, cluster)
     accounts = await stack.enter_async_context(Accounts(ledger, Completion(plan.resume[0]), dead_letters, metrics))
     sink = await stack.enter_async_context(cluster.sink(config.topic, config.producer.partitions, accounts.retried))
-    decode = _decode_stage(config, plan, sink.partitions)
+    partitioner = Partitioner(sink.partitions, shard=plan.by_partition)
+    decode = _decode_stage(config, plan, partitioner, _framer(config, plan, sink, partitioner))
     stack.push_async_callback(decode.aclose)
     limit = in_flight_limit(config.delivery)
     inflight = InFlight(limit, partial(accounts.blocked, "in_flight"))
@@ -258,30 +254,37 @@ async def _assemble(
     total = None if any(s.size is None for s in plan.sources) else sum(s.size or 0 for s in plan.sources)
     if metrics is not None:
         metrics.begin(total, (config.input.queue_size, queue.qsize), (limit, lambda: ledger.in_flight), config.delivery.rate)
-    rate = RateLimit(config.delivery.rate) if config.delivery.rate else None
-    delivery = config.delivery
-    by_time = None
-    if delivery.event_paced:
-        assert not isinstance(delivery.speed, str)
-        by_time = EventPace(delivery.speed, delivery.max_gap, on_lag=accounts.paced, on_counts=accounts.paced_by_time)
+    rate, by_time, stamper = _pacing(config, accounts)
     pieces = [n for n in (rate and rate.piece, by_time and EventPace.PIECE_RECORDS) if n]
-    how = delivery.record_timestamp
-    stamper = Stamper(how) if how != "create" else None
-    if isinstance(decode, InlineDecode) and mode.name == "batch" and not (rate or by_time or stamper or delivery.source_headers):
-        decode.framer = framer = sink.framer(decode.partitioner, config.producer.max_message_bytes, limit)
-        whole = config.input.limit is None and config.delivery.time_field is None  # nothing to cut, no time to read
-        if framer is not None and decode.partitioner.shard is None and whole:
-            for source in plan.sources:  # Parquet batches vouched for: framed as they are read (on its threads)
-                if isinstance(source, ParquetSource) and isinstance(source.vouch, Vouch):
-                    source.frame = (source.vouch.key_array, partial(_frame_rows, framer))
     stages = Stages(plan.sources, plan.resume[0], queue, decode, by_time or Unpaced(), mode, accounts, workers, rate,
                     min(pieces) if pieces else None, stamper)  # fmt: skip
     return _Run(Engine(config, stages), sink, accounts, total, rate, by_time)
 
 
-def _frame_rows(framer: Framer, keys: Any, values: Any, first_line: int) -> list[Framed] | None:
-    """A chunk read as record batches; unkeyed, their partition is left to its place in the run, not known yet."""
-    return framer.frame(Columns(keys, values, first_line), None)
+def _pacing(config: ReplayConfig, accounts: Accounts) -> tuple[RateLimit | None, EventPace | None, Stamper | None]:
+    """``--rate``'s schedule, ``--speed``'s, and ``--record-timestamp``'s stamps, where they are asked for."""
+    delivery = config.delivery
+    rate = RateLimit(delivery.rate) if delivery.rate else None
+    by_time = None
+    if delivery.event_paced:
+        assert not isinstance(delivery.speed, str)
+        by_time = EventPace(delivery.speed, delivery.max_gap, on_lag=accounts.paced, on_counts=accounts.paced_by_time)
+    how = delivery.record_timestamp
+    return rate, by_time, Stamper(how) if how != "create" else None
+
+
+def _framer(config: ReplayConfig, plan: _Plan, sink: Sink, partitioner: Partitioner) -> Framer | None:
+    """The fast path, chosen here once: records that decoding has as Arrow arrays (CSV's fast path, Parquet's rows
+    the types vouch for) become the sink's record batches on the decoding thread, never Python objects. Only where
+    nothing after decoding looks at a record: the batch mode, decoded in this process, unpaced, no ``--time-field``
+    (read from each record), no ``--columns``/``--datetime`` rewriting a value, no ``--source-headers``, and every
+    partition sent by this run; and where the sink can (``Sink.framer``: no compression, headers or transactions)."""
+    d = config.delivery
+    if d.mode != "batch" or plan.decode_processes or d.rate or d.time_field or d.source_headers or plan.shape:
+        return None
+    if plan.by_partition is not None:
+        return None
+    return sink.framer(partitioner, config.producer.max_message_bytes, in_flight_limit(d))
 
 
 def event_times(config: ReplayConfig) -> EventTimes | None:
@@ -292,14 +295,15 @@ def event_times(config: ReplayConfig) -> EventTimes | None:
     return EventTimes(field, 1e-6 if config.input.datetime == "epoch-us" else 1e-3)
 
 
-def _decode_stage(config: ReplayConfig, plan: _Plan, partitions: int) -> DecodeStage:
-    """Inline, or in processes (which build the same decoders from the same settings)."""
+def _decode_stage(config: ReplayConfig, plan: _Plan, partitioner: Partitioner, framer: Framer | None) -> DecodeStage:
+    """Inline, or in processes (which build the same decoders from the same settings; Parquet's rows stay inline)."""
     times = event_times(config)
-    if plan.decode_processes:
-        return ProcessDecode(
-            plan.decode_processes, config.input.schema, config.input.key_field, partitions, plan.by_partition, times, plan.shape
-        )
-    return InlineDecode(plan.decoders, Partitioner(partitions, shard=plan.by_partition), times, plan.shape)
+    inline = InlineDecode(plan.decoders, partitioner, times, plan.shape, framer)
+    if not plan.decode_processes:
+        return inline
+    settings = config.input
+    return ProcessDecode(inline, plan.decode_processes, settings.schema, settings.key_field, partitioner.num_partitions,
+                         plan.by_partition, times, plan.shape)  # fmt: skip
 
 
 async def _dead_letters(stack: contextlib.AsyncExitStack, config: ReplayConfig, cluster: Cluster) -> DeadLetterTarget | None:

@@ -13,7 +13,7 @@ from pump.account.deadletters import DeadLetter
 from pump.decode import Decoded
 from pump.input import Chunk
 from pump.records import Invalid
-from tests.builders import chunk
+from tests.support.builders import chunk
 
 
 class Target:

@@ -7,32 +7,23 @@ import collections
 import signal
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
-from confluent_kafka.admin import AdminClient, NewTopic
 
 from pump import replay
-from pump.decode import java_partition
 from pump.decode.parsed import Columns, Framed
 from pump.output.kafka.framing import ArrowFramer
-from tests import cli
-from tests.apache_kafka import KafkaCluster
-from tests.builders import config, keyed_lines, write_lines
-from tests.kafka import Message, consume, consumed, created
-from tests.test_checkpoint import interrupt_mid_replay, resume_and_check
+from tests.support import cli
+from tests.support.apache_kafka import KafkaCluster
+from tests.support.builders import config, keyed_lines, write_lines
+from tests.support.checks import in_key_order
+from tests.support.kafka import admin, consume, consumed, create_topic, created
+from tests.support.resume import interrupt_mid_replay, resume_and_check
 
 pytestmark = [pytest.mark.integration, pytest.mark.apache_kafka]
 PARTITIONS = 4
-
-
-def check_keys_partitions_and_order(messages: list[Message], partitions: int, seq_of: str = "seq") -> None:
-    last: dict[bytes | None, int] = {}
-    for m in sorted(messages, key=lambda m: (m.partition, m.offset)):
-        assert m.key is not None and m.partition == java_partition(m.key, partitions), f"key {m.key!r} on the wrong partition"
-        seq = int(msgspec.json.decode(m.value)[seq_of])
-        assert seq > last.get(m.key, -1), f"key {m.key!r} out of order"
-        last[m.key] = seq
 
 
 def write_csv(path: Path, n: int) -> list[dict[str, str]]:
@@ -64,7 +55,7 @@ async def test_every_mode_format_and_codec_delivers_exact_records_on_java_partit
     assert (report.acknowledged, report.failed, report.unsettled, report.exit_code) == (n, 0, 0, 0), report.to_text()
     got = await consumed(kafka.bootstrap, topic_name, n)
     assert collections.Counter(m.value for m in got) == expected  # the broker decompressed and validated every batch
-    check_keys_partitions_and_order(got, PARTITIONS)
+    in_key_order(got, PARTITIONS)
 
 
 @pytest.mark.parametrize("acks", ["1", "all"])  # all: idempotent, each batch numbered as it is sent
@@ -90,7 +81,7 @@ async def test_csv_record_batches_framed_on_the_decode_thread_are_taken_whole_by
     assert len(framed) > 10 and all(framed) and sum(framed) > len(framed) * PARTITIONS  # every chunk, cut to fit
     got = await consumed(kafka.bootstrap, topic_name, n)
     assert collections.Counter(m.value for m in got) == expected  # the broker checked every batch's CRC and framing
-    check_keys_partitions_and_order(got, PARTITIONS)
+    in_key_order(got, PARTITIONS)
 
 
 @pytest.mark.parametrize("acks", ["1", "all"])
@@ -100,17 +91,17 @@ async def test_parquet_batches_framed_as_they_are_read_are_taken_whole_by_apache
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from pump import runner
+    from pump.decode import stage
 
-    framed: list[int] = []  # batches made of each chunk read (0: left to the decoder and aiokafka)
-    frame = runner._frame_rows
+    framed: list[int] = []  # record batches made of each batch read (0: left to the decoder and aiokafka)
+    frame = stage._framed_rows
 
-    def counted(*args: object) -> list[Framed] | None:
-        batches = frame(*args)  # type: ignore[arg-type]
-        framed.append(0 if batches is None else len(batches))
-        return batches
+    def counted(*args: Any) -> Any:
+        decoded = frame(*args)
+        framed.append(0 if decoded is None or decoded.framed is None else len(decoded.framed))
+        return decoded
 
-    monkeypatch.setattr(runner, "_frame_rows", counted)
+    monkeypatch.setattr(stage, "_framed_rows", counted)
     n, path = 4000, tmp_path / "in.parquet"
     rows = write_csv(tmp_path / "unused.csv", n)
     pq.write_table(pa.table({"user": [r["user"] for r in rows], "seq": [int(r["seq"]) for r in rows],
@@ -123,7 +114,7 @@ async def test_parquet_batches_framed_as_they_are_read_are_taken_whole_by_apache
     assert len(framed) > 10 and all(framed) and sum(framed) > len(framed) * PARTITIONS  # every batch read, cut to fit
     got = await consumed(kafka.bootstrap, topic_name, n)
     assert collections.Counter(m.value for m in got) == expected
-    check_keys_partitions_and_order(got, PARTITIONS)
+    in_key_order(got, PARTITIONS)
 
 
 KEYS = ["", "u1", "é", "日本語のキー", "😀 emoji", "x" * 1000, "key with spaces", "0", "-1", *(f"k{i}" for i in range(150))]
@@ -132,9 +123,8 @@ KEYS = ["", "u1", "é", "日本語のキー", "😀 emoji", "x" * 1000, "key wit
 def test_every_key_lands_where_kafkas_own_java_producer_puts_it(kafka: KafkaCluster, topic_name: str, tmp_path: Path) -> None:
     partitions = 7
     ours, theirs = f"{topic_name}-pump", f"{topic_name}-java"
-    admin = AdminClient({"bootstrap.servers": kafka.bootstrap, "log_level": 0})
-    for future in admin.create_topics([NewTopic(t, partitions, 1) for t in (ours, theirs)]).values():
-        future.result(30)
+    for t in (ours, theirs):
+        create_topic(kafka.bootstrap, t, partitions)
     path = write_lines(tmp_path / "keys.jsonl", [msgspec.json.encode({"k": k, "i": i}) for i, k in enumerate(KEYS)])
     proc = cli.pump("replay", str(path), "--topic", ours, "--bootstrap-servers", kafka.bootstrap, "--key-field", "k")
     assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
@@ -169,7 +159,7 @@ def test_a_missing_topic_is_refused_and_not_created_behind_the_users_back(
     proc = cli.pump("replay", str(path), "--topic", topic_name, "--bootstrap-servers", kafka.bootstrap)
     assert proc.returncode == 2
     assert cli.stderr_lines(proc) == [f"pump: topic '{topic_name}' does not exist at {kafka.bootstrap} (add --create-topic)"]
-    topics = AdminClient({"bootstrap.servers": kafka.bootstrap, "log_level": 0}).list_topics(timeout=10).topics
+    topics = admin(kafka.bootstrap).list_topics(timeout=10).topics
     assert topic_name not in topics
 
 
@@ -205,8 +195,7 @@ def test_records_over_the_topics_max_message_bytes_alone_fail_as_too_large_and_a
     ]
     big = {line for line in lines if len(line) > 2048}
     path = write_lines(tmp_path / "in.jsonl", lines)
-    admin = AdminClient({"bootstrap.servers": kafka.bootstrap, "log_level": 0})
-    admin.create_topics([NewTopic(topic_name, 2, 1, config={"max.message.bytes": "2048"})])[topic_name].result(30)
+    create_topic(kafka.bootstrap, topic_name, 2, config={"max.message.bytes": "2048"})
     dead, report = tmp_path / "dead.jsonl", tmp_path / "report.json"
     proc = cli.pump("replay", str(path), "--topic", topic_name, "--bootstrap-servers", kafka.bootstrap, "--key-field", "user",
                     "--mode", mode, "--dead-letter", str(dead), "--report-json", str(report))  # fmt: skip
@@ -232,11 +221,10 @@ def test_pump_bench_uses_a_topic_of_its_own_on_apache_kafka_and_deletes_it(
     assert proc.returncode == 0, proc.stderr.decode()
     runs = msgspec.json.decode(out.read_bytes())["runs"]
     assert len(runs) == 4 and all((r["acknowledged"], r["failed"]) == (2000, 0) for r in runs)
-    admin = AdminClient({"bootstrap.servers": kafka.bootstrap, "log_level": 0})
-    assert topic_name not in admin.list_topics(timeout=10).topics, "the bench's topic was not deleted"
-    admin.create_topics([NewTopic(topic_name, 1, 1)])[topic_name].result(30)  # someone's topic: refused, left alone
+    assert topic_name not in admin(kafka.bootstrap).list_topics(timeout=10).topics, "the bench's topic was not deleted"
+    client = create_topic(kafka.bootstrap, topic_name, 1)  # someone's topic: refused, left alone
     again = cli.pump("bench", "--bootstrap-servers", kafka.bootstrap, "--topic", topic_name, "--rows", "10")
     assert again.returncode == 2 and cli.stderr_lines(again) == [
         f"pump: topic {topic_name!r} exists at {kafka.bootstrap}: pump bench sends to a topic of its own (name a new one)"
     ]
-    assert topic_name in admin.list_topics(timeout=10).topics
+    assert topic_name in client.list_topics(timeout=10).topics

@@ -7,19 +7,14 @@ import time
 from pathlib import Path
 
 import pytest
-from confluent_kafka.admin import AdminClient, NewTopic
 
-from tests import cli
-from tests.apache_kafka import KafkaCluster
-from tests.builders import keyed_lines, write_lines
-from tests.kafka import consume
-from tests.test_apache_kafka import check_keys_partitions_and_order
+from tests.support import cli
+from tests.support.apache_kafka import KafkaCluster
+from tests.support.builders import keyed_lines, write_lines
+from tests.support.checks import in_key_order
+from tests.support.kafka import admin, consume, create_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.apache_kafka]
-
-
-def admin(cluster: KafkaCluster) -> AdminClient:
-    return AdminClient({"bootstrap.servers": cluster.bootstrap, "log_level": 0})
 
 
 def test_a_topic_created_with_three_replicas_has_them_on_three_brokers(
@@ -29,7 +24,7 @@ def test_a_topic_created_with_three_replicas_has_them_on_three_brokers(
     proc = cli.pump("replay", str(path), "--topic", topic_name, "--bootstrap-servers", kafka3.bootstrap, "--create-topic",
                     "--partitions", "3", "--replication-factor", "3", "--key-field", "user")  # fmt: skip
     assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
-    partitions = admin(kafka3).list_topics(topic_name, timeout=10).topics[topic_name].partitions
+    partitions = admin(kafka3.bootstrap).list_topics(topic_name, timeout=10).topics[topic_name].partitions
     assert sorted(sorted(p.replicas) for p in partitions.values()) == [[1, 2, 3]] * 3
     assert len(consume(kafka3.bootstrap, topic_name, 1000)) == 1000
 
@@ -39,8 +34,7 @@ def test_idempotent_replay_through_a_killed_and_restarted_leader_is_exact_and_in
 ) -> None:
     lines = keyed_lines(400_000, keys=101)
     path = write_lines(tmp_path / "in.jsonl", lines)
-    client = admin(kafka3)  # kept: a dropped AdminClient destroys its handle before the future resolves
-    client.create_topics([NewTopic(topic_name, 6, 3, config={"min.insync.replicas": "2"})])[topic_name].result(30)
+    client = create_topic(kafka3.bootstrap, topic_name, 6, 3, config={"min.insync.replicas": "2"})
     report = tmp_path / "report.json"
     with cli.start("replay", str(path), "--topic", topic_name, "--bootstrap-servers", kafka3.bootstrap, "--key-field", "user",
                    "--idempotence", "--delivery-timeout", "120", "--max-in-flight", "20000", "--report-json", str(report),
@@ -60,5 +54,5 @@ def test_idempotent_replay_through_a_killed_and_restarted_leader_is_exact_and_in
     counts = collections.Counter(m.value for m in got)
     assert [v for v in lines if v not in counts] == [], "records missing"
     assert {v: n for v, n in counts.items() if n > 1} == {}, "records duplicated"
-    check_keys_partitions_and_order(got, 6)
+    in_key_order(got, 6)
     kafka3.wait_ready()

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
 
-from tests import cli
-from tests.apache_kafka import KafkaCluster
-from tests.builders import keyed_lines, write_lines
-from tests.kafka import consume
+from tests.support import cli
+from tests.support.apache_kafka import KafkaCluster
+from tests.support.builders import keyed_lines, write_lines
+from tests.support.kafka import consume, create_topic
 
 # Each test waits for a cluster of three to start, for the in-sync replicas to shrink once two brokers stop, and for
 # them to grow again: on a loaded 2-core machine that passed pytest's default 120 s while pump itself had run for
@@ -64,9 +64,7 @@ def restarted_followers(cluster: KafkaCluster) -> None:
 
 
 def new_topic(cluster: KafkaCluster, topic: str) -> AdminClient:
-    client = AdminClient({"bootstrap.servers": cluster.bootstrap, "log_level": 0})  # returned: kept while in use
-    client.create_topics([NewTopic(topic, 3, 3, config={"min.insync.replicas": "2"})])[topic].result(30)
-    return client
+    return create_topic(cluster.bootstrap, topic, 3, 3, config={"min.insync.replicas": "2"})
 
 
 def test_too_few_in_sync_replicas_fail_records_as_not_enough_replicas_then_a_resume_delivers_them(

@@ -11,17 +11,15 @@ from confluent_kafka.admin import (
     AclBinding,
     AclOperation,
     AclPermissionType,
-    AdminClient,
-    NewTopic,
     ResourcePatternType,
     ResourceType,
 )
 
-from tests import cli
-from tests.apache_kafka import KafkaCluster
-from tests.builders import keyed_lines, write_lines
-from tests.kafka import consume
-from tests.tls import make_ca, make_server_cert
+from tests.support import cli
+from tests.support.apache_kafka import KafkaCluster
+from tests.support.builders import keyed_lines, write_lines
+from tests.support.kafka import admin, consume, create_topic
+from tests.support.tls import make_ca, make_server_cert
 
 pytestmark = [pytest.mark.integration, pytest.mark.apache_kafka]
 USERS = {"alice": "alice-s3cr3t", "bob": "bob-s3cr3t"}  # alice may write to sec-* topics; bob may only read them
@@ -49,11 +47,11 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[KafkaClu
         arg for name, password in USERS.items() for arg in ("--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]")
     ]
     with KafkaCluster(1, folder / "cluster", settings, ("SASL_SSL",), tuple(scram)) as cluster:
-        admin = AdminClient({"bootstrap.servers": cluster.bootstrap, "log_level": 0})
+        client = admin(cluster.bootstrap)
         grants = [("alice", AclOperation.ALL), ("bob", AclOperation.DESCRIBE), ("bob", AclOperation.READ)]
         prefix = (ResourceType.TOPIC, "sec-", ResourcePatternType.PREFIXED)
         bindings = [AclBinding(*prefix, f"User:{user}", "*", op, AclPermissionType.ALLOW) for user, op in grants]
-        for future in admin.create_acls(bindings).values():
+        for future in client.create_acls(bindings).values():
             future.result(30)
         yield cluster, ca[0]
 
@@ -66,8 +64,7 @@ def replay_as(secured: tuple[KafkaCluster, Path], topic: str, path: Path, user: 
 
 
 def new_topic(cluster: KafkaCluster, name: str) -> None:
-    admin = AdminClient({"bootstrap.servers": cluster.bootstrap, "log_level": 0})
-    admin.create_topics([NewTopic(name, 2, 1)])[name].result(30)
+    create_topic(cluster.bootstrap, name, 2)
 
 
 @pytest.mark.parametrize("mechanism", ["SCRAM-SHA-512", "PLAIN"])

@@ -21,29 +21,9 @@ from pump.decode.arrowcsv import ArrowRows
 from pump.decode.csvrows import CsvDecoder
 from pump.decode.parsed import Parsed
 from pump.schemas import Ride
-from tests.builders import chunk
+from tests.support.decoding import HEADER, Notes, Trip, cchunk, same
 
 RIDES = Path(__file__).resolve().parents[1] / "examples" / "rides.csv"
-
-
-class Trip(msgspec.Struct):
-    id: int
-    at: datetime
-    fare: float
-    tip: float | None = None
-    zone: str | None = None
-
-
-def cchunk(header: tuple[str, ...], body: bytes, first_line: int = 2, delimiter: str = ","):  # type: ignore[no-untyped-def]
-    return chunk(body, first_line=first_line, offset=10, path="in.csv", header=header, delimiter=delimiter)
-
-
-def same(fast: Parsed, slow: Parsed) -> None:
-    assert [(k, line) for k, _, line in fast.records] == [(k, line) for k, _, line in slow.records]
-    values = [[msgspec.json.decode(v) for _, v, _ in out.records] for out in (fast, slow)]
-    assert values[0] == values[1] and [list(v) for v in values[0]] == [list(v) for v in values[1]]  # field order too
-    assert [(i.line, i.reason, i.message) for i in fast.invalid] == [(i.line, i.reason, i.message) for i in slow.invalid]
-    assert fast.blank == slow.blank
 
 
 def both(
@@ -63,9 +43,6 @@ def test_the_zoomcamp_rides_decode_alike_on_both_paths(schema: type[msgspec.Stru
     header, body = RIDES.read_bytes().split(b"\n", 1)
     out, took = both(schema, key, tuple(header.decode().split(",")), body)
     assert took and len(out.records) == 266 and not out.invalid
-
-
-HEADER = ("id", "at", "fare", "tip", "zone")
 
 
 @pytest.mark.parametrize(
@@ -113,16 +90,6 @@ def test_a_chunk_the_fast_path_cannot_take_as_python_would_goes_through_python(b
     out, took = both(Trip, "id", HEADER, body)
     assert not took
     assert [i.reason for i in out.invalid] == ([reason] if reason else [])
-
-
-class Notes(msgspec.Struct):
-    """Every cell may be empty: a row of empty cells is a valid record of it."""
-
-    id: str
-    at: str | None = None
-    fare: float | None = None
-    tip: float | None = None
-    zone: str = ""
 
 
 @pytest.mark.parametrize("schema", [Trip, Notes, None])

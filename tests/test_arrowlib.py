@@ -21,6 +21,7 @@ def imported_after(code: str) -> str:
     return run.stdout.strip()
 
 
+@pytest.mark.integration
 def test_the_command_line_loads_pyarrow_without_numpy_and_numpy_stays_importable() -> None:
     out = imported_after(
         "import sys\n"
@@ -35,6 +36,7 @@ def test_the_command_line_loads_pyarrow_without_numpy_and_numpy_stays_importable
     assert out == "False 3 3"
 
 
+@pytest.mark.integration
 def test_a_library_caller_and_a_numpy_imported_before_are_left_alone() -> None:
     library = "import sys\nfrom pump import arrowlib\narrowlib.load('pyarrow.csv')\nprint('numpy' in sys.modules)"
     assert imported_after(library) == "True"

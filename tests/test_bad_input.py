@@ -11,9 +11,9 @@ import pytest
 
 from pump.account.checkpoint import State
 from pump.dev.broker import Broker
-from tests import cli
-from tests.builders import keyed_lines
-from tests.kafka import consume
+from tests.support import cli
+from tests.support.builders import keyed_lines
+from tests.support.kafka import consume
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.builders import ROOT_DIR
+from tests.support.builders import ROOT_DIR
 
 pytestmark = pytest.mark.integration
 

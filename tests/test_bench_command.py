@@ -13,10 +13,10 @@ from pump.bench.matrix import Combination, combinations, schedule
 from pump.bench.runs import Run
 from pump.bench.summary import by_combination, table
 from pump.dev.broker import Broker
-from tests import cli
-from tests.builders import ROOT_DIR
-from tests.kafka import create_topic
-from tests.tools import require
+from tests.support import cli
+from tests.support.builders import ROOT_DIR
+from tests.support.kafka import create_topic
+from tests.support.tools import require
 
 
 def test_every_combination_runs_once_per_repeat_in_an_order_that_rotates() -> None:
@@ -114,6 +114,7 @@ def test_the_html_page_opens_in_a_real_browser_with_its_charts(tmp_path: Path) -
     assert dom.count("<tr>") == 3  # the header row and one per combination
 
 
+@pytest.mark.integration
 def test_html_without_matplotlib_is_one_line_before_anything_runs(tmp_path: Path) -> None:
     blocker = tmp_path / "blocked"
     (blocker / "matplotlib").mkdir(parents=True)

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from pump.dev.broker import Broker, free_port
-from tests import cli
-from tests.builders import keyed_lines, write_lines
-from tests.kafka import consume
+from tests.support import cli
+from tests.support.builders import keyed_lines, write_lines
+from tests.support.kafka import consume
 
 pytestmark = pytest.mark.integration
 

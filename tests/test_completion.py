@@ -6,7 +6,7 @@ import random
 
 from pump.account import Completion
 from pump.input import Chunk, Position
-from tests.builders import chunk as build
+from tests.support.builders import chunk as build
 
 
 def chunk(seq: int, path: str, offset: int, first_line: int, data: bytes) -> Chunk:

@@ -11,8 +11,8 @@ import pytest
 
 from pump import replay
 from pump.dev.broker import Broker
-from tests.builders import EXAMPLES, config, write_lines
-from tests.kafka import consumed, created
+from tests.support.builders import EXAMPLES, config, write_lines
+from tests.support.kafka import consumed, created
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ from pump.decode.jsonl import JsonLinesDecoder
 from pump.errors import ConfigError, InputError
 from pump.input import Chunk, FileSource
 from pump.schemas import Ride
-from tests.builders import EXAMPLES, chunk
+from tests.support.builders import EXAMPLES, chunk
 
 
 def jchunk(data: bytes, first_line: int = 1) -> Chunk:

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from pump.cli import build_parser
-from tests.builders import ROOT_DIR
+from tests.support.builders import ROOT_DIR
 
 KUBERNETES = "1.33.0"  # backoffLimitPerIndex and podReplacementPolicy are GA from 1.33
 JOB = ROOT_DIR / "deploy" / "pump-indexed-job.yaml"

@@ -13,19 +13,10 @@ import msgspec
 import pytest
 
 from pump import Interrupted, PumpError, replay
-from pump.decode import java_partition
 from pump.records import DeliveryError
 from pump.testing import MemoryCluster
-from tests.builders import config, keyed_lines, write_lines
-
-
-def check_key_order(messages: list, partitions: int) -> None:
-    last: dict[bytes, int] = {}
-    for m in messages:
-        assert m.partition == java_partition(m.key, partitions)
-        seq = msgspec.json.decode(m.value)["seq"]
-        assert seq > last.get(m.key, -1), f"key {m.key!r} out of order"
-        last[m.key] = seq
+from tests.support.builders import config, keyed_lines, write_lines
+from tests.support.checks import in_key_order
 
 
 @pytest.mark.parametrize("mode", ["batch", "callback", "sync"])
@@ -36,7 +27,7 @@ async def test_many_workers_keep_per_key_order_in_every_mode(tmp_path: Path, mod
     report = await replay(config(path, "t", key_field="user", mode=mode, workers=4, chunk_bytes=512), cluster=cluster)
     got = cluster.messages("t")
     assert collections.Counter(m.value for m in got) == collections.Counter(lines)
-    check_key_order(got, 4)
+    in_key_order(got, 4)
     assert (report.acknowledged, report.unsettled, report.exit_code, report.partitions) == (3000, 0, 0, 4)
 
 
@@ -159,6 +150,7 @@ async def test_a_missing_topic_is_an_error_before_anything_is_read(tmp_path: Pat
         await replay(config(path, "gone"), cluster=MemoryCluster(missing=frozenset({"gone"})))
 
 
+@pytest.mark.integration
 async def test_a_decode_process_that_dies_is_one_clear_error_not_a_traceback(tmp_path: Path) -> None:
     import psutil
 

@@ -14,14 +14,14 @@ import msgspec
 import pytest
 
 from pump import replay
-from pump.decode import java_partition
 from pump.dev.broker import Broker, free_port
-from tests import cli
-from tests.builders import config, write_lines
-from tests.builders import keyed_lines as keyed
-from tests.kafka import consume, consumed
-from tests.mockcluster import NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT, mock_cluster
-from tests.proxy import Proxy
+from tests.support import cli
+from tests.support.builders import config, write_lines
+from tests.support.builders import keyed_lines as keyed
+from tests.support.checks import in_key_order
+from tests.support.kafka import consume, consumed
+from tests.support.mockcluster import NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT, mock_cluster
+from tests.support.proxy import Proxy
 
 pytestmark = pytest.mark.integration
 
@@ -53,12 +53,7 @@ async def test_idempotent_replay_through_retriable_errors_and_a_leader_move_is_e
     assert report.retries >= 8, "the injected Produce errors never reached the producer"
     counts = collections.Counter(m.value for m in got)
     assert counts == collections.Counter(lines), "missing or duplicated records"
-    last: dict[bytes, int] = {}
-    for m in sorted(got, key=lambda m: (m.partition, m.offset)):
-        assert m.partition == java_partition(m.key, 4)
-        seq = msgspec.json.decode(m.value)["seq"]
-        assert seq > last.get(m.key, -1), "per-key order broken"
-        last[m.key] = seq
+    in_key_order(got, 4)
 
 
 def scrape(port: int) -> dict[str, float]:

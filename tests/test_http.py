@@ -1,4 +1,4 @@
-"""``http://`` and ``https://`` inputs, from a real HTTP server process (``tests/httpserver.py``): streamed, read in
+"""``http://`` and ``https://`` inputs, from a real HTTP server process (``tests/support/httpserver.py``): streamed, read in
 ranges where the server takes them, a dropped connection resumed at the byte reached, nothing sent twice."""
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import pytest
 
 from pump.dev.broker import Broker
 from pump.dev.synth import write_parquet
-from tests import cli
-from tests.builders import keyed_lines
-from tests.httpserver import serving
-from tests.kafka import consume, create_topic
+from tests.support import cli
+from tests.support.builders import keyed_lines
+from tests.support.httpserver import serving
+from tests.support.kafka import consume, create_topic
 
 pytestmark = pytest.mark.integration
 HERE = Path(__file__).resolve().parent

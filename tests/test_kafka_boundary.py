@@ -16,23 +16,23 @@ from aiokafka.errors import (
     NotLeaderForPartitionError,
 )
 from aiokafka.producer.message_accumulator import BatchBuilder
-from aiokafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
+from aiokafka.record.default_records import DefaultRecordBatch
 from aiokafka.structs import TopicPartition
 
 from pump import ConfigError, ReplayConfig
 from pump.cli.options import flag_of
 from pump.decode.lines import LineIndex
-from pump.decode.parsed import Columns, Framed
+from pump.decode.parsed import Columns, FramedRows
 from pump.decode.partition import Partitioner
-from pump.input import Chunk
 from pump.output.kafka import KafkaCluster
-from pump.output.kafka.batch import FramedBatch, KafkaBatch
+from pump.output.kafka.batch import KafkaBatch
 from pump.output.kafka.closing import closing, settle
 from pump.output.kafka.errors import explain, failure_of
 from pump.output.kafka.expiry import Expired, fail_expired, outstanding
 from pump.output.kafka.framing import ArrowFramer
 from pump.output.kafka.logs import SENDER, Tap
 from pump.output.kafka.options import OWNED, coerce, producer_kwargs
+from tests.support.framing import framed_chunk, held_to_aiokafka
 
 
 def kwargs(**settings: object) -> dict:
@@ -159,43 +159,6 @@ def test_a_batch_filled_by_extend_holds_what_appends_would_and_stops_where_it_mu
     assert [(r.offset, r.key, r.value) for r in written] == [(i, k, v) for i, (k, v, _) in enumerate(expected)]
 
 
-def _framed(keys: list[bytes] | None, values: list[bytes], partitions: int, limit: int, cap: int) -> list[Framed] | None:
-    import pyarrow as pa
-
-    framer = ArrowFramer(Partitioner(partitions), limit, max_value=limit, cap=cap)
-    arrays = Columns(None if keys is None else pa.array(keys, pa.binary()), pa.array(values, pa.binary()), 10)
-    return framer.frame(arrays, 3)
-
-
-def held_to_aiokafka(keys: list[bytes] | None, values: list[bytes], partitions: int, limit: int, cap: int) -> list[Framed]:
-    """The chunk's framed batches, each checked against aiokafka's builder fed the same records (byte for byte, with
-    and without an idempotent producer's numbers), and all of them against where the usual path puts each record.
-    Also ``fuzz/framing.py``'s check."""
-    n = len(values)
-    framed = _framed(keys, values, partitions, limit, cap)
-    assert framed is not None
-    records = [(None if keys is None else keys[i], values[i], 10 + i) for i in range(n)]
-    expected = Partitioner(partitions).group(records, 3)  # where the usual path puts them, in the same order
-    got: dict[int, list[tuple[bytes | None, bytes, int]]] = collections.defaultdict(list)
-    for partition, data, count, nbytes, lines in framed:
-        batch = DefaultRecordBatch(bytes(data))
-        assert batch.validate_crc() and len(data) < limit and 0 < count <= cap
-        stamp = batch.first_timestamp
-        mine = [(r.key, r.value, line) for r, line in zip(batch, lines, strict=True)]
-        assert nbytes == sum(len(v) for _, v, _ in mine)
-        for producer in [(-1, -1, -1), (7, 2, 100 * partition)]:  # without idempotence; numbered as it is sent
-            builder = DefaultRecordBatchBuilder(2, 0, 0, *producer, 1 << 30)
-            for offset, (key, value, _) in enumerate(mine):
-                builder.append(offset, stamp, key, value, [])
-            sent = FramedBatch(bytearray(data), count)
-            if producer[0] != -1:
-                sent._set_producer_state(*producer)
-            assert bytes(builder.build()) == bytes(sent._build())  # header, offsets, varints, CRC: all aiokafka's
-        got[partition] += mine
-    assert got == expected
-    return framed
-
-
 @pytest.mark.parametrize(
     ("keyed", "limit", "cap", "partitions"),
     [(True, 1 << 20, 65536, 5), (True, 4096, 65536, 5), (True, 1 << 20, 7, 5), (False, 1 << 20, 65536, 5),
@@ -215,8 +178,8 @@ def test_framed_batches_are_byte_for_byte_what_aiokafkas_builder_makes_of_the_sa
 
 def test_a_chunk_is_not_framed_where_aiokafka_must_take_its_records_one_by_one() -> None:
     values = [b"x" * 100, b"y" * 5000]
-    assert _framed([b"a", b"b"], values, 3, 1 << 20, 65536) is not None
-    assert _framed([b"a", b"b"], values, 3, 4096, 65536) is None  # a record no batch holds: it fails on its own
+    assert framed_chunk([b"a", b"b"], values, 3, 1 << 20, 65536) is not None
+    assert framed_chunk([b"a", b"b"], values, 3, 4096, 65536) is None  # a record no batch holds: it fails on its own
     framer = ArrowFramer(Partitioner(3), 1 << 20, max_value=1000, cap=65536)  # a value over --max-message-bytes
     import pyarrow as pa
 
@@ -224,17 +187,15 @@ def test_a_chunk_is_not_framed_where_aiokafka_must_take_its_records_one_by_one()
 
 
 @pytest.mark.parametrize("keyed", [True, False])
-def test_a_framed_chunks_values_come_back_by_line_for_its_dead_letters(keyed: bool) -> None:
+def test_framed_rows_values_come_back_by_line_for_their_dead_letters(keyed: bool) -> None:
     n = 300
     keys = [b"" if i % 5 == 0 else b"k%d" % i for i in range(n)] if keyed else None
     values = [b"v" * (i * 67 % 20_000) + b"%d" % i for i in range(n)]  # one-, two- and three-byte lengths
-    framed = _framed(keys, values, 4, 1 << 20, 65536)
+    framed = framed_chunk(keys, values, 4, 1 << 20, 65536)
     assert framed is not None
-    chunk = Chunk("t.parquet", "jsonl", None, 10, 9, b"", 1000, n, rows=True, framed=framed)
-    index = LineIndex(chunk)
+    index = LineIndex(FramedRows("t.parquet", 10, 9, n, 0, framed))
     assert [index.raw(10 + i) for i in range(n)] == values
     assert [index.of(10 + i) for i in (0, n - 1)] == [9, 9 + n - 1]  # a row's index
-    assert chunk.text_bytes == sum(map(len, values)) + n  # as the lines it holds would be, newlines and all
 
 
 async def test_only_batches_aiokafka_would_send_as_they_are_are_framed() -> None:

@@ -42,11 +42,10 @@ def rank(module: str) -> int:
     return next(i for i, layer in enumerate(LAYERS) if unit(module) in layer)
 
 
-def imports(path: Path, top_level_only: bool = False) -> set[str]:
-    tree = ast.parse(path.read_text())
-    nodes = tree.body if top_level_only else ast.walk(tree)
+def imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, at its top or inside a function: a deferred import is still an import."""
     found: set[str] = set()
-    for node in nodes:
+    for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -76,7 +75,7 @@ def test_no_module_imports_upward_or_sideways() -> None:
 
 def test_there_is_no_import_cycle() -> None:
     mods = modules()
-    graph = {name: {t for t in imports(path, top_level_only=True) if t in mods and t != name} for name, path in mods.items()}
+    graph = {name: {t for t in imports(path) if t in mods and t != name} for name, path in mods.items()}
     # a package's __init__ imports its submodules; a submodule importing its own package would close a loop
     state: dict[str, int] = {}
 
@@ -94,14 +93,31 @@ def test_there_is_no_import_cycle() -> None:
             visit(name, [])
 
 
-BOUNDARY_TESTS = ROOT / "tests" / "test_kafka_boundary.py"  # the boundary's own unit tests: its translation table
+#: the boundary's own unit tests (its translation table) and their helper holding framed batches to aiokafka's
+BOUNDARY_TESTS = {ROOT / "tests" / "test_kafka_boundary.py", ROOT / "tests" / "support" / "framing.py"}
 
 
 def test_aiokafka_is_imported_only_behind_the_kafka_boundary_tests_included() -> None:
     offenders = []
     for path in [*PUMP.rglob("*.py"), *(ROOT / "tests").rglob("*.py"), *(ROOT / "examples").rglob("*.py")]:
-        if path.is_relative_to(PUMP / "output" / "kafka") or path == BOUNDARY_TESTS:
+        if path.is_relative_to(PUMP / "output" / "kafka") or path in BOUNDARY_TESTS:
             continue
         if any(name == "aiokafka" or name.startswith("aiokafka.") for name in imports(path)):
             offenders.append(str(path.relative_to(ROOT)))
     assert not offenders, f"aiokafka imported outside pump/output/kafka: {offenders}"
+
+
+MAX_FUNCTION_LINES = 60
+
+
+def test_no_function_is_over_60_lines() -> None:
+    """A function longer than a screen is usually two jobs (decorators and docstring counted)."""
+    long = []
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                length = (node.end_lineno or node.lineno) - first + 1
+                if length > MAX_FUNCTION_LINES:
+                    long.append(f"{name}.{node.name}: {length} lines")
+    assert not long, "\n".join(long)

@@ -15,9 +15,9 @@ from prometheus_client import CollectorRegistry
 
 import pump
 from pump.dev.broker import Broker, free_port
-from tests.builders import ROOT_DIR, config, keyed_lines, write_lines
-from tests.kafka import consumed
-from tests.mockcluster import NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT, mock_cluster
+from tests.support.builders import ROOT_DIR, config, keyed_lines, write_lines
+from tests.support.kafka import consumed
+from tests.support.mockcluster import NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT, mock_cluster
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from pump.input import Chunk
 from pump.output import BatchMode, CallbackMode, InFlight, MemoryCluster, SyncMode, make_mode
 from pump.output.memory import MemoryBatch
 from pump.records import DeliveryError, Record
-from tests.builders import chunk
+from tests.support.builders import chunk
 
 
 def read(accounts: Accounts, c: Chunk, records: int) -> Chunk:

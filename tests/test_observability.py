@@ -19,9 +19,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from pump import replay
 from pump.dev.broker import Broker, free_port
 from pump.testing import MemoryCluster
-from tests import cli
-from tests.builders import config, keyed_lines, write_lines
-from tests.tools import require
+from tests.support import cli
+from tests.support.builders import config, keyed_lines, write_lines
+from tests.support.tools import require
 
 pytestmark = pytest.mark.integration
 

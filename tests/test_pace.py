@@ -14,12 +14,11 @@ from prometheus_client import CollectorRegistry
 
 from pump import replay
 from pump.dev.broker import Broker
-from pump.input.source import split
 from pump.pace import RateLimit
 from pump.testing import MemoryCluster
-from tests import cli
-from tests.builders import FakeClock, chunk, config, keyed_lines, write_lines
-from tests.kafka import consume, create_topic
+from tests.support import cli
+from tests.support.builders import FakeClock, chunk, config, keyed_lines, write_lines
+from tests.support.kafka import consume, create_topic
 
 
 async def test_pieces_go_on_a_schedule_so_lateness_never_adds_up() -> None:
@@ -66,7 +65,7 @@ async def test_a_halt_ends_a_long_wait_at_once() -> None:
 def test_split_cuts_after_whole_records(data: bytes, n: int, head: bytes, found: int) -> None:
     header = ("a", "b") if data.startswith(b'"') else None
     c = chunk(data, header=header, first_line=10, offset=1000)
-    first, rest, count = split(c, n)
+    first, rest, count = c.split(n)
     assert (first.data, count) == (head, found)
     if rest is not None:
         assert first.data + rest.data == data

@@ -19,14 +19,14 @@ import pytest
 from pump import replay
 from pump.dev.broker import Broker
 from pump.dev.synth import write_parquet
-from pump.input.files import fingerprint_of
-from pump.input.parquet import CHUNKS_PER_BATCH, ROW_BYTES, ParquetSource
+from pump.input.opening import fingerprint_of
+from pump.input.parquet import ROW_BYTES, ParquetSource
 from pump.input.source import Position
 from pump.testing import MemoryCluster
-from tests import cli
-from tests.builders import config
-from tests.httpserver import serving
-from tests.kafka import consume, create_topic
+from tests.support import cli
+from tests.support.builders import config
+from tests.support.httpserver import serving
+from tests.support.kafka import consume, create_topic
 
 ROWS = 3000
 
@@ -111,6 +111,7 @@ def test_nested_columns_are_json_arrays_and_objects_and_a_map_is_an_object(tmp_p
     ]  # fmt: skip
 
 
+@pytest.mark.integration
 def test_a_missing_column_or_a_file_that_is_not_parquet_is_one_line_before_anything_is_sent(trips: Path, tmp_path: Path) -> None:
     proc = cli.pump("replay", str(trips), "--topic", "t", "--columns", "PULocationID,nope", "--bootstrap-servers", "127.0.0.1:1")
     assert proc.returncode == 2 and cli.stderr_lines(proc) == [
@@ -139,31 +140,29 @@ def test_a_resume_starts_at_the_checkpoints_row_inside_a_row_group(trips: Path, 
     assert (saved["offset"], saved["line"], saved["done"]) == (ROWS, ROWS + 1, True)
 
 
-def test_chunks_of_a_batch_read_at_once_are_contiguous_rows_in_order_and_a_stop_leaves_nothing_running(
-    trips: Path,
-) -> None:
+def test_batches_are_contiguous_rows_in_order_from_a_resume_point_and_a_stop_leaves_nothing_open(trips: Path) -> None:
     source = ParquetSource(str(trips), os.path.getsize(trips))
-    rows = 100  # chunk_bytes of 100 rows: batches of CHUNKS_PER_BATCH chunks, cut by the row groups of 700
+    rows = 100  # chunk_bytes of 100 rows a batch, cut by the row groups of 700
 
     def open_files() -> int:
         return len(os.listdir("/proc/self/fd"))
 
     async def read() -> tuple[list[Any], int, int]:
-        chunks = [c async for c in source.chunks(Position(650, 651), rows * ROW_BYTES)]
+        batches = [b async for b in source.chunks(Position(650, 651), rows * ROW_BYTES)]
         before = open_files()
         async with contextlib.aclosing(source.chunks(Position(0, 1), rows * ROW_BYTES)) as early:
             async for _ in early:
-                assert open_files() == before + 1  # the file, with the next batch being read ahead
+                assert open_files() == before + 1  # the file, open while it is read
                 break
-        return chunks, before, open_files()
+        return batches, before, open_files()
 
-    chunks, before, after = asyncio.run(read())
-    assert after == before, "a stop with a batch read ahead closes the file"
-    assert [(c.offset, c.first_line) for c in chunks][:3] == [(650, 651), (700, 701), (800, 801)]
-    assert all(b.offset == a.offset + a.lines for a, b in itertools.pairwise(chunks)) and chunks[-1].end == ROWS
-    assert max(c.lines for c in chunks) == rows and CHUNKS_PER_BATCH > 1
-    lines = [msgspec.json.decode(line) for c in chunks for line in c.data.splitlines()]
-    assert [row["PULocationID"] for row in lines] == pq.read_table(trips).column("PULocationID").to_pylist()[650:]
+    batches, before, after = asyncio.run(read())
+    assert after == before, "a stop closes the file"
+    assert [(b.offset, b.first_line, b.lines) for b in batches][:3] == [(650, 651, 50), (700, 701, 100), (800, 801, 100)]
+    assert all(b.offset == a.offset + a.lines for a, b in itertools.pairwise(batches)) and batches[-1].end == ROWS
+    assert sum(b.raw_bytes for b in batches) <= os.path.getsize(trips) and all(b.format == "parquet" for b in batches)
+    zones = [zone for b in batches for zone in b.batch.column("PULocationID").to_pylist()]
+    assert zones == pq.read_table(trips).column("PULocationID").to_pylist()[650:]
 
 
 def test_a_corrupt_row_group_fails_the_run_naming_it_after_delivering_what_came_before(tmp_path: Path) -> None:
@@ -183,6 +182,7 @@ def test_a_corrupt_row_group_fails_the_run_naming_it_after_delivering_what_came_
     assert report.acknowledged == report.records >= 2000, "the row groups before it are delivered"
 
 
+@pytest.mark.integration
 def test_without_pyarrow_a_parquet_input_names_the_extra(trips: Path, tmp_path: Path) -> None:
     blocked = tmp_path / "blocked" / "pyarrow"
     blocked.mkdir(parents=True)
@@ -218,7 +218,8 @@ def test_batches_vouched_for_by_their_types_are_sent_as_the_decoder_would_send_t
     """The rides' TLC types fit the ``rides`` schema: their lines are not decoded again (``decode.vouch``), and what
     reaches the topic is what decoding each line gives, keys and partitions included (the file's nulls are all in
     fields the schema lets be null; what is not vouched for is ``test_vouch``'s)."""
-    import pump.decode.jsonl as jsonl
+    import pump.decode.parquet as parquet
+    from pump.decode.jsonl import JsonLinesDecoder
 
     def replayed() -> tuple[list[tuple[int, bytes | None, bytes]], int]:
         cluster = MemoryCluster(partitions=3)
@@ -227,28 +228,32 @@ def test_batches_vouched_for_by_their_types_are_sent_as_the_decoder_would_send_t
         assert report.exit_code == 0, report.to_text()
         return sorted((m.partition, m.key, m.value) for m in cluster.messages("t")), report.records
 
-    vouched_rows = []
-    real = jsonl._vouched
-    monkeypatch.setattr(jsonl, "_vouched", lambda chunk, raws, *rest: vouched_rows.append(len(raws)) or real(chunk, raws, *rest))
+    decoded_lines: list[int] = []  # lines the JSON-lines decoder looked at, one by one
+    real = JsonLinesDecoder.decode
+    monkeypatch.setattr(
+        JsonLinesDecoder, "decode", lambda self, chunk, *rest: decoded_lines.append(chunk.lines) or real(self, chunk, *rest)
+    )
     fast, records = replayed()
-    monkeypatch.setattr("pump.runner.Vouch", lambda *args: lambda batch: None)  # nothing vouched for: every line decoded
-    assert sum(vouched_rows) > ROWS // 2
-    assert (fast, records) == replayed() and records == ROWS
+    assert sum(decoded_lines) < ROWS // 2, "most batches vouched for"
+
+    class Nothing:  # nothing vouched for: every line decoded
+        def __init__(self, *_: Any) -> None: ...
+        def __call__(self, batch: Any) -> None: ...
+        def key_array(self, batch: Any) -> tuple[bool, None]:
+            return False, None
+
+    monkeypatch.setattr(parquet, "Vouch", Nothing)
+    decoded_lines.clear()
+    assert (fast, records) == replayed() and records == ROWS == sum(decoded_lines)
 
 
+@pytest.mark.integration
 def test_batches_framed_as_they_are_read_reach_a_broker_as_decoded_lines_would(
     trips: Path, broker: Broker, topic_name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A batch vouched for with keys becomes record batches on the conversion thread (``ParquetSource.frame``): a
-    real broker holds, partition by partition and in order, what the decoder and aiokafka's builder send of the same
-    rows."""
-    from pump import runner
-
-    frame, framed = runner._frame_rows, []
-
-    def counted(*args: Any) -> Any:
-        framed.append(frame(*args))
-        return framed[-1]
+    """A batch vouched for with keys becomes record batches on the decoding thread (``stage._framed_rows``): a real
+    broker holds, partition by partition and in order, what the decoder and aiokafka's builder send of the same rows."""
+    framed = framed_as_read(monkeypatch)
 
     def replayed(topic: str) -> list[tuple[int, int, bytes | None, bytes]]:
         create_topic(broker.bootstrap, topic, 3)
@@ -257,11 +262,19 @@ def test_batches_framed_as_they_are_read_reach_a_broker_as_decoded_lines_would(
         assert report.exit_code == 0 and report.acknowledged == ROWS, report.to_text()
         return sorted((m.partition, m.offset, m.key, m.value) for m in consume(broker.bootstrap, topic, ROWS))
 
-    monkeypatch.setattr(runner, "_frame_rows", counted)
     fast = replayed(topic_name)
     assert framed and all(framed)  # every batch read was framed
-    monkeypatch.setattr(runner, "_frame_rows", lambda *args: None)  # the framer refuses: decoded, then aiokafka's
+    monkeypatch.setattr("pump.decode.stage._framed_rows", lambda *args: None)  # not framed: decoded, then aiokafka's
     assert fast == replayed(topic_name + "-decoded")
+
+
+def framed_as_read(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """What each Parquet batch decoded became in record batches (None: it took the usual way), as the run goes."""
+    from pump.decode import stage
+
+    real, framed = stage._framed_rows, []
+    monkeypatch.setattr(stage, "_framed_rows", lambda *args: framed.append(real(*args)) or framed[-1])
+    return framed
 
 
 def test_a_time_field_is_read_from_every_row_so_nothing_is_framed_past_it(
@@ -275,33 +288,33 @@ def test_a_time_field_is_read_from_every_row_so_nothing_is_framed_past_it(
     assert (report.acknowledged, report.invalid, dict(report.invalid_by_reason)) == (2, 1, {"time": 1}), report.to_text()
 
 
-def test_a_framed_chunk_holds_its_own_rows_with_their_numbers_from_any_resume_point(trips: Path) -> None:
-    """Each batch read is one chunk whose record batches hold exactly its rows, numbered as the file's (what
-    checkpoints and dead letters go by), also when a resume starts inside a batch."""
-    from functools import partial
-
+def test_framed_rows_hold_their_own_rows_with_their_numbers_from_any_resume_point(trips: Path) -> None:
+    """Each batch read, framed, holds in its record batches exactly its rows, numbered as the file's (what checkpoints
+    and dead letters go by), also when a resume starts inside a batch."""
     from pump.decode.lines import LineIndex
+    from pump.decode.parsed import FramedRows
     from pump.decode.partition import Partitioner
-    from pump.decode.vouch import Vouch
+    from pump.decode.stage import build_decoders, decode_chunk
     from pump.output.kafka.framing import ArrowFramer
-    from pump.runner import _frame_rows
 
     source = ParquetSource(str(trips), trips.stat().st_size)
-    vouch = Vouch(None, "PULocationID", "iso")
-    source.vouch = vouch
-    source.frame = (vouch.key_array, partial(_frame_rows, ArrowFramer(Partitioner(3), 1 << 20, 1 << 20, 65536)))
+    partitioner = Partitioner(3)
+    framer = ArrowFramer(partitioner, 1 << 20, 1 << 20, 65536)
+    decoders = build_decoders(None, "PULocationID")
     rows = [{k: as_sent(v, "iso") for k, v in row.items()} for row in pq.read_table(trips).to_pylist()]
 
     async def read(start: int) -> list[Any]:
-        return [chunk async for chunk in source.chunks(Position(start, start + 1), 8192)]
+        return [batch async for batch in source.chunks(Position(start, start + 1), 1000 * ROW_BYTES)]
 
     for start in (0, 777):
-        chunks = asyncio.run(read(start))
-        assert chunks[0].first_line == start + 1 and sum(c.lines for c in chunks) == ROWS - start
-        for chunk in chunks:
-            assert chunk.framed is not None and chunk.data == b""
+        batches = asyncio.run(read(start))
+        assert batches[0].first_line == start + 1 and sum(b.lines for b in batches) == ROWS - start
+        for batch in batches:
+            decoded = decode_chunk(decoders, partitioner, batch, framer=framer)
+            chunk = decoded.chunk
+            assert isinstance(chunk, FramedRows) and decoded.framed is chunk.framed and decoded.count == batch.lines
             lines = sorted(line for *_, batch_lines in chunk.framed for line in batch_lines)
-            assert lines == list(range(chunk.first_line, chunk.first_line + chunk.lines))
+            assert lines == list(range(batch.first_line, batch.first_line + batch.lines))
             index = LineIndex(chunk)
             assert all(msgspec.json.decode(index.raw(line)) == rows[line - 1] and index.of(line) == line - 1 for line in lines)
 
@@ -311,16 +324,13 @@ def test_unkeyed_batches_framed_as_read_go_whole_to_one_partition_each_in_turn(
 ) -> None:
     """Without a key field, a batch read and framed goes whole to one partition (its chunk's sticky one, known only
     once it is read), consecutive batches to consecutive partitions, each in file order."""
-    from pump import runner
-
-    frame, framed = runner._frame_rows, []
-    monkeypatch.setattr(runner, "_frame_rows", lambda *args: framed.append(frame(*args)) or framed[-1])
+    framed = framed_as_read(monkeypatch)
     create_topic(broker.bootstrap, topic_name, 3)
     report = asyncio.run(replay(config(trips, topic_name, broker.bootstrap, schema="rides", chunk_bytes=100_000)))
     assert report.exit_code == 0 and report.acknowledged == ROWS, report.to_text()
     assert framed and all(framed)
     per_batch = ROWS // len(framed) + 1  # rows a batch read holds (the last row group's last batch may hold fewer)
-    from pump.input.arrow import JsonLines
+    from pump.decode.arrowjson import JsonLines
 
     table = pq.read_table(trips)
     rows = JsonLines(table.schema).pieces(table.combine_chunks().to_batches()[0], ROWS)[0].splitlines()

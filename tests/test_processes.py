@@ -25,18 +25,12 @@ from pump.decode.partition import LINES_PER_STICKY_BLOCK
 from pump.dev.broker import Broker
 from pump.parallel import wire
 from pump.records import Invalid
-from tests import cli
-from tests.builders import config, keyed_lines, write_lines
-from tests.kafka import consume, create_topic
+from tests.support import cli
+from tests.support.builders import config, keyed_lines, write_lines
+from tests.support.checks import in_key_order
+from tests.support.kafka import consume, create_topic
 
 pytestmark = pytest.mark.integration
-
-
-def seqs_by_key(messages: list) -> dict[bytes | None, list[int]]:
-    by_key: dict[bytes | None, list[int]] = collections.defaultdict(list)
-    for m in messages:
-        by_key[m.key].append(msgspec.json.decode(m.value)["seq"])
-    return by_key
 
 
 def test_two_processes_send_every_record_once_in_key_order_and_report_as_one_run(
@@ -59,8 +53,7 @@ def test_two_processes_send_every_record_once_in_key_order_and_report_as_one_run
     messages = consume(broker.bootstrap, topic_name, 19_998)
     expected = [line for i, line in enumerate(lines) if i not in (999, 15_000)]
     assert collections.Counter(m.value for m in messages) == collections.Counter(expected)
-    by_key = seqs_by_key(messages)
-    assert all(seqs == sorted(seqs) for seqs in by_key.values()) and b"" in by_key, "per-key order, the empty key too"
+    assert b"" in in_key_order(messages), "per-key order, the empty key too"
     labels = {"topic": topic_name, "mode": "batch"}
     assert registry.get_sample_value("pump_records_acknowledged_total", labels) == 19_998
     assert registry.get_sample_value("pump_records_sent_total", labels) == 19_998
@@ -151,7 +144,7 @@ def test_ctrl_c_stops_both_processes_cleanly_and_a_resume_sends_the_rest_exactly
     assert "INTERRUPTED by SIGINT" in out.decode() and "UNSETTLED" not in out.decode() and _gone([c.pid for c in children])
     messages = _resumed(path, topic_name, broker, tmp_path, len(lines))
     assert collections.Counter(m.value for m in messages) == collections.Counter(lines)
-    assert all(seqs == sorted(seqs) for seqs in seqs_by_key(messages).values())
+    in_key_order(messages)
 
 
 def test_a_killed_process_fails_the_run_in_one_line_leaves_no_process_and_a_resume_misses_nothing(

@@ -17,9 +17,9 @@ import msgspec
 import pytest
 
 from pump.dev.broker import Broker, free_port
-from tests import cli
-from tests.builders import keyed_lines
-from tests.kafka import consume, create_topic
+from tests.support import cli
+from tests.support.builders import keyed_lines
+from tests.support.kafka import consume, create_topic
 
 pytestmark = pytest.mark.integration
 SECRET = "s3cr3t-never-shown-0123456789"

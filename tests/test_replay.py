@@ -11,21 +11,13 @@ import pytest
 from pump import TopicError, replay
 from pump.decode import java_partition
 from pump.dev.broker import Broker
-from tests.builders import EXAMPLES, config, keyed_lines, write_lines
-from tests.kafka import Message, consumed, created
+from tests.support.builders import EXAMPLES, config, keyed_lines, write_lines
+from tests.support.checks import in_key_order
+from tests.support.kafka import consumed, created
 
 pytestmark = pytest.mark.integration
 MODES = ["batch", "callback", "sync"]
 PARTITIONS = 4
-
-
-def check_partitions_and_order(messages: list[Message], partitions: int = PARTITIONS) -> None:
-    last_seq: dict[bytes | None, int] = {}
-    for m in sorted(messages, key=lambda m: (m.partition, m.offset)):
-        assert m.key is not None and m.partition == java_partition(m.key, partitions), f"key {m.key!r} on the wrong partition"
-        seq = msgspec.json.decode(m.value)["seq"]
-        assert seq > last_seq.get(m.key, -1), f"key {m.key!r} out of order"
-        last_seq[m.key] = seq
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -41,7 +33,7 @@ async def test_every_mode_delivers_exact_records_on_java_partitions_in_key_order
     report = await replay(cfg)
     got = await consumed(broker.bootstrap, topic_name, n)
     assert collections.Counter(m.value for m in got) == collections.Counter(lines)
-    check_partitions_and_order(got)
+    in_key_order(got, PARTITIONS)
     assert (report.records, report.sent, report.acknowledged, report.failed, report.invalid) == (n, n, n, 0, 0)
     assert report.exit_code == 0 and report.unsettled == 0
     assert report.bytes_acknowledged == sum(len(x) for x in lines)
@@ -60,7 +52,7 @@ async def test_the_empty_string_is_a_key_with_its_own_java_partition(
     got = await consumed(broker.bootstrap, topic_name, 300)
     empty = [m for m in got if m.key == b""]
     assert len(empty) == 200 and {m.partition for m in empty} == {java_partition(b"", 5)}
-    check_partitions_and_order(got, 5)
+    in_key_order(got, 5)
 
 
 @pytest.mark.parametrize("keyed", [True, False])
@@ -76,7 +68,7 @@ async def test_decoding_in_processes_delivers_the_same_records_in_key_order(
     assert collections.Counter(m.value for m in got) == collections.Counter(lines)
     assert (report.records, report.acknowledged, report.exit_code) == (4000, 4000, 0)
     if keyed:
-        check_partitions_and_order(got)
+        in_key_order(got, PARTITIONS)
     else:
         assert len({m.partition for m in got}) == PARTITIONS  # unkeyed records spread over every partition
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from pump.dev.broker import Broker
-from tests import cli
-from tests.kafka import consume
-from tests.tls import make_ca, tls_broker
+from tests.support import cli
+from tests.support.kafka import consume
+from tests.support.tls import make_ca, tls_broker
 
 pytestmark = pytest.mark.integration
 SECRET = "s3cr3t-pump-password"

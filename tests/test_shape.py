@@ -18,9 +18,9 @@ from pump.decode.stage import Decoded, decode_chunk
 from pump.dev.broker import Broker
 from pump.errors import InputError
 from pump.schemas import Ride
-from tests import cli
-from tests.builders import chunk
-from tests.kafka import consume, create_topic
+from tests.support import cli
+from tests.support.builders import chunk
+from tests.support.kafka import consume, create_topic
 
 RIDES = Path(__file__).resolve().parents[1] / "examples" / "rides.csv"
 LINE = (b'{"VendorID":1,"tpep_pickup_datetime":"2020-07-01 00:00:40","tpep_dropoff_datetime":"2020-07-01T00:10:16.5",'

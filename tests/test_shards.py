@@ -18,10 +18,11 @@ from pump.errors import ConfigError
 from pump.input import FileSource
 from pump.input.files import line_start
 from pump.input.shards import Input, Piece, parse_shard, plan
-from pump.testing import MemoryCluster
-from tests import cli
-from tests.builders import config, keyed_lines, write_lines
-from tests.kafka import consume, create_topic
+from pump.testing import MemoryCluster, Message
+from tests.support import cli
+from tests.support.builders import config, keyed_lines, write_lines
+from tests.support.checks import in_key_order
+from tests.support.kafka import consume, create_topic
 
 EDGES = b'{"a":1}\n{"b":2}\r\n\n{"c":3}\r\n{"d":"x\\ny"}\n{"e":5}'  # CRLF, a blank line, no final newline
 
@@ -139,7 +140,7 @@ def test_a_cut_piece_names_lines_by_their_number_in_the_whole_file(tmp_path: Pat
     assert len(report.invalid_examples) == 1 and report.invalid_examples[0].startswith(f"{path}:901: JSON is malformed")
 
 
-@pytest.mark.parametrize("processes", [0, 2])
+@pytest.mark.parametrize("processes", [0, pytest.param(2, marks=pytest.mark.integration)])  # 2: decode processes
 def test_sharded_by_partition_each_run_sends_its_partitions_and_together_every_record_once_in_key_order(
     tmp_path: Path, processes: int
 ) -> None:
@@ -147,7 +148,7 @@ def test_sharded_by_partition_each_run_sends_its_partitions_and_together_every_r
     lines[1234] = b'{"user": null, "seq": 1234}'  # no key: invalid, reported once (by shard 0)
     lines[2000] = b"not json"
     path = write_lines(tmp_path / "in.jsonl", lines)
-    got: list[tuple[int, bytes | None, bytes]] = []
+    got: list[Message] = []
     invalid = []
     for index in range(3):
         cluster = MemoryCluster(partitions=4)
@@ -157,12 +158,9 @@ def test_sharded_by_partition_each_run_sends_its_partitions_and_together_every_r
         messages = cluster.messages("t")
         assert {m.partition for m in messages} <= {p for p in range(4) if p % 3 == index}
         assert report.records == report.acknowledged == len(messages)
-        got += [(m.partition, m.key, m.value) for m in messages]
+        got += messages
         invalid.append(report.invalid)
     assert invalid == [2, 0, 0]
     expected = [line for i, line in enumerate(lines) if i not in (1234, 2000)]
-    assert sorted(v for _, _, v in got) == sorted(expected), "every record once, over the three runs"
-    by_key: dict[bytes | None, list[int]] = collections.defaultdict(list)
-    for _, key, value in got:
-        by_key[key].append(msgspec.json.decode(value)["seq"])
-    assert all(seqs == sorted(seqs) for seqs in by_key.values()) and b"" in by_key, "per-key order, the empty key too"
+    assert sorted(m.value for m in got) == sorted(expected), "every record once, over the three runs"
+    assert b"" in in_key_order(got), "per-key order, the empty key too"

@@ -7,74 +7,12 @@ run's result, every record once (from the run that sends its partition), every b
 
 from __future__ import annotations
 
-import collections
-
-import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pump.decode import Partitioner, build_decoders
-from pump.decode.parsed import Parsed
-from tests.builders import chunk
-
-
-class Row(msgspec.Struct):
-    user: str
-    seq: int
-    amount: float | None = None
-
-
-JSON_LINES = [
-    b'{"user": "a", "seq": 1, "amount": 2.5}',
-    b'{"user": "b", "seq": 2}',
-    b'{"user": "", "seq": 3}',  # the empty key
-    b'{"user": "a", "seq": "x"}',  # a bad field, a good key: its owner reports it
-    b'{"user": null, "seq": 5}',  # no key
-    b'{"seq": 6}',  # no key field
-    b'{"user": 7, "seq": 7}',  # a key of the wrong type
-    b"not json",
-    b"[1, 2]",
-    b"",
-    b"   ",
-    b'{"user": "c", "seq": 9, "amount": 3}\r',  # CRLF; an int in a float field
-    b'{"user": "d", "seq": 10, "amount": 1}',
-    b'{"user": "e\xff", "seq": 11}',  # bad UTF-8 in the key
-    b'{"user": "f", "seq": 12, "note": "\xfe"}',  # bad UTF-8 elsewhere
-]
-CSV_ROWS = [
-    b"a,1,2.5",
-    b"b,2,",
-    b",3,",  # the empty key
-    b"a,x,1",  # a bad field
-    b"c, 12,1",
-    b"d,012,1",  # a leading zero: only the conversion can tell the key
-    b"e,-3,1",
-    b"f,1.0,1",
-    b"g,4",  # too few columns
-    b"",
-    b'"h\nh",5,.5',  # a quoted newline, a CSV float
-    b"i\xff,6,1",  # bad UTF-8 in the key
-    b"j,7,\xfe",
-    b'k,"8",1',
-]
-
-
-def answered(
-    fmt: str, lines: list[bytes], key_field: str | None, schema: type | None, shards: int, partitions: int
-) -> list[Parsed]:
-    data = b"\n".join(lines) + b"\n"
-    header = ("user", "seq", "amount") if fmt == "csv" else None
-    decoders = build_decoders(schema, key_field)
-    return [decoders[fmt].decode(chunk(data, header=header, first_line=2 if header else 1),  # type: ignore[index]
-                                 Partitioner(partitions, shard=(i, shards)) if shards else None)
-            for i in range(max(shards, 1))]  # fmt: skip
-
-
-def outcome(parts: list[Parsed]) -> tuple[collections.Counter, collections.Counter, int]:
-    records = collections.Counter(rec for p in parts for rec in p.records)
-    invalid = collections.Counter((i.line, i.reason) for p in parts for i in p.invalid)
-    return records, invalid, sum(p.blank for p in parts)
+from pump.decode import Partitioner
+from tests.support.decoding import CSV_ROWS, JSON_LINES, Row, answered, outcome
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])

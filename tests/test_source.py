@@ -8,7 +8,6 @@ import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import msgspec
 import pytest
 import zstandard
 from hypothesis import HealthCheck, assume, given, settings
@@ -19,6 +18,7 @@ from pump.input import Chunk, FileSource, Position, open_sources
 from pump.input.compression import GZIP_MAGIC, ZSTD_MAGIC
 from pump.input.cutter import Cutter
 from pump.input.formats import BOM
+from tests.support.decoding import read_decoded
 
 
 def read_chunks(path: str, fmt: str = "auto", chunk_bytes: int = 7, start: Position | None = None) -> AsyncIterator[Chunk]:
@@ -163,29 +163,6 @@ def test_a_csv_chunk_ends_where_the_csv_module_ends_a_row_even_after_a_row_it_fa
     from pump.input.formats import boundary
 
     assert buf[: boundary(buf, ",")] == cut
-
-
-def read_decoded(data: bytes, fmt: str, block: int, decoders: dict) -> tuple[list, list, int]:  # type: ignore[type-arg]
-    """``data`` cut as it arrives in blocks of ``block`` bytes and each chunk decoded: its records (values as JSON,
-    field by field: CSV's two paths may write a number as ``1`` or ``1.0``), invalid lines and blanks. Also what
-    ``fuzz/chunking.py`` compares."""
-    cutter = Cutter("in." + fmt, fmt, Position(0, 1), can_seek=False)
-    records: list = []  # type: ignore[type-arg]
-    invalid: list = []  # type: ignore[type-arg]
-    blank = 0
-    for piece in [data[i : i + block] for i in range(0, len(data), block)] + [b""]:
-        try:
-            chunk = cutter.feed(piece)
-        except InputError as exc:  # the input refused as a whole (a JSON array): the run stops, whatever came before
-            return [], [(exc.line, "refused", str(exc), 0)], 0
-        if chunk is not None:
-            out = decoders[fmt].decode(chunk)
-            records += [(key, list(msgspec.json.decode(value).items()), line) for key, value, line in out.records]
-            invalid += [(i.line, i.reason, i.message, i.offset) for i in out.invalid]
-            blank += out.blank
-        if cutter.failed is not None:
-            break
-    return records, invalid, blank
 
 
 @settings(max_examples=200, deadline=None)

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 pa = pytest.importorskip("pyarrow")
 
 from pump.decode.jsonl import JsonLinesDecoder  # noqa: E402
+from pump.decode.parquet import ParquetRows  # noqa: E402
 from pump.decode.vouch import Vouch  # noqa: E402
-from pump.input.arrow import JsonLines  # noqa: E402
-from pump.input.source import Chunk  # noqa: E402
+from pump.input.source import RowBatch  # noqa: E402
 from pump.schemas import BUILTIN  # noqa: E402
 
 
@@ -35,15 +35,12 @@ class Naive(msgspec.Struct):
 
 
 def records_both_ways(batch: Any, schema: type[msgspec.Struct] | None, key: str | None, mode: str = "iso") -> tuple[Any, Any]:
-    """(what the JSON-lines decoder makes of the batch's lines, what the vouched path makes: None if not vouched)."""
-    data = JsonLines(batch.schema, mode).pieces(batch, batch.num_rows)[0]  # type: ignore[arg-type]
-    decoder = JsonLinesDecoder(schema, key)
-    plain = decoder.decode(Chunk("t.parquet", "jsonl", None, 1, 0, data, len(data), batch.num_rows, rows=True))
-    keys = Vouch(schema, key, mode)(batch)
-    if keys is None:
-        return plain, None
-    chunk = Chunk("t.parquet", "jsonl", None, 1, 0, data, len(data), batch.num_rows, rows=True, keys=keys)
-    return plain, decoder.decode(chunk)
+    """(what the JSON-lines decoder makes of the batch's rows as JSON lines, what the Parquet decoder makes of the batch
+    taking its rows as they are: None where its types do not vouch for them)."""
+    lines = JsonLinesDecoder(schema, key)
+    text, parsed = ParquetRows(schema, key, mode, lines).decode(RowBatch("t.parquet", batch, 1, 0, 0))
+    plain = lines.decode(text)
+    return plain, (parsed if Vouch(schema, key, mode)(batch) is not None else None)
 
 
 def tlc_like(n: int = 50) -> Any:
@@ -180,15 +177,12 @@ def test_whatever_the_types_a_vouched_batch_decodes_to_the_same_records_none_ref
         assert vouched.records == plain.records
 
 
-def test_a_vouched_chunk_split_for_limit_or_rate_keeps_each_lines_key() -> None:
-    from pump.input.source import split
-
-    batch = tlc_like(10)
-    data = JsonLines(batch.schema).pieces(batch, 10)[0]  # type: ignore[arg-type]
-    keys = Vouch(Trip, "zone", "iso")(batch)
-    chunk = Chunk("t.parquet", "jsonl", None, 1, 0, data, len(data), 10, rows=True, keys=keys)
-    first, rest, found = split(chunk, 4)
-    assert found == 4 and rest is not None and first.keys == keys[:4] and rest.keys == keys[4:]  # type: ignore[index]
-    decoder = JsonLinesDecoder(Trip, "zone")
-    assert decoder.decode(first).records + decoder.decode(rest).records == decoder.decode(chunk).records
-    assert [line for _, _, line in decoder.decode(rest).records] == list(range(5, 11))
+def test_a_batch_split_for_limit_or_rate_decodes_to_the_whole_batchs_records_with_their_row_numbers() -> None:
+    rows = RowBatch("t.parquet", tlc_like(10), 1, 0, 1000)
+    first, rest, found = rows.split(4)
+    assert found == 4 and rest is not None and (first.lines, rest.first_line, rest.offset, rest.lines) == (4, 5, 4, 6)
+    assert first.raw_bytes + rest.raw_bytes == 1000
+    decoder = ParquetRows(Trip, "zone", "iso", JsonLinesDecoder(Trip, "zone"))
+    whole, head, tail = (decoder.decode(r)[1].records for r in (rows, first, rest))
+    assert head + tail == whole and [line for *_, line in tail] == list(range(5, 11))
+    assert rows.split(10) == (rows, None, 10)

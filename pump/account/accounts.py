@@ -23,11 +23,13 @@ from pump.account.deadletters import DeadLetter, DeadLetterQueue, DeadLetterTarg
 from pump.account.ledger import Ledger
 from pump.decode import Decoded
 from pump.decode.lines import LineIndex
+from pump.decode.parsed import Lines
 from pump.errors import BrokerError, PumpError
-from pump.input import Chunk, Position
+from pump.input import Position
+from pump.input.source import Read
 from pump.records import FATAL_REASONS
 
-Segment = tuple[Chunk, list[int]]  # a chunk's records by their lines
+Segment = tuple[Lines, list[int]]  # a chunk's records by their lines
 
 
 class Tally(Protocol):
@@ -98,7 +100,7 @@ class Accounts:
     def file_opened(self) -> None:
         self.ledger.files += 1
 
-    def read(self, chunk: Chunk) -> None:
+    def read(self, chunk: Read) -> None:
         led = self.ledger
         led.bytes_read += chunk.text_bytes
         led.raw_bytes_read += chunk.raw_bytes
@@ -145,7 +147,7 @@ class Accounts:
             if room > 0:
                 led.invalid_examples.extend(invalid[:room])
         if self.tally is not None:
-            self.tally.decoded(chunk.format, decoded.count, reasons)
+            self.tally.decoded("parquet" if chunk.rows else chunk.format, decoded.count, reasons)  # rows: Parquet's
         queued = 0
         if invalid and self.dead_letters is not None:  # held until written: a checkpoint never skips them
             lines = LineIndex(chunk)
@@ -167,7 +169,7 @@ class Accounts:
         for chunk, lines in segments:
             self.completion.settled(chunk.seq, len(lines))
 
-    def acked_one(self, chunk: Chunk, nbytes: int, latency: float) -> None:
+    def acked_one(self, chunk: Lines, nbytes: int, latency: float) -> None:
         """``acked`` for one record: the per-record modes' hot path, without building segments."""
         self._acked(1, nbytes, latency)
         self.completion.settled(chunk.seq, 1)

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from pump.input import Chunk, Position
+from pump.input import Position
+from pump.input.source import Read
 
 
 @dataclass(slots=True)
@@ -31,7 +32,7 @@ class Completion:
         self._by_seq: dict[int, _Entry] = {}
         self.positions: dict[str, Position] = {k: v for k, v in (resumed or {}).items() if v.offset or v.done}
 
-    def read(self, chunk: Chunk) -> None:
+    def read(self, chunk: Read) -> None:
         entry = _Entry(chunk.path, Position(chunk.end, chunk.first_line + chunk.lines), None, chunk.seq)
         self._entries.append(entry)
         self._by_seq[chunk.seq] = entry

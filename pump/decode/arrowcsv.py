@@ -36,7 +36,7 @@ from pump.input import Chunk
 from pump.input.formats import regex_char, rfc4180_rows
 
 if TYPE_CHECKING:
-    from pump.input.arrow import Text  # pyarrow is imported at the first CSV chunk, not before
+    from pump.decode.arrowjson import Text  # pyarrow is imported at the first CSV chunk, not before
 
 # The forms of cells, without anchors: a row's pattern is built from them (``_rows_pattern``), and one search
 # over the whole chunk (Arrow's RE2: 0.2 us a row for the rides, where a search per column took 0.66) tells
@@ -135,7 +135,7 @@ class ArrowRows:
     ) -> None:
         import pyarrow as pa
 
-        from pump.input.arrow import JsonLines
+        from pump.decode.arrowjson import JsonLines
 
         self.header = header
         self.delimiter = delimiter
@@ -210,11 +210,7 @@ class ArrowRows:
     def decode(self, chunk: Chunk, share: Share | None, columnar: bool = False) -> Parsed | None:
         """The chunk's records, or None where the Python path must decode it. ``columnar`` (without a ``share``):
         as ``Parsed.columns``, the Python objects left unmade."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-        import pyarrow.csv as pcsv
-
-        from pump.input.arrow import matches
+        from pump.input.re2 import matches
 
         data = chunk.data
         if not data or not plain(data, len(self.header)):
@@ -227,8 +223,29 @@ class ArrowRows:
         quoted = b'"' in data
         if quoted and not matches(data, self._quoted_rows):
             return None
+        table = self._table(data, quoted)
+        if table is None:
+            return None
+        formed = not quoted and matches(data, self._rows)  # a quoted cell is in no column's form
+        if not formed and matches(data, _BLANK_OR_CR):  # ``plain``; a formed chunk has neither
+            return None
+        texts = self._texts(table, formed)
+        keys = self._keys(table, texts) if texts is not None and self.key is not None else None
+        if texts is None or (self.key is not None and keys is None):
+            return None
+        columns = Columns(keys, self._to_json.values_array(texts), chunk.first_line)
+        if columnar and share is None:
+            return Parsed(columns=columns)
+        records = columns.records()
+        return Parsed(records if share is None else [r for r in records if share.sends(r[0], r[2])])
+
+    def _table(self, data: bytes, quoted: bool) -> Any | None:
+        """The chunk's cells as text, by Arrow's CSV reader; None where it refuses the chunk."""
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+
         try:
-            table = pcsv.read_csv(
+            return pcsv.read_csv(
                 io.BytesIO(data),
                 read_options=pcsv.ReadOptions(column_names=list(self.header), use_threads=False, block_size=len(data) + 1),
                 # quotes only as ``_quoted_rows_pattern`` allows them, and the UTF-8 is checked above
@@ -245,9 +262,11 @@ class ArrowRows:
             )
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return None
-        formed = not quoted and matches(data, self._rows)  # a quoted cell is in no column's form
-        if not formed and matches(data, _BLANK_OR_CR):  # ``plain``; a formed chunk has neither
-            return None
+
+    def _texts(self, table: Any, formed: bool) -> list[Text] | None:
+        """Each column's JSON text, in the value's field order; None where a cell is not its column's type."""
+        import pyarrow as pa
+
         texts: list[Text] = []
         for (_, kind, nullable), column in zip(self.columns, table.columns, strict=True):
             try:
@@ -257,23 +276,24 @@ class ArrowRows:
             if text is None:
                 return None
             texts.append(text)
-        keys = None
-        if self.key is not None:
-            at = self._key_at  # an int key is its JSON text (digits, no leading zero); a string key its cell
-            if self.columns[at][1] == "int":
-                key_column = texts[at][0]
-                if key_column.null_count:
-                    return None
-            else:  # an empty cell is the empty key
-                key_column = table.column(self.key).combine_chunks()
-                if key_column.null_count:
-                    key_column = pc.fill_null(key_column, "")
-            keys = pc.cast(key_column, pa.binary())
-        columns = Columns(keys, self._to_json.values_array(texts), chunk.first_line)
-        if columnar and share is None:
-            return Parsed(columns=columns)
-        records = columns.records()
-        return Parsed(records if share is None else [r for r in records if share.sends(r[0], r[2])])
+        return texts
+
+    def _keys(self, table: Any, texts: list[Text]) -> Any | None:
+        """Each row's key as binary; None where an int key cell is empty (no key: the Python path reports it)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        assert self.key is not None
+        at = self._key_at  # an int key is its JSON text (digits, no leading zero); a string key its cell
+        if self.columns[at][1] == "int":
+            key_column = texts[at][0]
+            if key_column.null_count:
+                return None
+        else:  # an empty cell is the empty key
+            key_column = table.column(self.key).combine_chunks()
+            if key_column.null_count:
+                key_column = pc.fill_null(key_column, "")
+        return pc.cast(key_column, pa.binary())
 
 
 def _longest(cells: Any) -> int:

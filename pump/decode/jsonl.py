@@ -38,14 +38,12 @@ class JsonLinesDecoder:
         raws = data.split(b"\n")
         if raws and not raws[-1]:
             raws.pop()
-        if chunk.keys is not None and len(chunk.keys) == len(raws) and _valid_utf8(data):
-            return _vouched(chunk, raws, chunk.keys, share)
         numbers = range(chunk.first_line, chunk.first_line + len(raws))
         if share is not None and self._key_attr is None:  # unkeyed records go by line: decode only this run's
             keep = [share.sends(None, line) for line in numbers]
             raws, numbers = list(compress(raws, keep)), list(compress(numbers, keep))  # type: ignore[assignment]
         out = self._decode(
-            chunk, raws, numbers, strip_cr=b"\r" in data, check_utf8=not _valid_utf8(data)
+            chunk, raws, numbers, strip_cr=b"\r" in data, check_utf8=not valid_utf8(data)
         )  # msgspec does not check the fields it skips
         if share is not None and self._key_attr is not None:
             # Every run decodes every keyed line: deciding by the key field alone first was measured no cheaper for
@@ -100,16 +98,8 @@ class JsonLinesDecoder:
         return out
 
 
-def _vouched(chunk: Chunk, raws: list[bytes], keys: list[bytes | None], share: Share | None) -> Parsed:
-    """Lines known valid, with their keys (a Parquet batch whose types fit the schema: ``vouch``): nothing to decode."""
-    out = Parsed()
-    out.records = list(zip(keys, raws, range(chunk.first_line, chunk.first_line + len(raws)), strict=True))
-    if share is not None:
-        out.records = [r for r in out.records if share.sends(r[0], r[2])]
-    return out
-
-
-def _valid_utf8(data: bytes) -> bool:
+def valid_utf8(data: bytes) -> bool:
+    """Whether ``data`` is UTF-8 (ASCII is, at once)."""
     if data.isascii():
         return True
     try:

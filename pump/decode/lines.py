@@ -4,22 +4,24 @@ from __future__ import annotations
 
 from itertools import accumulate
 
+from pump.decode.parsed import FramedRows, Lines
 from pump.input import Chunk
 
 _RECORDS_FROM = 61  # a record batch's header (Kafka's ``DefaultRecordBatch``, magic 2), before its first record
 
 
 class LineIndex:
-    """Byte offsets and raw text of a chunk's physical lines (a framed chunk's: its records' values)."""
+    """Byte offsets and raw text of a chunk's physical lines (framed rows': their records' values)."""
 
     __slots__ = ("_chunk", "_starts", "_values")
 
-    def __init__(self, chunk: Chunk) -> None:
+    def __init__(self, chunk: Lines) -> None:
         self._chunk = chunk
         self._starts: list[int] | None = None
         self._values: dict[int, bytes] | None = None
 
     def _index(self, line: int) -> tuple[list[int], int]:
+        assert isinstance(self._chunk, Chunk)
         if self._starts is None:
             lengths = (len(x) + 1 for x in self._chunk.data.split(b"\n"))
             self._starts = [0, *accumulate(lengths)]
@@ -34,14 +36,15 @@ class LineIndex:
 
     def raw(self, line: int) -> bytes:
         """The physical line, without its line ending."""
-        if self._chunk.framed is not None:
+        chunk = self._chunk
+        if isinstance(chunk, FramedRows):
             if self._values is None:
-                self._values = {line: value for _, batch, _, _, lines in self._chunk.framed
+                self._values = {line: value for _, batch, _, _, lines in chunk.framed
                                 for line, value in zip(lines, record_values(batch), strict=True)}  # fmt: skip
             return self._values[line]
         starts, i = self._index(line)
-        end = starts[i + 1] - 1 if i + 1 < len(starts) else len(self._chunk.data)
-        return self._chunk.data[starts[i] : end].removesuffix(b"\r")
+        end = starts[i + 1] - 1 if i + 1 < len(starts) else len(chunk.data)
+        return chunk.data[starts[i] : end].removesuffix(b"\r")
 
 
 def record_values(batch: bytes | bytearray) -> list[bytes]:

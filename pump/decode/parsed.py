@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import msgspec
 
@@ -33,16 +33,32 @@ class Columns:
 #: A record batch ready to send: its partition, its bytes as the sink sends them, its records, their values' bytes,
 #: and their lines.
 Framed = tuple[int, bytearray, int, int, list[int]]
-#: The partition of a batch of unkeyed records framed before its chunk's place in the run is known: the chunk's
-#: sticky partition (``Partitioner.sticky``), given when it is decoded.
-STICKY = -1
 
 
 class Framer(Protocol):
     """Turns a chunk's ``Columns`` into ``Framed`` batches for one sink, on the decode thread; None where it
-    cannot (the records then go the usual way)."""
+    cannot (the records then go the usual way). ``seq``: the chunk's place in the run (unkeyed records' partition)."""
 
-    def frame(self, columns: Columns, seq: int | None) -> list[Framed] | None: ...
+    def frame(self, columns: Columns, seq: int) -> list[Framed] | None: ...
+
+
+@dataclass(slots=True)
+class FramedRows:
+    """A Parquet batch's rows sent as the record batches they were framed into, with no JSON lines made of them:
+    what their records are accounted against (``Decoded.chunk``), and where a dead letter reads a row's value back
+    (``lines.LineIndex``). Positions count rows, as the batch's do."""
+
+    path: str
+    first_line: int
+    offset: int
+    lines: int
+    seq: int
+    framed: list[Framed]
+    rows: Literal[True] = True
+
+
+#: What a decoded chunk's records come from, and their lines are read from (errors, dead letters).
+Lines = Chunk | FramedRows
 
 
 @dataclass(slots=True)

@@ -5,7 +5,8 @@ so decoding competes with sending on one core. ``ProcessDecode`` sends chunks to
 ``ProcessPoolExecutor`` (spawned, never forked from a running event loop) whose
 processes build their decoders and partitioner once, at start, exactly as the main
 process does (``stage.build_decoders``), and return records already grouped by
-partition. The chunk's bytes are not sent back.
+partition. The chunk's bytes are not sent back. A Parquet file's rows are decoded by Arrow on a thread of
+this process instead (``InlineDecode``): its kernels release the GIL, and its batches would cost more to ship.
 """
 
 from __future__ import annotations
@@ -16,16 +17,16 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from pump.decode.eventtime import EventTimes
-from pump.decode.parsed import Decoder
 from pump.decode.partition import Partitioner
 from pump.decode.shape import Shape
-from pump.decode.stage import Decoded, build_decoders, decode_chunk
+from pump.decode.stage import Decoded, Decoders, InlineDecode, build_decoders, decode_chunk
 from pump.errors import PumpError
-from pump.input import Chunk, RecordFormat
+from pump.input import Chunk
+from pump.input.source import Read
 from pump.records import ByPartition, Invalid
 from pump.schemas import load_schema
 
-_decoders: dict[RecordFormat, Decoder] = {}
+_decoders: list[Decoders] = []
 _partitioner: list[Partitioner] = []
 _times: list[EventTimes | None] = []
 _shape: list[Shape | None] = []
@@ -39,20 +40,23 @@ def _init(
     times: EventTimes | None,
     shape: Shape | None,
 ) -> None:
-    _decoders.update(build_decoders(load_schema(schema_spec) if schema_spec else None, key_field))
+    _decoders.append(build_decoders(load_schema(schema_spec) if schema_spec else None, key_field))
     _partitioner.append(Partitioner(partitions, shard=shard))
     _times.append(times)
     _shape.append(shape)
 
 
 def _decode(chunk: Chunk) -> tuple[ByPartition, int, list[Invalid], int, list[tuple[int, float]] | None]:
-    out = decode_chunk(_decoders, _partitioner[0], chunk, _times[0], _shape[0])
+    out = decode_chunk(_decoders[0], _partitioner[0], chunk, _times[0], _shape[0])
     return out.batches, out.count, out.invalid, out.blank, out.times
 
 
 class ProcessDecode:
+    """``rows``: where Parquet's rows are decoded (this process, on a thread)."""
+
     def __init__(
         self,
+        rows: InlineDecode,
         processes: int,
         schema_spec: str | None,
         key_field: str | None,
@@ -61,6 +65,7 @@ class ProcessDecode:
         times: EventTimes | None = None,
         shape: Shape | None = None,
     ) -> None:
+        self._rows = rows
         self._pool = ProcessPoolExecutor(
             max_workers=processes,
             mp_context=multiprocessing.get_context("spawn"),
@@ -68,7 +73,9 @@ class ProcessDecode:
             initargs=(schema_spec, key_field, partitions, shard, times, shape),
         )
 
-    async def decode(self, chunk: Chunk) -> Decoded:
+    async def decode(self, chunk: Read) -> Decoded:
+        if not isinstance(chunk, Chunk):
+            return await self._rows.decode(chunk)
         try:
             running = asyncio.get_running_loop().run_in_executor(self._pool, _decode, chunk)
             running.add_done_callback(_seen)
@@ -86,6 +93,7 @@ class ProcessDecode:
     async def aclose(self) -> None:
         """Stop the processes; waiting for them happens on a thread, not the event loop."""
         await asyncio.to_thread(self._pool.shutdown, wait=True, cancel_futures=True)
+        await self._rows.aclose()
 
 
 def _seen(done: asyncio.Future[object]) -> None:

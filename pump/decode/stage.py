@@ -3,7 +3,8 @@
 Whether chunks are decoded on the event loop (``InlineDecode``) or in worker processes
 (``ProcessDecode``), the result has one shape, ``Decoded``, and comes from the same
 decoders (``build_decoders``) and the same partitioner, so the stages after this one
-never ask where decoding happened.
+never ask where decoding happened. What decoding may skip (a ``Framer`` making record
+batches of a chunk's Arrow arrays) is chosen once, when the run is built, and handed in.
 """
 
 from __future__ import annotations
@@ -23,24 +24,27 @@ from pump.decode.arrowcsv import available as arrow_available
 from pump.decode.csvrows import CsvDecoder
 from pump.decode.eventtime import EventTimes
 from pump.decode.jsonl import JsonLinesDecoder
-from pump.decode.parsed import STICKY, Decoder, Framed, Framer
+from pump.decode.parquet import ParquetRows
+from pump.decode.parsed import Decoder, Framed, FramedRows, Framer, Lines, Parsed
 from pump.decode.partition import Partitioner
 from pump.decode.shape import Shape
 from pump.input import Chunk, RecordFormat, Source
 from pump.input.formats import format_by_name
+from pump.input.source import Read, RowBatch
 from pump.records import ByPartition, Invalid
 
 AUTO_PROCESSES_BYTES = 32 << 20
-#: Threads decoding CSV through Arrow: two chunks at once, beside the event loop. Measured (1M rides, whole
-#: processes, alternating, 5 runs each): 5.49 s and 218 MB peak with two, 6.10 s and 170 MB with one.
-CSV_THREADS = 2
+#: Threads decoding CSV through Arrow, and Parquet's rows: two chunks at once, beside the event loop. Measured (1M
+#: rides as CSV, whole processes, alternating, 5 runs each): 5.49 s and 218 MB peak with two, 6.10 s and 170 MB with one.
+DECODE_THREADS = 2
 
 
 @dataclass(slots=True)
 class Decoded:
-    """One chunk, decoded: ``batches`` holds its ``count`` records by partition, in input order within each."""
+    """One chunk, decoded: ``batches`` holds its ``count`` records by partition, in input order within each.
+    ``chunk``: what its records' lines are read from (a Parquet batch's: its rows as JSON lines, or ``FramedRows``)."""
 
-    chunk: Chunk
+    chunk: Lines
     batches: ByPartition
     count: int
     invalid: list[Invalid]
@@ -50,41 +54,70 @@ class Decoded:
 
 
 class DecodeStage(Protocol):
-    async def decode(self, chunk: Chunk) -> Decoded: ...
+    async def decode(self, chunk: Read) -> Decoded: ...
 
     async def aclose(self) -> None: ...
 
 
-def build_decoders(schema: type[msgspec.Struct] | None, key_field: str | None) -> dict[RecordFormat, Decoder]:
+@dataclass(frozen=True, slots=True)
+class Decoders:
     """Every format's decoder, built once (in the main process, and once in each decode process)."""
-    return {"csv": CsvDecoder(schema, key_field), "jsonl": JsonLinesDecoder(schema, key_field)}
+
+    csv: CsvDecoder
+    jsonl: JsonLinesDecoder
+    parquet: ParquetRows
+
+    def __getitem__(self, fmt: RecordFormat) -> Decoder:
+        return self.csv if fmt == "csv" else self.jsonl
+
+
+def build_decoders(schema: type[msgspec.Struct] | None, key_field: str | None, datetime: str = "iso") -> Decoders:
+    """``datetime``: how Parquet's timestamps are written into records (``--datetime``)."""
+    jsonl = JsonLinesDecoder(schema, key_field)
+    return Decoders(CsvDecoder(schema, key_field), jsonl, ParquetRows(schema, key_field, datetime, jsonl))
 
 
 def decode_chunk(
-    decoders: dict[RecordFormat, Decoder],
+    decoders: Decoders,
     partitioner: Partitioner,
-    chunk: Chunk,
+    chunk: Read,
     times: EventTimes | None = None,
     shape: Shape | None = None,
     framer: Framer | None = None,
 ) -> Decoded:
     """Sharded by partition, the decoder returns only the lines this run answers for (``parsed.Share``). With
     ``times``, each record's event time is read, and a record without one is invalid (reason ``time``); with
-    ``shape``, values are written again (``--columns``, ``--datetime``). With a ``framer`` (and none of those),
-    records the decoder has as Arrow arrays become record batches here, on the decoding thread."""
-    if chunk.framed is not None:  # framed as it was read (Parquet: ``ParquetSource.frame``, set only where allowed)
-        framed = chunk.framed
-        if framed and framed[0][0] == STICKY:  # unkeyed: the chunk's own partition, now that its place is known
-            framed = [(partitioner.sticky(chunk.seq), *rest) for _, *rest in framed]
-        return Decoded(chunk, {}, chunk.lines, [], 0, framed=framed)
-    columnar = framer is not None and partitioner.shard is None and times is None and shape is None
-    parsed = decoders[chunk.format].decode(chunk, None if partitioner.shard is None else partitioner, columnar)
+    ``shape``, values are written again (``--columns``, ``--datetime``). With a ``framer`` (given only where none of
+    those is), records the decoder has as Arrow arrays become record batches here, on the decoding thread."""
+    share = None if partitioner.shard is None else partitioner
+    if isinstance(chunk, RowBatch):
+        framed = _framed_rows(decoders.parquet, framer, chunk)
+        if framed is not None:
+            return framed
+        text, parsed = decoders.parquet.decode(chunk, share)
+        return _grouped(text, parsed, partitioner, times, shape)
+    parsed = decoders[chunk.format].decode(chunk, share, framer is not None)
     if parsed.columns is not None:
         assert framer is not None
-        framed = framer.frame(parsed.columns, chunk.seq)
-        if framed is not None:
-            return Decoded(chunk, {}, len(parsed.columns.values), parsed.invalid, parsed.blank, framed=framed)
+        framed_batches = framer.frame(parsed.columns, chunk.seq)
+        if framed_batches is not None:
+            return Decoded(chunk, {}, len(parsed.columns.values), parsed.invalid, parsed.blank, framed=framed_batches)
         parsed.records = parsed.columns.records()
+    return _grouped(chunk, parsed, partitioner, times, shape)
+
+
+def _framed_rows(parquet: ParquetRows, framer: Framer | None, rows: RowBatch) -> Decoded | None:
+    """A Parquet batch the types vouch for, as record batches; None where it takes the usual way."""
+    columns = parquet.columns(rows) if framer is not None else None
+    framed = framer.frame(columns, rows.seq) if framer is not None and columns is not None else None
+    if framed is None:
+        return None
+    return Decoded(FramedRows(rows.path, rows.first_line, rows.offset, rows.lines, rows.seq, framed), {}, rows.lines, [], 0,
+                   framed=framed)  # fmt: skip
+
+
+def _grouped(chunk: Chunk, parsed: Parsed, partitioner: Partitioner, times: EventTimes | None, shape: Shape | None) -> Decoded:
+    """The records by partition, after their event times are read and their values shaped."""
     when = times.read(parsed, chunk) if times is not None else None
     if shape is not None:
         shape.apply(parsed, chunk)
@@ -96,39 +129,40 @@ def decode_chunk(
 
 
 class InlineDecode:
-    """Decodes in the main process: on the event loop's thread, or, for CSV when pyarrow is installed, on a
-    worker thread, since Arrow's CSV reader and kernels release the GIL (``arrowcsv``) and the loop sends meanwhile.
-    msgspec holds the GIL, so JSON lines on a thread would only take turns with the loop."""
+    """Decodes in the main process: on the event loop's thread, or on a worker thread where Arrow does the work (CSV
+    when pyarrow is installed, Parquet's rows), since its reader and kernels release the GIL (``arrowcsv``,
+    ``arrowjson``) and the loop sends meanwhile. msgspec holds the GIL, so JSON lines on a thread would only take
+    turns with the loop."""
 
     def __init__(
         self,
-        decoders: dict[RecordFormat, Decoder],
+        decoders: Decoders,
         partitioner: Partitioner,
         times: EventTimes | None = None,
         shape: Shape | None = None,
         framer: Framer | None = None,
     ) -> None:
-        self._decoders = decoders
-        self.partitioner = partitioner
-        self._times = times
-        self._shape = shape
-        self.framer = framer  # set by the run once its sink is open, where the send mode takes framed batches
-        self._threaded: bool | None = None  # CSV on a thread: known at the first CSV chunk (pyarrow's import is 50 MB)
-        self._thread: ThreadPoolExecutor | None = None
+        self._decode = partial(decode_chunk, decoders, partitioner, times=times, shape=shape, framer=framer)
+        self._arrow_csv: bool | None = None  # known at the first CSV chunk (pyarrow's import is 50 MB)
+        self._threads: ThreadPoolExecutor | None = None
 
-    async def decode(self, chunk: Chunk) -> Decoded:
-        if chunk.format == "csv" and self._threaded is None:
-            self._threaded = arrow_available()
-            if self._threaded:
-                self._thread = ThreadPoolExecutor(CSV_THREADS, "pump-csv")
-        if chunk.format == "csv" and self._thread is not None:
-            call = partial(decode_chunk, self._decoders, self.partitioner, chunk, self._times, self._shape, self.framer)
-            return await asyncio.get_running_loop().run_in_executor(self._thread, call)
-        return decode_chunk(self._decoders, self.partitioner, chunk, self._times, self._shape, self.framer)
+    async def decode(self, chunk: Read) -> Decoded:
+        if self._threaded(chunk):
+            if self._threads is None:
+                self._threads = ThreadPoolExecutor(DECODE_THREADS, "pump-decode")
+            return await asyncio.get_running_loop().run_in_executor(self._threads, self._decode, chunk)
+        return self._decode(chunk)
+
+    def _threaded(self, chunk: Read) -> bool:
+        if chunk.format == "csv":
+            if self._arrow_csv is None:
+                self._arrow_csv = arrow_available()
+            return self._arrow_csv
+        return chunk.format == "parquet"
 
     async def aclose(self) -> None:
-        if self._thread is not None:
-            await asyncio.to_thread(self._thread.shutdown, wait=True, cancel_futures=True)
+        if self._threads is not None:
+            await asyncio.to_thread(self._threads.shutdown, wait=True, cancel_futures=True)
 
 
 def decode_processes_for(

@@ -1,11 +1,11 @@
 """Parquet batches whose every row the schema is known to accept, by the columns' types: no decoding of their lines.
 
-A Parquet file's rows reach the decoder as JSON lines (``arrow.JsonLines``), which the JSON-lines path decodes one
-by one against the schema (msgspec, on the event loop: about 1.3 us a row for the rides) to learn that each is
-valid and to read its key. Where the columns' Arrow types already prove it, that is work without an answer to
+A Parquet file's rows become JSON lines (``arrowjson.JsonLines``), which the JSON-lines path would decode one
+by one against the schema (msgspec: about 1.3 us a row for the rides) to learn that each is valid and to read its
+key (``parquet.ParquetRows``). Where the columns' Arrow types already prove it, that is work without an answer to
 find: ``Vouch`` looks at a batch's types (once per schema) and at what can still differ row by row (nulls, NaN,
 timestamps outside years 1-9999), and gives the rows' keys, or None where the decoder must look at each line as
-before. It proves only what msgspec would accept of the JSON that ``arrow.JsonLines`` writes:
+before. It proves only what msgspec would accept of the JSON that ``arrowjson.JsonLines`` writes:
 
 - an ``int`` field from an integer column; a ``float`` field from an integer or floating one (NaN and infinities are
   written as ``null``, so they count as nulls); a ``str`` field from a string column; a ``datetime`` field (naive or

@@ -4,12 +4,10 @@ front, read in big blocks off the event loop."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hashlib
 import os
 import stat
-from collections.abc import AsyncIterator, Iterator
-from typing import Any, BinaryIO
+from collections.abc import AsyncIterator
+from typing import Any
 
 import aiofiles
 
@@ -18,13 +16,13 @@ from pump.errors import InputError, UsageError
 from pump.input.compression import GZIP_MAGIC, ZSTD_MAGIC
 from pump.input.cutter import Cutter
 from pump.input.formats import format_by_content, format_by_name
+from pump.input.opening import HEAD_BYTES, fingerprint_of, open_sync
 from pump.input.parquet import MAGIC as PARQUET_MAGIC
 from pump.input.parquet import ParquetSource
 from pump.input.shards import Input, Piece, plan
 from pump.input.source import START, Chunk, Fingerprint, Position, chunk_bytes_for
 
 STDIN = "-"
-HEAD_BYTES = 64 << 10
 
 
 class FileSource:
@@ -88,19 +86,6 @@ class FileSource:
         return fingerprint_of(self.name)
 
 
-def fingerprint_of(name: str) -> Fingerprint:
-    """A file's or an object's size, last modification and the SHA-256 of its first 64 KiB (blocking)."""
-    size, mtime_ns = remote.stat(name) if remote.is_url(name) else _size_and_mtime(name)
-    with open_sync(name) as f:
-        head = hashlib.sha256(f.read(HEAD_BYTES)).hexdigest()
-    return Fingerprint(size=size, mtime_ns=mtime_ns, head_sha256=head)
-
-
-def _size_and_mtime(path: str) -> tuple[int, int]:
-    st = os.stat(path)
-    return st.st_size, st.st_mtime_ns
-
-
 class _RemoteFile:
     """An object named by URL, with aiofiles' ``read``/``seek``/``close``: each a blocking call on a thread."""
 
@@ -128,13 +113,6 @@ async def _open(name: str) -> Any:
     return await aiofiles.open(name, "rb")
 
 
-@contextlib.contextmanager
-def open_sync(name: str) -> Iterator[BinaryIO]:
-    """A local file or an object named by URL, for blocking reads (fingerprints, shard plans)."""
-    with remote.open_binary(name) if remote.is_url(name) else open(name, "rb") as f:
-        yield f
-
-
 def line_start(path: str, offset: int, block: int = 1 << 20) -> Position:
     """Where the first line that starts at or after ``offset`` begins, and its number in the file (blocking: it
     counts the newlines before it, reading the file up to there)."""
@@ -160,7 +138,6 @@ def open_sources(
     paths: tuple[str, ...],
     fmt: str = "auto",
     columns: tuple[str, ...] | None = None,
-    datetime: str = "iso",
     delimiter: str | None = None,
 ) -> list[FileSource | ParquetSource]:
     """Sources for what the user named; fails before anything is sent if one is missing, a directory or unreadable,
@@ -175,7 +152,7 @@ def open_sources(
             continue
         size = _check(path)
         if size is not None and _is_parquet(path, fmt):
-            sources.append(ParquetSource(path, size, columns, datetime))
+            sources.append(ParquetSource(path, size, columns))
         else:
             sources.append(FileSource(path, size, fmt, delimiter=delimiter))
     if sum(s.name == STDIN for s in sources) > 1:

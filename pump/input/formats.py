@@ -97,7 +97,7 @@ def _clean(buf: bytes, end: int, delimiter: str) -> bool:
     quoted cell). Asked of RE2 (pyarrow's), where pump has it; without pyarrow, never (``_RECORD``)."""
     if not load("pyarrow.compute"):
         return False
-    from pump.input.arrow import matches
+    from pump.input.re2 import matches
 
     return matches(buf, rfc4180_rows(delimiter, newlines_in_quotes=True), end)
 

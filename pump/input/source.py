@@ -1,4 +1,5 @@
-"""What every input is to the rest of pump: a ``Source`` that yields ``Chunk``s from a ``Position``."""
+"""What every input is to the rest of pump: a ``Source`` that yields, from a ``Position``, ``Chunk``s of whole text records
+or ``RowBatch``es of a Parquet file's rows."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ START = Position(0, 1)
 
 @dataclass(slots=True)
 class Chunk:
-    """Whole records of one input. ``data`` never ends inside a line or a quoted CSV field."""
+    """Whole records of one text input (CSV, JSON lines; a Parquet batch's rows as JSON lines once decode made them):
+    ``data`` never ends inside a line or a quoted CSV field."""
 
     path: str
     format: RecordFormat
@@ -37,21 +39,99 @@ class Chunk:
     raw_bytes: int  # bytes read from the source for this chunk (compressed, if it is)
     lines: int = 0  # physical lines in ``data``, counted once here
     seq: int = 0  # the chunk's place in the whole run's input order, set by the reader
-    rows: bool = False  # offsets count rows, not bytes (a Parquet file's JSON lines, a row each)
-    keys: list[bytes | None] | None = None  # every line known valid, with these keys (Parquet, by its types: ``Vouch``)
-    framed: list[Any] | None = None  # its records as record batches (``decode.parsed.Framed``; Parquet): ``data`` is empty
+    rows: bool = False  # offsets count rows, not bytes (a Parquet file's rows as JSON lines, a row each)
     delimiter: str = ","  # CSV's field separator (``--delimiter``; a tab for .tsv)
 
     @property
     def text_bytes(self) -> int:
-        """Its records' bytes as lines: a framed chunk keeps no lines, only its values (``Framed``'s bytes of values)
-        and, for each, the newline it would have had."""
-        return len(self.data) if self.framed is None else sum(batch[3] for batch in self.framed) + self.lines
+        """The uncompressed bytes it holds."""
+        return len(self.data)
 
     @property
     def end(self) -> int:
         """The offset just past this chunk."""
         return self.offset + (self.lines if self.rows else len(self.data))
+
+    def split(self, records: int) -> tuple[Chunk, Chunk | None, int]:
+        """Its first ``records`` records, the rest (None if there is none), and how many records the first holds
+        (fewer than asked only when it holds fewer): for ``--limit`` and pacing.
+
+        A record is a line, or a CSV row, which may span lines inside quotes: a newline counts as a row's end only
+        where the quotes before it pair up. Offsets, line numbers and read bytes are divided to match.
+        """
+        data = self.data
+        end, found = _records_end(data, records, self.format == "csv")
+        if end >= len(data):
+            return self, None, found
+        lines = data.count(b"\n", 0, end)
+        raw = self.raw_bytes * end // max(len(data), 1)
+        first = Chunk(self.path, self.format, self.header, self.first_line, self.offset, data[:end], raw, lines,
+                      rows=self.rows, delimiter=self.delimiter)  # fmt: skip
+        rest = Chunk(self.path, self.format, self.header, self.first_line + lines, self.offset + (lines if self.rows else end),
+                     data[end:], self.raw_bytes - raw, self.lines - lines, rows=self.rows, delimiter=self.delimiter)  # fmt: skip
+        return first, rest, found
+
+
+def _records_end(data: bytes, records: int, quoted: bool) -> tuple[int, int]:
+    """Where the first ``records`` records of ``data`` end, and how many there are (fewer where it holds fewer)."""
+    end = found = quotes = pos = 0
+    while found < records:
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            break
+        if quoted:
+            quotes += data.count(b'"', pos, nl)
+        pos = nl + 1
+        if not quotes & 1:
+            found += 1
+            end = pos
+    if end < len(data) and found < records:  # a last line without a newline
+        end, found = len(data), found + 1
+    return end, found
+
+
+@dataclass(slots=True)
+class RowBatch:
+    """Rows of a Parquet file as Arrow read them (a ``pyarrow.RecordBatch``): decode makes them records. Its
+    positions count rows: ``offset`` is its first row's index, ``first_line`` that row's number (1-based)."""
+
+    path: str
+    batch: Any
+    first_line: int
+    offset: int
+    raw_bytes: int  # the file's bytes for these rows, in proportion (Parquet's compression is per column chunk)
+    seq: int = 0
+    format: Literal["parquet"] = "parquet"
+    rows: Literal[True] = True
+
+    @property
+    def lines(self) -> int:
+        return int(self.batch.num_rows)
+
+    @property
+    def text_bytes(self) -> int:
+        """The uncompressed bytes it holds: its columns' data as Arrow holds it."""
+        return int(self.batch.nbytes)
+
+    @property
+    def end(self) -> int:
+        return self.offset + self.lines
+
+    def split(self, records: int) -> tuple[RowBatch, RowBatch | None, int]:
+        """As ``Chunk.split``: its first ``records`` rows, the rest (None if there is none), and how many the first holds."""
+        n = self.lines
+        if records >= n:
+            return self, None, n
+        raw = self.raw_bytes * records // max(n, 1)
+        first = RowBatch(self.path, self.batch.slice(0, records), self.first_line, self.offset, raw)
+        rest = RowBatch(
+            self.path, self.batch.slice(records), self.first_line + records, self.offset + records, self.raw_bytes - raw
+        )
+        return first, rest, records
+
+
+#: What a source yields: text records, or a Parquet file's rows.
+Read = Chunk | RowBatch
 
 
 class Fingerprint(msgspec.Struct, frozen=True, kw_only=True):
@@ -81,45 +161,11 @@ class Source(Protocol):
     name: str
     size: int | None
 
-    def chunks(self, start: Position, chunk_bytes: int | None) -> AsyncIterator[Chunk]:
-        """The input from ``start`` on, as chunks of whole records; raises ``InputError`` naming name and line.
+    def chunks(self, start: Position, chunk_bytes: int | None) -> AsyncIterator[Read]:
+        """The input from ``start`` on, as chunks of whole records (or rows); raises ``InputError`` naming name and line.
         ``chunk_bytes``: about how much each holds (None: ``CHUNK_BYTES`` for its format)."""
         ...
 
     def fingerprint(self) -> Fingerprint | None:
         """The content's identity for checkpoints; ``None`` if it cannot be resumed (a pipe). Blocking I/O."""
         ...
-
-
-def split(chunk: Chunk, records: int) -> tuple[Chunk, Chunk | None, int]:
-    """The chunk's first ``records`` records, the rest (None if there is none), and how many records the first holds
-    (fewer than asked only when the chunk holds fewer): for ``--limit`` and ``--rate``.
-
-    A record is a line, or a CSV row, which may span lines inside quotes: a newline counts as a row's end only
-    where the quotes before it pair up. Offsets, line numbers and read bytes are divided to match.
-    """
-    data, end, found, quotes, pos = chunk.data, 0, 0, 0, 0
-    while found < records:
-        nl = data.find(b"\n", pos)
-        if nl < 0:
-            break
-        if chunk.format == "csv":
-            quotes += data.count(b'"', pos, nl)
-        pos = nl + 1
-        if not quotes & 1:
-            found += 1
-            end = pos
-    if end < len(data) and found < records:  # a last line without a newline
-        end, found = len(data), found + 1
-    if end >= len(data):
-        return chunk, None, found
-    lines = data.count(b"\n", 0, end)
-    raw = chunk.raw_bytes * end // max(len(data), 1)
-    keys = chunk.keys  # a vouched-for chunk's keys, a line each
-    first = Chunk(chunk.path, chunk.format, chunk.header, chunk.first_line, chunk.offset, data[:end], raw, lines,
-                  rows=chunk.rows, keys=None if keys is None else keys[:lines])  # fmt: skip
-    rest_offset = chunk.offset + (lines if chunk.rows else end)
-    rest = Chunk(chunk.path, chunk.format, chunk.header, chunk.first_line + lines, rest_offset, data[end:],
-                 chunk.raw_bytes - raw, chunk.lines - lines, rows=chunk.rows,
-                 keys=None if keys is None else keys[lines:])  # fmt: skip
-    return first, rest, found

@@ -22,8 +22,7 @@ from typing import Protocol
 
 from pump.account import Accounts, Segment
 from pump.config import DeliverySettings
-from pump.decode.parsed import Framed
-from pump.input import Chunk
+from pump.decode.parsed import Framed, Lines
 from pump.output.inflight import InFlight
 from pump.output.sink import BatchBuilder, Delivery, Headers, Origin, Sink, Stamps, origin_bytes, origin_headers
 from pump.records import ByPartition, DeliveryError, Record
@@ -67,7 +66,7 @@ def _lines(recs: list[Record], start: int, stop: int) -> list[int]:
     return [line for _, _, line in recs[start:stop]]
 
 
-def _origin(chunk: Chunk, wanted: bool) -> Origin | None:
+def _origin(chunk: Lines, wanted: bool) -> Origin | None:
     """The chunk's ``--source-headers`` origin, if they are wanted."""
     return (chunk.path.encode(), "pump.row" if chunk.rows else "pump.line") if wanted else None
 
@@ -75,11 +74,11 @@ def _origin(chunk: Chunk, wanted: bool) -> Origin | None:
 class SendMode(Protocol):
     name: str
 
-    async def send(self, records: ByPartition, chunk: Chunk, stamps: Stamps | None = None) -> None:
+    async def send(self, records: ByPartition, chunk: Lines, stamps: Stamps | None = None) -> None:
         """Hand records on; returns once they are accepted (may wait on backpressure). ``stamps``: each record's
         timestamp by its line (``--record-timestamp``), else the producer's clock."""
 
-    async def send_framed(self, framed: list[Framed], chunk: Chunk) -> None:
+    async def send_framed(self, framed: list[Framed], chunk: Lines) -> None:
         """Hand on a chunk's records as record batches made by the sink's framer (the batch mode only)."""
 
     async def close(self) -> None:
@@ -109,7 +108,7 @@ class SyncMode:
         self.accounts = accounts
         self.source_headers = source_headers
 
-    async def send(self, records: ByPartition, chunk: Chunk, stamps: Stamps | None = None) -> None:
+    async def send(self, records: ByPartition, chunk: Lines, stamps: Stamps | None = None) -> None:
         origin = _origin(chunk, self.source_headers)
         accounts, send_and_wait, guard = self.accounts, self.sink.send_and_wait, _SizeGuard(self.sink, origin_bytes(origin))
         for partition, recs in records.items():
@@ -126,7 +125,7 @@ class SyncMode:
                 else:
                     accounts.failed([(chunk, [line])], error.reason, error.message)
 
-    async def send_framed(self, framed: list[Framed], chunk: Chunk) -> None:
+    async def send_framed(self, framed: list[Framed], chunk: Lines) -> None:
         raise TypeError(f"{self.name} mode sends records one by one: framed batches are for the batch mode")
 
     async def close(self) -> None:
@@ -142,7 +141,7 @@ class CallbackMode:
         self.inflight = inflight
         self.source_headers = source_headers
 
-    async def send(self, records: ByPartition, chunk: Chunk, stamps: Stamps | None = None) -> None:
+    async def send(self, records: ByPartition, chunk: Lines, stamps: Stamps | None = None) -> None:
         accounts, inflight, send, settle = self.accounts, self.inflight, self.sink.send, self._settle
         origin = _origin(chunk, self.source_headers)
         guard = _SizeGuard(self.sink, origin_bytes(origin))
@@ -165,7 +164,7 @@ class CallbackMode:
                     inflight.release(1)
                     raise
 
-    def _settle(self, chunk: Chunk, line: int, nbytes: int, started: float, delivery: Delivery) -> None:
+    def _settle(self, chunk: Lines, line: int, nbytes: int, started: float, delivery: Delivery) -> None:
         self.inflight.release(1)
         error = self.sink.outcome(delivery)
         if error is None:
@@ -173,7 +172,7 @@ class CallbackMode:
         else:
             self.accounts.failed([(chunk, [line])], error.reason, error.message)
 
-    async def send_framed(self, framed: list[Framed], chunk: Chunk) -> None:
+    async def send_framed(self, framed: list[Framed], chunk: Lines) -> None:
         raise TypeError(f"{self.name} mode sends records one by one: framed batches are for the batch mode")
 
     async def close(self) -> None:
@@ -219,7 +218,7 @@ class BatchMode:
         if self._failure is not None:
             raise self._failure
 
-    async def send(self, records: ByPartition, chunk: Chunk, stamps: Stamps | None = None) -> None:
+    async def send(self, records: ByPartition, chunk: Lines, stamps: Stamps | None = None) -> None:
         self._check()
         async with self._lock:
             for partition, recs in records.items():
@@ -229,7 +228,7 @@ class BatchMode:
             self._flusher = asyncio.create_task(self._flush_idle(), name="pump-batch-flusher")
             self._flusher.add_done_callback(self._flusher_done)
 
-    async def send_framed(self, framed: list[Framed], chunk: Chunk) -> None:
+    async def send_framed(self, framed: list[Framed], chunk: Lines) -> None:
         """Batches already made ship as they are, each after what is open for its partition (input order)."""
         self._check()
         async with self._lock:
@@ -251,11 +250,11 @@ class BatchMode:
     def _new(self) -> _OpenBatch:
         return _OpenBatch(self.sink.create_batch())
 
-    def _too_large(self, chunk: Chunk, rec: Record, message: str) -> None:
+    def _too_large(self, chunk: Lines, rec: Record, message: str) -> None:
         self.accounts.sent(1)
         self.accounts.failed([(chunk, [rec[2]])], "too_large", message)
 
-    async def _append(self, partition: int, recs: list[Record], chunk: Chunk, stamps: Stamps | None) -> None:
+    async def _append(self, partition: int, recs: list[Record], chunk: Lines, stamps: Stamps | None) -> None:
         """The hot loop, a run of records at a time: ``extend`` fills the batch until it is full, at the in-flight
         bound (a batch never holds more records than may be in flight), or before a record over the limit.
 

@@ -2,14 +2,15 @@
 
 aiokafka's builder takes records one call at a time on the event loop (0.3-0.6 us each for a ride, with
 the GIL held), then checksums the batch in software (0.66 ns a byte, 0.27 us a ride). For a chunk that is
-already Arrow arrays (CSV rows on the fast path: each row's key text and JSON value), the same bytes come
+already Arrow arrays (CSV rows on the fast path, Parquet rows their types vouch for: each row's key and JSON
+value), the same bytes come
 from a few kernels, which release the GIL: partitions from the distinct keys, a stable sort by partition,
 each record's varints from a table, and one element-wise join that writes the records back to back, a
 partition's run at a time. The batch header follows Kafka's ``DefaultRecordBatch`` (magic 2), and its
 CRC-32C comes from the ``crc32c`` package (the CPU's instruction where it has one). On one thread this costs
 about what it replaces (1.2-1.3 us a ride, against 1.2-1.6 for the records made in Python, grouped, and put
 through aiokafka's builder), but in kernels that release the GIL, off the event loop: whole ``pump replay``
-processes of 1M rides as CSV took 3.63 s against 4.73 (README, Performance).
+processes of 1M rides as CSV took 3.63 s against 4.73 (``docs/performance.md``).
 
 Only what aiokafka's own batches would hold: no headers, no compression, every record stamped with the time
 its chunk was framed (a record's own time goes through aiokafka). An idempotent producer numbers each batch
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from crc32c import crc32c
 
-from pump.decode.parsed import STICKY, Columns, Framed
+from pump.decode.parsed import Columns, Framed
 from pump.decode.partition import Partitioner
 
 if TYPE_CHECKING:
@@ -71,9 +72,9 @@ class ArrowFramer:
         self.cap = cap
         self._tables: _Varints | None = None  # made at the first chunk framed (pyarrow is imported by then)
 
-    def frame(self, columns: Columns, seq: int | None) -> list[Framed] | None:
+    def frame(self, columns: Columns, seq: int) -> list[Framed] | None:
         """The chunk's batches, in partition order, or None where aiokafka must take its records. ``seq``: the
-        chunk's place in the run, which picks unkeyed records' partition (None: not known yet, ``STICKY``)."""
+        chunk's place in the run, which picks unkeyed records' partition."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -91,7 +92,7 @@ class ArrowFramer:
             tables = self._tables = _Varints(max(n, longest_record, 1 << 13))
         if keys is None:  # unkeyed: the chunk's sticky partition, in input order
             order = None
-            runs = [(STICKY if seq is None else self.partitioner.sticky(seq), 0, n)]
+            runs = [(self.partitioner.sticky(seq), 0, n)]
         else:
             codes = pc.dictionary_encode(keys)
             partition_of = self.partitioner.for_key

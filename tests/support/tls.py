@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pump.dev.broker import Broker, _accepts, free_port
-from tests.tools import require
+from tests.support.tools import require
 
 
 def make_ca(directory: Path, name: str) -> tuple[Path, Path]:

@@ -21,9 +21,18 @@ class Message:
     timestamp: int = 0  # epoch ms, as the broker keeps it (CreateTime: as the producer set it)
 
 
-def create_topic(bootstrap: str, name: str, partitions: int, **conf: Any) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0, **conf})
-    admin.create_topics([NewTopic(name, partitions, 1)])[name].result(30)
+def admin(bootstrap: str, **conf: Any) -> AdminClient:
+    """An admin client; keep it referenced until its futures resolve (librdkafka destroys a dropped handle first)."""
+    return AdminClient({"bootstrap.servers": bootstrap, "log_level": 0, **conf})
+
+
+def create_topic(
+    bootstrap: str, name: str, partitions: int, replicas: int = 1, config: dict[str, str] | None = None, **conf: Any
+) -> AdminClient:
+    """Creates the topic and returns the admin client that did, for further use."""
+    client = admin(bootstrap, **conf)
+    client.create_topics([NewTopic(name, partitions, replicas, config=config or {})])[name].result(30)
+    return client
 
 
 def consume(bootstrap: str, topic: str, expected: int, within: float = 30.0, settle: float = 1.0, **conf: Any) -> list[Message]:

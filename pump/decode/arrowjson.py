@@ -17,7 +17,6 @@ batch: its values are encoded one by one by msgspec, correct and slower (maps as
 
 from __future__ import annotations
 
-import struct
 from typing import Any, Literal
 
 import msgspec
@@ -127,15 +126,6 @@ class JsonLines:
         except (KeyError, ValueError):  # a key twice in a map: that value's maps as pairs, the others' as objects
             values = [_as_py(value) for value in column]
         return pa.array([None if v is None else encode(v).decode() for v in values], pa.string())
-
-
-def matches(data: bytes, pattern: str, end: int | None = None) -> bool:
-    """Whether RE2 finds ``pattern`` in ``data[:end]``, searched in place (the GIL released). The bytes are wrapped as
-    an array of one value, not copied: ``pa.array([data])`` copied, and a copy of each chunk kept the allocator's
-    heap growing, 0.5 MB a 512 KiB chunk."""
-    size = len(data) if end is None else end
-    whole = pa.BinaryArray.from_buffers(pa.binary(), 1, [None, pa.py_buffer(struct.pack("<ii", 0, size)), pa.py_buffer(data)])
-    return pc.all(pc.match_substring_regex(whole, pattern)).as_py() is True
 
 
 def _as_py(value: pa.Scalar) -> Any:

@@ -1,4 +1,4 @@
-"""A small HTTP file server for the tests, run as a process: ``python tests/httpserver.py DIR PORT [--no-range]``
+"""A small HTTP file server for the tests, run as a process: ``python tests/support/httpserver.py DIR PORT [--no-range]``
 (``serving(folder)`` starts one and gives its base URL).
 
 It serves DIR's files with Content-Length and Last-Modified, answers Range requests (206) unless ``--no-range``,

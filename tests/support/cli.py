@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _env(extra: dict[str, str] | None) -> dict[str, str]:

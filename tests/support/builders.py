@@ -11,7 +11,7 @@ import msgspec
 from pump.config import ReplayConfig
 from pump.input import Chunk
 
-ROOT_DIR = Path(__file__).resolve().parent.parent
+ROOT_DIR = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT_DIR / "examples"
 
 

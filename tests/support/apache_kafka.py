@@ -1,6 +1,6 @@
 """Apache Kafka itself, for tests and benchmarks: KRaft nodes as plain JVM processes on loopback.
 
-The broker and tools come from Maven Central through ``tests/apache-kafka/pom.xml``, copied once per
+The broker and tools come from Maven Central through ``tests/support/apache-kafka/pom.xml``, copied once per
 version into a cache folder outside the tree (``$PUMP_KAFKA_CACHE``, default ``~/.cache/pump``); no jar is
 committed, and pump itself never needs Java. A node is formatted (``kafka.tools.StorageTool``) and run
 (``kafka.Kafka``) with a generated ``server.properties``. The first ``controllers`` nodes (default all) are
@@ -27,7 +27,7 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
-from tests.tools import require
+from tests.support.tools import require
 
 POM = Path(__file__).resolve().parent / "apache-kafka" / "pom.xml"
 VERSION = re.search(r"<kafka.version>([^<]+)</kafka.version>", POM.read_text()).group(1)  # type: ignore[union-attr]

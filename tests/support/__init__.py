@@ -1,0 +1,1 @@
+"""What the tests share: builders of inputs and configs, real processes (brokers, servers, pump itself) and checks."""
