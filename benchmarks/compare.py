@@ -2,7 +2,7 @@
 
     python benchmarks/compare.py --baseline /path/to/other/checkout [--repeats 5] [--rows 1000000]
 
-Each case (batch on JSON lines, batch on CSV, callback, sync) runs ``--repeats`` times per tree,
+Each case (batch on JSON lines, CSV and Parquet, callback, sync) runs ``--repeats`` times per tree,
 the trees alternating in ABBA order so that drift over the session favours neither, every run a
 fresh ``python -m pump replay`` process against its own fresh embedded broker. A tree's pump is the
 one its folder holds: the process starts in that folder, so ``python -m pump`` imports it first.
@@ -45,6 +45,7 @@ class Case:
 CASES = (
     Case("batch-jsonl", "jsonl", 1),
     Case("batch-csv", "csv", 1),
+    Case("batch-parquet", "parquet", 1),
     Case("callback-jsonl", "jsonl", 5, ("--mode", "callback")),
     Case("sync-jsonl", "jsonl", 50, ("--mode", "sync")),
 )

@@ -93,8 +93,9 @@ def test_there_is_no_import_cycle() -> None:
             visit(name, [])
 
 
-#: the boundary's own unit tests (its translation table) and their helper holding framed batches to aiokafka's
-BOUNDARY_TESTS = {ROOT / "tests" / "test_kafka_boundary.py", ROOT / "tests" / "support" / "framing.py"}
+#: the boundary's own unit tests (its translation table, what it reaches into) and the helper holding framed batches to
+#: aiokafka's
+BOUNDARY_TESTS = {ROOT / "tests" / name for name in ("test_kafka_boundary.py", "test_kafka_internals.py", "support/framing.py")}
 
 
 def test_aiokafka_is_imported_only_behind_the_kafka_boundary_tests_included() -> None:

@@ -152,14 +152,17 @@ async def test_framed_batches_ship_after_what_is_open_for_their_partition_and_ar
     cluster = MemoryCluster(batch_capacity=100)
     accounts = new_accounts()
     async with cluster.sink("t", 2) as sink:
+        plain = sink.batch
 
-        def framed_batch(made: Framed) -> MemoryBatch:  # what a sink's framer made: here, a record a line
-            batch = MemoryBatch(100)
+        def batch(made: Framed | None = None) -> MemoryBatch:  # what a sink's framer made: here, a record a line
+            if made is None:
+                return plain()
+            framed = MemoryBatch(100)
             for line in made[4]:
-                batch.append(key=None, value=b"framed %d" % line, timestamp=None)
-            return batch
+                framed.append(key=None, value=b"framed %d" % line, timestamp=None)
+            return framed
 
-        sink.framed_batch = framed_batch  # type: ignore[method-assign]
+        sink.batch = batch  # type: ignore[method-assign]
         mode = BatchMode(sink, accounts, InFlight(100), linger=60)  # never lingers out during the test
         first = read(accounts, chunk(b"x\n" * 2), 2)
         await mode.send({0: [(None, b"open 1", 1)], 1: [(None, b"open 2", 2)]}, first)

@@ -151,10 +151,9 @@ class MemorySink:
     def framer(self, partitioner: Partitioner, max_value: int, cap: int) -> Framer | None:
         return None  # records, one by one, are what tests look at
 
-    def framed_batch(self, framed: Framed) -> MemoryBatch:
-        raise TypeError("a memory sink frames nothing")
-
-    def create_batch(self) -> MemoryBatch:
+    def batch(self, framed: Framed | None = None) -> MemoryBatch:
+        if framed is not None:
+            raise TypeError("a memory sink frames nothing")
         return MemoryBatch(self.cluster.batch_capacity, self.max_batch_bytes)
 
     def fits(self, key: bytes | None, value: bytes, extra_bytes: int = 0) -> bool:
@@ -173,13 +172,6 @@ class MemorySink:
         timestamp: int | None = None,
     ) -> None:
         self.cluster._deliver(_Pending(self.topic, partition, [(key, value, timestamp)], on_done))
-
-    async def send_and_wait(
-        self, key: bytes | None, value: bytes, partition: int, extra: Headers | None = None, timestamp: int | None = None
-    ) -> DeliveryError | None:
-        done: asyncio.Future[DeliveryError | None] = asyncio.get_running_loop().create_future()
-        await self.send(key, value, partition, done.set_result, None, timestamp)
-        return await done
 
     def outcome(self, delivery: DeliveryError | None) -> DeliveryError | None:
         return delivery

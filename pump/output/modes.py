@@ -3,7 +3,7 @@
 - ``SyncMode``: await the broker's acknowledgement of each record before the next.
 - ``CallbackMode``: ``send()`` per record; its outcome callback settles it; in flight is bounded.
 - ``BatchMode``: records grouped per partition into explicit batches
-  (``create_batch``/``send_batch``), shipped when full or after the linger time.
+  (``Sink.batch``/``send_batch``), shipped when full or after the linger time.
 
 All three take records already assigned to partitions, in input order per partition,
 with the chunk they came from, write them to a ``Sink``, and report every outcome to
@@ -110,7 +110,7 @@ class SyncMode:
 
     async def send(self, records: ByPartition, chunk: Lines, stamps: Stamps | None = None) -> None:
         origin = _origin(chunk, self.source_headers)
-        accounts, send_and_wait, guard = self.accounts, self.sink.send_and_wait, _SizeGuard(self.sink, origin_bytes(origin))
+        accounts, guard = self.accounts, _SizeGuard(self.sink, origin_bytes(origin))
         for partition, recs in records.items():
             for key, value, line in recs:
                 started = time.perf_counter()
@@ -119,11 +119,22 @@ class SyncMode:
                     accounts.failed([(chunk, [line])], "too_large", _over_topic_limit(len(value), self.sink.max_batch_bytes))
                     continue
                 extra = origin_headers(origin, line) if origin else None
-                error = await send_and_wait(key, value, partition, extra, _stamp(stamps, line))
+                error = await self._sent(key, value, partition, extra, _stamp(stamps, line))
                 if error is None:
                     accounts.acked_one(chunk, len(value), time.perf_counter() - started)
                 else:
                     accounts.failed([(chunk, [line])], error.reason, error.message)
+
+    async def _sent(
+        self, key: bytes | None, value: bytes, partition: int, extra: Headers | None, timestamp: int | None
+    ) -> DeliveryError | None:
+        """Send one record and wait for its outcome: one round trip per record."""
+        done: asyncio.Future[Delivery] = asyncio.get_running_loop().create_future()
+        try:
+            await self.sink.send(key, value, partition, done.set_result, extra, timestamp)
+        except DeliveryError as exc:
+            return exc
+        return self.sink.outcome(await done)
 
     async def send_framed(self, framed: list[Framed], chunk: Lines) -> None:
         raise TypeError(f"{self.name} mode sends records one by one: framed batches are for the batch mode")
@@ -237,7 +248,7 @@ class BatchMode:
                 opened = self._open.get(partition)
                 if opened is not None and opened.count:
                     await self._ship_open(partition)
-                batch = _OpenBatch(self.sink.framed_batch(made))
+                batch = _OpenBatch(self.sink.batch(made))
                 batch.count, batch.nbytes = count, nbytes
                 batch.segments.append((chunk, lines))
                 await self._ship(partition, batch)
@@ -248,7 +259,7 @@ class BatchMode:
             self._failure = task.exception()  # raised by the next send() or close(): never silent
 
     def _new(self) -> _OpenBatch:
-        return _OpenBatch(self.sink.create_batch())
+        return _OpenBatch(self.sink.batch())
 
     def _too_large(self, chunk: Lines, rec: Record, message: str) -> None:
         self.accounts.sent(1)

@@ -83,25 +83,26 @@ def extend_by_append(
 
 
 class Sink(Protocol):
+    """What pump needs of an output: a topic it can open, batches to fill and hand over, records to hand over one by
+    one (the per-record modes), and what became of each. Its attributes are known once it is open."""
+
     topic: str
-    partitions: int  # known once the sink is open
-    idempotent: bool  # whether retries can neither duplicate nor reorder records (known once open)
+    partitions: int
+    idempotent: bool  # whether retries can neither duplicate nor reorder records
     warnings: list[str]  # what the report should say about how the sink had to run
-    max_batch_bytes: int | None  # the largest batch the topic accepts, if the broker says (known once open)
+    max_batch_bytes: int | None  # the largest batch the topic accepts, if the broker says
     header_bytes: int  # what the headers on every record (--header) add to each
 
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(self, *exc_info: object) -> None: ...
 
-    def create_batch(self) -> BatchBuilder: ...
+    def batch(self, framed: Framed | None = None) -> BatchBuilder:
+        """A batch to fill for one partition; or, given ``framed`` (made by this sink's ``framer``), that batch, full."""
 
     def framer(self, partitioner: Partitioner, max_value: int, cap: int) -> Framer | None:
         """What makes this sink's record batches on the decode thread (``Framed``), if it can for how it sends;
         ``max_value``: a longer value is never framed; ``cap``: records a batch holds at most."""
-
-    def framed_batch(self, framed: Framed) -> BatchBuilder:
-        """A batch for ``send_batch`` that is ``framed``'s, made by this sink's ``framer``."""
 
     async def send_batch(self, batch: BatchBuilder, partition: int, on_done: OnDone) -> None:
         """Hand a batch over (may wait for room); raises ``DeliveryError`` if it cannot even be sent."""
@@ -118,17 +119,12 @@ class Sink(Protocol):
         """Hand one record over (may wait for room); raises ``DeliveryError`` if it cannot even be sent.
         ``timestamp``: epoch milliseconds, None for the producer's clock."""
 
-    async def send_and_wait(
-        self, key: bytes | None, value: bytes, partition: int, extra: Headers | None = None, timestamp: int | None = None
-    ) -> DeliveryError | None:
-        """Send one record and wait for its outcome (the sync mode: one round trip per record)."""
+    def outcome(self, delivery: Delivery) -> DeliveryError | None:
+        """What became of a send whose ``on_done`` got ``delivery``: None if acknowledged, else why not."""
 
     def fits(self, key: bytes | None, value: bytes, extra_bytes: int = 0) -> bool:
         """Whether a batch of just this record (and ``extra_bytes`` of its own headers) is within ``max_batch_bytes``
         (an upper bound of its size)."""
-
-    def outcome(self, delivery: Delivery) -> DeliveryError | None:
-        """What became of a send whose ``on_done`` got ``delivery``: None if acknowledged, else why not."""
 
     def hurry(self, seconds: float) -> None:
         """From now on, closing waits at most ``seconds`` for what is in flight (a shutdown is under way)."""

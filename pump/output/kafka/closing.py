@@ -23,8 +23,10 @@ def closing(loop: asyncio.AbstractEventLoop) -> list[asyncio.Future[None]]:
         if not isinstance(obj, AIOKafkaProtocol):
             continue
         transport = getattr(obj, "_transport", None)
-        done = obj._closed_fut
-        if transport is not None and transport.is_closing() and not done.done() and done.get_loop() is loop:
+        done = getattr(obj, "_closed_fut", None)  # aiokafka's own (``internals``): without it, nothing to wait for
+        if done is None or transport is None:
+            continue
+        if transport.is_closing() and not done.done() and done.get_loop() is loop:
             found.append(done)
     return found
 

@@ -21,6 +21,7 @@ batch) returns None, and its records take aiokafka's path, which reports them on
 
 from __future__ import annotations
 
+import functools
 import struct
 import time
 from bisect import bisect_right
@@ -46,9 +47,13 @@ _PRODUCER_AT = 43
 _LARGEST = 1 << 20  # a varint table covers at most this (a record, or a chunk's rows); beyond, aiokafka's path
 
 
+@functools.cache
 def available() -> bool:
-    """Whether pyarrow is installed (not imported: a run that never frames a chunk never loads it)."""
-    return find_spec("pyarrow") is not None
+    """Whether pyarrow is installed (not imported: a run that never frames a chunk never loads it), and aiokafka's
+    batches are still what ``batch.FramedBatch`` stands in for (``internals``)."""
+    from pump.output.kafka.internals import framed_batches
+
+    return find_spec("pyarrow") is not None and framed_batches()
 
 
 def _varint(value: int) -> bytes:

@@ -233,7 +233,9 @@ class KafkaSink:
     def hurry(self, seconds: float) -> None:
         self._stop_within = seconds
 
-    def create_batch(self) -> KafkaBatch:
+    def batch(self, framed: Framed | None = None) -> KafkaBatch:
+        if framed is not None:  # made by ``framer``: built and closed, numbered as it is sent
+            return KafkaBatch(FramedBatch(framed[1], framed[2]))
         return KafkaBatch(self._producer.create_batch(), self._headers)
 
     def framer(self, partitioner: Partitioner, max_value: int, cap: int) -> ArrowFramer | None:
@@ -244,9 +246,6 @@ class KafkaSink:
             return None
         limit = min(kwargs["max_batch_size"], self.max_batch_bytes or kwargs["max_batch_size"])
         return ArrowFramer(partitioner, limit, max_value, cap)
-
-    def framed_batch(self, framed: Framed) -> KafkaBatch:
-        return KafkaBatch(FramedBatch(framed[1], framed[2]))
 
     async def send_batch(self, batch: KafkaBatch, partition: int, on_done: OnDone) -> None:  # type: ignore[override]
         if self._held:
@@ -276,21 +275,6 @@ class KafkaSink:
         except DELIVERY_ERRORS as exc:
             raise self._failure(exc) from None
         fut.add_done_callback(on_done)
-
-    async def send_and_wait(
-        self, key: bytes | None, value: bytes, partition: int, extra: Headers | None = None, timestamp: int | None = None
-    ) -> DeliveryError | None:
-        if self._held:
-            await self._ready()
-        headers = [*self._headers, *extra] if extra else self._headers or None
-        try:
-            fut = await self._producer.send(
-                self.topic, value, key=key, partition=partition, headers=headers, timestamp_ms=timestamp
-            )
-            await fut
-        except DELIVERY_ERRORS as exc:
-            return self._failure(exc)
-        return None
 
     def fits(self, key: bytes | None, value: bytes, extra_bytes: int = 0) -> bool:
         limit = self.max_batch_bytes

@@ -119,13 +119,21 @@ def install() -> bool:
     return _installed
 
 
-def _install_send() -> None:
-    """Produce requests written in pieces, if ``AIOKafkaConnection.send`` is the one ``_sender`` follows."""
+def send_is_known() -> bool:
+    """Whether ``AIOKafkaConnection.send`` is the one ``_sender`` follows (its source's digest; read through a
+    replacement already installed)."""
     from aiokafka.conn import AIOKafkaConnection
 
     try:
         source = inspect.getsource(AIOKafkaConnection.send)
     except (OSError, TypeError):
-        return
-    if hashlib.sha256(source.encode()).hexdigest() == _SEND_SOURCE:
+        return False
+    return hashlib.sha256(source.encode()).hexdigest() == _SEND_SOURCE
+
+
+def _install_send() -> None:
+    """Produce requests written in pieces, if ``AIOKafkaConnection.send`` is the one ``_sender`` follows."""
+    from aiokafka.conn import AIOKafkaConnection
+
+    if send_is_known():
         AIOKafkaConnection.send = _sender(AIOKafkaConnection.send)  # type: ignore[method-assign]
