@@ -1,4 +1,4 @@
-"""pump: replay large CSV and JSON-lines datasets into Apache Kafka, fast, accounting for every line.
+"""pump: replay CSV, JSON-lines and Parquet datasets into Apache Kafka, fast, with flat memory, accounting for every record.
 
     import asyncio, pump
 
@@ -7,8 +7,8 @@
     report = asyncio.run(pump.replay(config))
     print(report.to_text())
 
-The layout follows the data: ``input`` (files -> chunks), ``decode`` (chunks -> records by
-partition), ``pace`` (the slot for pacing), ``output`` (send modes, sinks, the Kafka boundary),
+The layout follows the data: ``input`` (files and URLs -> chunks of text, or Parquet's row batches), ``decode``
+(chunks -> records by partition), ``pace`` (the slot for pacing), ``output`` (send modes, sinks, the Kafka boundary),
 ``account`` (every line's fate), ``observe`` (metrics, report), ``engine`` (the run),
 ``runner`` (building and running a replay from its config), ``cli``, ``dev`` (embedded broker,
 synthetic data) and ``testing`` (an in-memory cluster).

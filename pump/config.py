@@ -86,7 +86,11 @@ class InputSettings(_Group):
 
     paths: Annotated[
         tuple[str, ...],
-        setting("input files (CSV with a header, JSON lines; gzip/zstd ok); - for stdin", positional=True, metavar="PATH"),
+        setting(
+            "inputs: CSV with a header, JSON lines or Parquet; files or URLs (s3://, https://); gzip/zstd ok; - for stdin",
+            positional=True,
+            metavar="PATH",
+        ),
     ]
     format: Annotated[
         Format, setting("record format; auto: by extension after .gz/.zst, else by content (Parquet: its magic bytes)")

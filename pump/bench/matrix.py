@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, get_args
 
-MODES = ("sync", "callback", "batch")
-ACKS = ("0", "1", "all")
-COMPRESSION = ("none", "gzip", "snappy", "lz4", "zstd")
+from pump.config import Acks, Compression, ModeName
+
+#: The values a bench may list, as the replay's settings declare them (``pump.config``).
+MODES: tuple[str, ...] = get_args(ModeName)
+ACKS: tuple[str, ...] = get_args(Acks)
+COMPRESSION: tuple[str, ...] = get_args(Compression)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from pump._version import __version__
 from pump.arrowlib import skip_numpy
 from pump.cli import commands
-from pump.cli.options import add_bench_arguments, add_replay_arguments, flag_of
+from pump.cli.options import add_bench_arguments, add_replay_arguments, add_setting, flag_of
+from pump.config import SETTINGS
 from pump.errors import PumpError
 
 
@@ -38,14 +39,17 @@ def _positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="pump", description="Replay CSV and JSON-lines files into Kafka, fast, accounting for every line.")
+    parser = _Parser(
+        prog="pump",
+        description="Replay CSV, JSON-lines and Parquet datasets into Apache Kafka, fast, accounting for every record.",
+    )
     parser.add_argument("--version", action="version", version=f"pump {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    add_replay_arguments(sub.add_parser("replay", help="replay files into a topic"))
+    add_replay_arguments(sub.add_parser("replay", help="replay files or URLs into a topic"))
     p = sub.add_parser("plan", help="show which pieces of the inputs each shard (--shard I/N) replays")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="the inputs, as given to replay")
+    p.add_argument("paths", nargs="+", metavar="PATH", help=SETTINGS["paths"].help)
     p.add_argument("--shards", type=_positive, required=True, metavar="N", help="how many shards")
-    p.add_argument("--format", choices=("auto", "csv", "jsonl"), default="auto", help="record format, as for replay")
+    add_setting(p, "format")
     p.add_argument("--json", action="store_true", help="print the assignment as JSON")
     add_bench_arguments(sub.add_parser(
         "bench", help="compare send modes and producer settings against a cluster, side by side",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import replace
 from typing import Any
 
 from msgspec import inspect as mi
@@ -55,19 +56,27 @@ def _base(kind: mi.Type) -> mi.Type:
     return kind
 
 
-def _add_flag(group: Any, s: Setting) -> None:
+def add_setting(parser: Any, name: str, **override: Any) -> None:
+    """A setting's flag as ``pump replay`` has it, for another command that takes it too (``pump plan``, ``pump
+    bench``); ``override``: what that command says otherwise (its default, that it is required)."""
+    _add_flag(parser, SETTINGS[name], **override)
+
+
+def _add_flag(group: Any, s: Setting, **override: Any) -> None:
     assert s.flag is not None
+    if "default" in override:
+        s = replace(s, default=override.pop("default"))
     kind = _base(s.type)
     names = [s.flag, *s.extra.get("aliases", ())]
-    common: dict[str, Any] = {"dest": s.name, "help": s.help}
+    common: dict[str, Any] = {"dest": s.name, "help": s.help, **override}
     if isinstance(kind, mi.BoolType):
         group.add_argument(*names, action="store_false" if s.default else "store_true", **common)
         return
     if isinstance(kind, mi.DictType):
         group.add_argument(*names, action="append", default=[], metavar=s.extra.get("metavar"), **common)
         return
-    required = s.default is mi.NODEFAULT
-    default = None if required else s.default
+    required = common.pop("required", s.default is mi.NODEFAULT)
+    default = None if s.default is mi.NODEFAULT else s.default
     if default is not None and s.extra.get("flag_unit") == "ms":
         default = default * 1000
     if s.extra.get("env"):
@@ -146,23 +155,45 @@ def _csv(kind: type) -> Any:
     return parse
 
 
+#: The replay settings ``pump bench`` takes lists of, each combination of their values a run: (setting, the bench's flag,
+#: its default). Each value is as ``pump replay``'s flag takes it.
+BENCH_LISTS = (
+    ("mode", "--modes", "batch"),
+    ("acks", "--acks", "1"),
+    ("compression", "--compression", "none"),
+    ("linger", "--linger-ms", "5"),
+    ("batch_bytes", "--batch-bytes", "1048576"),
+    ("processes", "--processes", "1"),
+)
+
+
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
-    """``pump bench``'s own flags; the replay options it passes through are parsed by ``bench_config``."""
-    parser.add_argument("--bootstrap-servers", required=True, metavar="HOST:PORT", help="the cluster, or 'embedded'")
+    """``pump bench``'s own flags, and the replay settings it shares; the replay options it passes through are parsed
+    by ``bench_config``."""
+    add_setting(parser, "bootstrap_servers")
     parser.add_argument("--topic", metavar="NAME", help="the bench's own topic (must not exist; default: a new name)")
     parser.add_argument("--rows", type=int, default=200_000, metavar="N", help="synthetic rides when no INPUT (default 200000)")
-    parser.add_argument("--modes", type=_csv(str), default=("batch",), metavar="M,...", help="sync, callback, batch")
-    parser.add_argument("--acks", type=_csv(str), default=("1",), metavar="A,...", help="0, 1, all")
-    parser.add_argument("--compression", type=_csv(str), default=("none",), metavar="C,...", help="none, gzip, snappy, lz4, zstd")
-    parser.add_argument("--linger-ms", type=_csv(float), default=(5.0,), metavar="MS,...", help="default 5")
-    parser.add_argument("--batch-bytes", type=_csv(int), default=(1 << 20,), metavar="N,...", help="default 1048576")
-    parser.add_argument("--processes", type=_csv(int), default=(1,), metavar="N,...", help="default 1")
+    for name, flag, default in BENCH_LISTS:
+        _add_list(parser, SETTINGS[name], flag, default)
     parser.add_argument("--repeat", type=int, default=3, metavar="K", help="runs of each combination (default 3)")
     parser.add_argument("--max-seconds", type=float, metavar="S", help="time-box each run (SIGINT after S seconds)")
-    parser.add_argument("--partitions", type=int, default=8, metavar="N", help="the topic's partitions (default 8)")
+    add_setting(parser, "partitions", default=8)
     parser.add_argument("--keep-topic", action="store_true", help="do not delete the topic afterwards")
     parser.add_argument("--report-json", metavar="FILE", help="every run's figures, as JSON")
     parser.add_argument("--html", metavar="FILE", help="a page with the table and charts (needs pump[charts]: matplotlib)")
+
+
+def _add_list(parser: argparse.ArgumentParser, s: Setting, flag: str, default: str) -> None:
+    """A flag taking one or more of a setting's values, comma-separated, as ``pump replay``'s flag takes each."""
+    kind = _base(s.type)
+    convert = {mi.IntType: int, mi.FloatType: float}.get(type(kind), str)
+    metavar = s.extra.get("metavar") or ("MS" if s.extra.get("flag_unit") == "ms" else flag.removeprefix("--").upper())
+    if isinstance(kind, mi.UnionType):  # --processes N|auto: numbers here
+        convert, metavar = int, "N"
+    of = f" of {', '.join(map(str, kind.values))}" if isinstance(kind, mi.LiteralType) else ""
+    parser.add_argument(flag, type=_csv(convert), default=_csv(convert)(default), dest=flag.removeprefix("--").replace("-", "_"),
+                        metavar=f"{metavar},...", help=f"{s.help}: one value or several{of}, comma-separated, each a run of"
+                        f" its own (default {default})")  # fmt: skip
 
 
 NO_INPUT = "\0pump-bench-no-input"
