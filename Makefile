@@ -52,8 +52,8 @@ fuzz: $(VENV)/.installed
 		$(BIN)/python $$target -max_total_time=$(FUZZ_SECONDS) -max_len=2048 -timeout=20 || exit 1; done
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check pump tests benchmarks examples grafana fuzz
-	$(BIN)/ruff format --check pump tests benchmarks examples grafana fuzz
+	$(BIN)/ruff check pump tests benchmarks examples grafana fuzz docs
+	$(BIN)/ruff format --check pump tests benchmarks examples grafana fuzz docs
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

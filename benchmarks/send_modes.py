@@ -213,11 +213,25 @@ class Target:
             bootstrap = stack.enter_context(Broker()).bootstrap if self.broker == "embedded" else self.bootstrap
             admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
             admin.create_topics([NewTopic(name, PARTITIONS, 1)])[name].result(60)
+            _until_led(admin, name)
             try:
                 yield bootstrap, name
             finally:
                 if self.broker != "embedded":  # a fresh topic per run, so runs never share a log
                     admin.delete_topics([name])[name].result(60)
+
+
+def _until_led(admin: object, name: str, within: float = 30.0) -> None:
+    """Wait until the broker's metadata has the topic with a leader for every partition: a topic created a moment
+    ago may not be in it yet, and the contender would find no topic (seen once in a run of 45)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        topic = admin.list_topics(name, timeout=10).topics.get(name)  # type: ignore[attr-defined]
+        partitions = [] if topic is None or topic.error is not None else list(topic.partitions.values())
+        if len(partitions) == PARTITIONS and all(p.leader >= 0 for p in partitions):
+            return
+        time.sleep(0.05)
+    raise SystemExit(f"topic {name} has no leader for every partition after {within:g} s")
 
 
 def scraper(url: str, stop: threading.Event) -> None:

@@ -329,7 +329,7 @@ class ObserveSettings(_Group):
     ] = None
     metrics_linger: Annotated[float, setting("keep serving metrics this long after the run", ge=0, metavar="SECONDS")] = 0.0
     pushgateway: Annotated[str | None, setting("push the final metrics to this Prometheus Pushgateway", metavar="URL")] = None
-    progress: Annotated[bool, setting("a progress line on stderr (only when it is a terminal)")] = True
+    progress: Annotated[bool, setting("a progress line on stderr when it is a terminal (--no-progress: none)")] = True
     report_json: Annotated[str | None, setting("write the end-of-run report as JSON", metavar="FILE")] = None
     max_invalid_shown: Annotated[int, setting("invalid lines listed in the report", ge=0, metavar="N")] = 10
 

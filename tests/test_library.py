@@ -1,13 +1,10 @@
-"""pump as a library inside someone else's program: the README example runs, replays side by side keep
-their own counts, and pump leaves the application's logging as it found it."""
+"""pump as a library inside someone else's program: replays side by side keep their own counts, and pump leaves the
+application's logging as it found it (docs/python.md's example is run by tests/test_docs.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,28 +12,11 @@ from prometheus_client import CollectorRegistry
 
 import pump
 from pump.dev.broker import Broker, free_port
-from tests.support.builders import ROOT_DIR, config, keyed_lines, write_lines
+from tests.support.builders import config, keyed_lines, write_lines
 from tests.support.kafka import consumed
 from tests.support.mockcluster import NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT, mock_cluster
 
 pytestmark = pytest.mark.integration
-
-
-def readme_example() -> str:
-    text = (ROOT_DIR / "README.md").read_text()
-    section = text.split("## Using pump from Python", 1)[1]
-    match = re.search(r"```python\n(.*?)```", section, re.S)
-    assert match, "the README's 'Using pump from Python' section has no python block"
-    return match.group(1)
-
-
-def test_the_readme_example_runs_as_written(tmp_path: Path) -> None:
-    (tmp_path / "example.py").write_text(readme_example())
-    (tmp_path / "rides.csv").write_bytes((ROOT_DIR / "examples" / "rides.csv").read_bytes())
-    proc = subprocess.run([sys.executable, "example.py"], cwd=tmp_path, capture_output=True, timeout=120,
-                          env={"PYTHONPATH": str(ROOT_DIR), "PATH": "/usr/bin:/bin", "PYTHONWARNINGS": "error"})  # fmt: skip
-    assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
-    assert "266 acknowledged" in proc.stdout.decode()
 
 
 def test_every_public_name_is_exported_and_the_package_is_typed() -> None:

@@ -59,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,  # --mode is replay's (refused here), not an abbreviation of --modes
     ))  # fmt: skip
     b = sub.add_parser("broker", help="run the embedded development broker in the foreground")
-    b.add_argument("--port", type=int, default=9092)
-    b.add_argument("--host", default="127.0.0.1")
+    b.add_argument("--port", type=int, default=9092, help="the port it listens on (default 9092)")
+    b.add_argument("--host", default="127.0.0.1", help="the address it listens on (default 127.0.0.1: this machine only)")
     return parser
 
 

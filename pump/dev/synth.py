@@ -1,6 +1,8 @@
 """Synthetic NYC taxi rides with the 18 columns of ``rides.csv``, deterministic from a seed.
 
-For volume tests, demos and benchmarks: ``python -m pump.dev.synth OUT --rows N [--format csv|jsonl]``.
+For volume tests, demos and benchmarks: ``python -m pump.dev.synth OUT --rows N [--format csv|jsonl|parquet]``
+(by default, by OUT's name: ``.jsonl`` anywhere in it for JSON lines, ``.parquet`` at its end for Parquet; ``.gz``
+compresses text).
 Values are formatted the way the TLC files are (``.73`` for distances under a
 mile, empty optional cells in some rows), so they exercise the same decoding.
 """
@@ -110,7 +112,9 @@ def write(out: IO[bytes], n: int, seed: int = 42, fmt: str = "csv") -> None:
 
 
 def write_file(path: str, n: int, seed: int = 42, fmt: str | None = None) -> str:
-    fmt = fmt or ("jsonl" if ".jsonl" in path else "csv")
+    fmt = fmt or ("jsonl" if ".jsonl" in path else "parquet" if path.endswith(".parquet") else "csv")
+    if fmt == "parquet":
+        return write_parquet(path, n, seed)
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "wb") as f:  # type: ignore[operator]
         write(f, n, seed, fmt)
@@ -122,13 +126,9 @@ def main() -> None:
     p.add_argument("out")
     p.add_argument("--rows", type=int, default=1_000_000)
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--format", choices=["csv", "jsonl"])
+    p.add_argument("--format", choices=["csv", "jsonl", "parquet"])
     a = p.parse_args()
     write_file(a.out, a.rows, a.seed, a.format)
-
-
-if __name__ == "__main__":
-    main()
 
 
 def write_parquet(path: str, n: int, seed: int = 42, row_group_rows: int = 100_000) -> str:
@@ -175,3 +175,7 @@ def write_parquet(path: str, n: int, seed: int = 42, row_group_rows: int = 100_0
         if batch:
             flush(batch)
     return path
+
+
+if __name__ == "__main__":
+    main()
