@@ -44,7 +44,9 @@ ENVIRONMENT = """## Environment
 | `JOB_COMPLETION_INDEX` | `I` of `--shard N` (a Kubernetes Indexed Job sets it: [scaling.md](scaling.md)) |
 | `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_ENDPOINT_URL`, ... | `s3://` inputs, as AWS's own tools read them \
 ([inputs.md](inputs.md)) |
-| `ARROW_DEFAULT_MEMORY_POOL` | set to `system` by the command line unless you set it ([performance.md](performance.md)) |
+| `ARROW_DEFAULT_MEMORY_POOL`, `MALLOC_MMAP_THRESHOLD_`, `MALLOC_TRIM_THRESHOLD_` | set by the command line unless you \
+set them: Arrow allocates with malloc, which keeps freed memory for reuse \
+([performance.md](performance.md#memory-flat-from-1m-to-5m-records)) |
 """
 
 

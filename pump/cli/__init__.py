@@ -8,16 +8,14 @@ configuration, input or connection error (one line naming the flags, no tracebac
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
-import os
 import sys
 from collections.abc import Sequence
 
 from pump._version import __version__
-from pump.arrowlib import skip_numpy
 from pump.cli import commands
 from pump.cli.options import add_bench_arguments, add_replay_arguments, add_setting, flag_of
+from pump.cli.tuning import tune_process
 from pump.config import SETTINGS
 from pump.errors import PumpError
 
@@ -73,35 +71,6 @@ def configure_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
 
 
-def tune_gc() -> None:
-    """The command line owns this process's collector too. A replay allocates a few objects per record (a future
-    per send in callback mode, tuples, lists) that mostly die young and hold no cycles, so CPython's default of a
-    collection every 700 allocations mostly rescans the same long-lived objects. Collect young objects every
-    50,000 allocations instead, and move what start-up made (modules, settings) out of the collector's sight
-    (``gc.freeze``). Measured (whole processes, alternating, 4 runs each): callback mode 3.37 -> 3.00 s for 200k
-    records, batch 4.26 -> 4.11 s for 1M. The library's ``replay()`` leaves the collector to its caller."""
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
-
-
-def tune_arrow_memory() -> None:
-    """And Arrow's allocator, read when pyarrow first allocates: the C library's (``ARROW_DEFAULT_MEMORY_POOL``)
-    rather than the mimalloc of pyarrow's wheels, which either gives freed memory back at once and takes page
-    faults to get it again (``MIMALLOC_PURGE_DELAY=0``: 262,000 faults and 1.45 s of system time for 1M rides as
-    CSV, against 158,000 and 0.74 s) or keeps it (the default delay: 195 MB peak against 218 with 1 MiB chunks).
-    Measured (1M rides, whole processes, alternating, 5 runs each, medians): CSV 5.48 s against 5.72, 6.45 CPU s
-    against 6.79, 151 MB peak against 152; Parquet 6.36 s against 6.83, 6.51 CPU s against 7.03, 153 MB against
-    157. Where the user picks mimalloc, it still gives memory back at once. And where numpy is installed, pyarrow
-    imports it, whose OpenBLAS starts a thread per core that spins while idle: 2.7% of the CPU time of decoding CSV
-    in a profile (``perf``), for BLAS that pump never calls; so pyarrow is imported without numpy
-    (``pump.arrowlib``), and where numpy was imported before it (by a schema's module), OpenBLAS gets one thread
-    (``OPENBLAS_NUM_THREADS``). Values the user set are kept."""
-    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
-    os.environ.setdefault("MIMALLOC_PURGE_DELAY", "0")
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    skip_numpy()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
@@ -109,8 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     args.rest = rest
     configure_logging(getattr(args, "verbose", False))
-    tune_gc()
-    tune_arrow_memory()
+    tune_process()
     try:
         run = {"broker": commands.broker, "plan": commands.plan, "replay": commands.replay, "bench": commands.bench}[args.command]
         return run(args)

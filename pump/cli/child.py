@@ -226,8 +226,9 @@ def main() -> int:
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything printed goes to stderr: stdout carries only frames
     spec: Spec = pickle.loads(_read(wire.length(_read(wire.HEADER))))
-    from pump.cli import configure_logging, tune_gc
+    from pump.cli import configure_logging
     from pump.cli.commands import run_loop
+    from pump.cli.tuning import tune_gc
 
     configure_logging(spec.verbose)
     tune_gc()
