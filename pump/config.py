@@ -12,6 +12,7 @@ declarations: the command line (``pump.cli.options`` builds every flag from
       producer    ProducerSettings    the cluster, the topic's creation, batching, durability
       security    SecuritySettings    TLS and SASL
       delivery    DeliverySettings    send mode, bounds, timeouts, dead letters
+      transactions TransactionSettings exactly once: records and input positions in Kafka transactions
       checkpoint  CheckpointSettings  progress kept across runs
       observe     ObserveSettings     metrics, progress line, report
 
@@ -309,6 +310,34 @@ class DeliverySettings(_Group):
         return self.speed != "max"
 
 
+class TransactionSettings(_Group):
+    """Exactly once: records and their input positions committed together, in Kafka transactions."""
+
+    exactly_once: Annotated[
+        bool,
+        setting(
+            "send in Kafka transactions, each holding a stretch of records and the input position they reach (written to"
+            " --positions-topic): a run resumes there from any machine, and read_committed consumers see every record"
+            " once"
+        ),
+    ] = False
+    positions_topic: Annotated[
+        str, setting("the compacted topic holding each job's committed input positions (created if missing)", metavar="TOPIC")
+    ] = "pump-positions"
+    transactional_id: Annotated[
+        str | None,
+        setting(
+            "the producer's transactional id, and the key of its positions (default: from the topic, the inputs and"
+            " --shard; the same on every restart)",
+            metavar="ID",
+        ),
+    ] = None
+    transaction_interval: Annotated[
+        float, setting("a transaction commits after this long", flag="--transaction-ms", flag_unit="ms", gt=0)
+    ] = 1.0
+    transaction_records: Annotated[int, setting("a transaction commits after this many records", ge=1, metavar="N")] = 100_000
+
+
 class CheckpointSettings(_Group):
     """Progress kept across runs: per input, how far every line is handled."""
 
@@ -342,6 +371,7 @@ class ReplayConfig(_Group):
     producer: ProducerSettings = msgspec.field(default_factory=ProducerSettings)
     security: SecuritySettings = msgspec.field(default_factory=SecuritySettings)
     delivery: DeliverySettings = msgspec.field(default_factory=DeliverySettings)
+    transactions: TransactionSettings = msgspec.field(default_factory=TransactionSettings)
     checkpoint: CheckpointSettings = msgspec.field(default_factory=CheckpointSettings)
     observe: ObserveSettings = msgspec.field(default_factory=ObserveSettings)
 
@@ -351,6 +381,14 @@ class ReplayConfig(_Group):
             raise config_error("{topic} must not be empty")
         if self.delivery.event_paced and self.input.processes != 1:
             raise config_error("{speed} paces one process's replay by event time: it needs {processes} 1")
+        if self.transactions.exactly_once:
+            self._check_exactly_once()
+
+    def _check_exactly_once(self) -> None:
+        if self.producer.acks != "all" or self.producer.idempotence == "off":
+            raise config_error("{exactly_once} needs {acks} all and the idempotent producer ({idempotence} auto or on)")
+        if self.checkpoint.path is not None:
+            raise config_error("{exactly_once} keeps its positions in Kafka ({positions_topic}): drop {checkpoint}")
 
     @classmethod
     def of(cls, paths: str | list[str] | tuple[str, ...], topic: str, **settings: Any) -> ReplayConfig:
@@ -371,6 +409,7 @@ GROUPS: dict[str, type[_Group]] = {
     "producer": ProducerSettings,
     "security": SecuritySettings,
     "delivery": DeliverySettings,
+    "transactions": TransactionSettings,
     "checkpoint": CheckpointSettings,
     "observe": ObserveSettings,
 }

@@ -30,6 +30,7 @@ from pump.input import Position, Source
 from pump.input.source import START, Read
 from pump.observe import Ending
 from pump.output import SendMode
+from pump.output.transactions import Transactions
 from pump.pace import Pacer, RateLimit
 
 _DONE = None
@@ -81,6 +82,7 @@ class Stages:
     rate: RateLimit | None = None  # --rate: the reader hands chunks on in paced pieces
     piece: int | None = None  # the reader hands chunks on in pieces of at most this many records (--rate, --speed)
     stamper: Stamper | None = None  # --record-timestamp event|shifted: records' timestamps from their event times
+    transactions: Transactions | None = None  # --exactly-once: chunks committed in transactions with their positions
 
 
 class Engine:
@@ -107,6 +109,8 @@ class Engine:
         self._halted.set()
 
     async def run(self) -> Ending:
+        if self.stages.transactions is not None:
+            await self.stages.transactions.begin()
         reader = asyncio.create_task(self._read(), name="pump-reader")
         work = asyncio.create_task(self._workers(), name="pump-workers")
         halted = asyncio.create_task(self._halted.wait(), name="pump-halted")
@@ -136,6 +140,8 @@ class Engine:
             except TimeoutError:
                 self._abort(f"in-flight records still unsettled after the shutdown timeout ({limit:g} s)")
         await self.accounts.drain()
+        if self.stages.transactions is not None:  # what was handled is committed, whatever stopped the run
+            await self.stages.transactions.finish(settled=self.accounts.ledger.in_flight == 0)
 
     async def _finish_sending(self) -> None:
         if self._sending is not None:
@@ -250,6 +256,8 @@ class Engine:
                     await self.stages.mode.send_framed(piece.framed, decoded.chunk)
                 else:
                     await self.stages.mode.send(piece.batches, decoded.chunk, stamps)
+        if self.stages.transactions is not None:
+            await self.stages.transactions.after(decoded.chunk.lines)
         max_errors = self.config.input.max_errors
         if max_errors is not None and accounts.ledger.invalid > max_errors:
             self._abort(f"stopped after more than {max_errors} invalid lines (the max-errors limit)")

@@ -6,6 +6,7 @@
     +-- InputError                 a file cannot be opened or read         (exit 2)
     +-- BrokerError                the cluster cannot be reached or used   (exit 2)
     |   +-- TopicError             the topic is missing or cannot be made  (exit 2)
+    |   +-- TransactionAborted     --exactly-once: a transaction could not commit, and was aborted (retried)
     +-- Interrupted                a second SIGINT/SIGTERM aborted the run (exit 128 + signal)
 
 Per-line problems (malformed JSON, a wrong type, a missing key) are not
@@ -86,6 +87,11 @@ class BrokerError(PumpError):
 
 class TopicError(BrokerError):
     """The topic does not exist and was not created, or its creation failed."""
+
+
+class TransactionAborted(BrokerError):
+    """A transaction could not commit (a record it held failed, or the commit itself), and was aborted: nothing in it
+    is visible to ``read_committed`` consumers, and the run goes on from the last committed position."""
 
 
 class Interrupted(PumpError):

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
+import dataclasses
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -28,8 +30,10 @@ import msgspec
 from prometheus_client import CollectorRegistry
 
 from pump.account import Accounts, Checkpoint, Completion, DeadLetterTarget, FileDeadLetters, Ledger, TopicDeadLetters
-from pump.account.accounts import Tally
-from pump.config import EMBEDDED, ReplayConfig, config_error
+from pump.account.accounts import Tally, counting_retries
+from pump.account.checkpoint import State
+from pump.account.positions import job_of, member_of
+from pump.config import EMBEDDED, ReplayConfig, config_error, verbatim
 from pump.decode import DecodeStage, InlineDecode, Partitioner, build_decoders, decode_processes_for
 from pump.decode.eventtime import EventTimes, Stamper
 from pump.decode.parsed import Framer
@@ -38,12 +42,14 @@ from pump.decode.shape import Shape
 from pump.decode.stage import Decoders
 from pump.dev.broker import embedded_broker
 from pump.engine import Engine, Stages
-from pump.errors import Interrupted
+from pump.errors import Interrupted, TransactionAborted
 from pump.input import Position, Source, open_sources, shard_sources
 from pump.input.shards import parse_shard
-from pump.observe import Ending, EventPacing, Exporter, Metrics, Pacing, Progress, Report, build_report
-from pump.output import Cluster, InFlight, Sink, in_flight_limit, make_mode
+from pump.observe import Ending, EventPacing, ExactlyOnce, Exporter, Metrics, Pacing, Progress, Report, build_report
+from pump.output import Cluster, InFlight, SendMode, Sink, in_flight_limit, make_mode
 from pump.output.kafka import KafkaCluster
+from pump.output.sink import Transactional
+from pump.output.transactions import Transactions
 from pump.pace import EventPace, RateLimit, Unpaced
 from pump.parallel.parent import replay_in_processes
 from pump.schemas import load_schema
@@ -62,6 +68,8 @@ class Watch(Tally, Protocol):
     ) -> None: ...
 
     def finish(self) -> None: ...
+
+    def transaction(self, outcome: str, seconds: float) -> None: ...
 
 
 class Saver(Protocol):
@@ -88,6 +96,8 @@ async def replay(
     SIGINT/SIGTERM stop the run cleanly and a second one aborts it with ``Interrupted``;
     the checkpoint is written either way.
     """
+    if config.transactions.exactly_once:  # this member's transactional id, the key of its positions
+        config = _member(config)
     plan = await asyncio.to_thread(_plan, config)
     if plan.processes > 1 and cluster is not None:
         raise config_error("{processes} starts processes of its own: they need a Kafka cluster, not a cluster object")
@@ -100,6 +110,8 @@ async def replay(
         if plan.processes > 1:
             async with _resolved(config) as resolved:
                 report = await replay_in_processes(resolved, plan.sources, plan.checkpoint, plan.resume, metrics, controls)
+        elif config.transactions.exactly_once:
+            report = await _exactly_once(config, cluster, metrics, controls)
         else:
             async with contextlib.AsyncExitStack() as stack:
                 if cluster is None:
@@ -134,13 +146,92 @@ async def replay_part(
         return _finish(config, run, watch, ending)
 
 
-def _finish(config: ReplayConfig, run: _Run, watch: Watch | None, ending: Ending) -> Report:
+#: Transactions aborted one after another, none committed between them, before the run gives up (each retried after a
+#: pause of this many seconds times its number).
+MOST_ABORTS, ABORT_PAUSE = 5, 1.0
+
+
+def _member(config: ReplayConfig, part: tuple[int, int] | None = None) -> ReplayConfig:
+    """``config`` with this member's transactional id (``--exactly-once``): the job's, its shard's, its process's."""
+    shard = parse_shard(config.input.shard) if config.input.shard is not None else None
+    member = member_of(job_of(config), shard, part)
+    return msgspec.structs.replace(config, transactions=msgspec.structs.replace(config.transactions, transactional_id=member))
+
+
+async def _exactly_once(config: ReplayConfig, cluster: Cluster | None, metrics: Watch | None, controls: Controls) -> Report:
+    """A replay in transactions. Each attempt starts at the last committed positions; one whose transaction could not
+    commit is aborted and run again from them, its counts taken back to what was committed."""
+    ledger = Ledger(max_invalid_shown=config.observe.max_invalid_shown)
+    committed = [copy.deepcopy(ledger)]  # the counts at the last commit
+
+    def keep() -> None:
+        committed[0] = copy.deepcopy(ledger)
+
+    tally, said = [0, 0, 0], []  # transactions committed and aborted, aborts in a row; what each abort said
+    async with contextlib.AsyncExitStack() as outer:
+        if cluster is None:
+            cluster = await outer.enter_async_context(_kafka(config))
+        while True:
+            async with contextlib.AsyncExitStack() as stack:
+                sink = await stack.enter_async_context(cluster.sink(config.topic, config.producer.partitions,
+                                                                    counting_retries(ledger, metrics)))  # fmt: skip
+                state = await _committed(config, cluster)  # once the broker took a transactional producer
+                plan = await asyncio.to_thread(_plan, config, None, None, state)
+                run = await _assemble(stack, config, plan, cluster, metrics, ledger, keep, sink)
+                try:
+                    ending = await _execute(config, run, None, controls)
+                except TransactionAborted as exc:
+                    _count(tally, run, aborted=True)
+                    if tally[2] >= MOST_ABORTS:
+                        raise
+                    said.append(f"{exc}; its records were sent again from the last committed position")
+                    _restore(ledger, committed[0])
+                    await asyncio.sleep(ABORT_PAUSE * tally[2])
+                    continue
+                _count(tally, run, aborted=False)
+                summary = ExactlyOnce(str(config.transactions.transactional_id), config.transactions.positions_topic,
+                                      tally[0], tally[1], state is not None and not config.checkpoint.restart)  # fmt: skip
+                report = _finish(config, run, metrics, ending, summary)
+                return msgspec.structs.replace(report, warnings=[*said, *report.warnings])
+
+
+async def _committed(config: ReplayConfig, cluster: Cluster) -> State | None:
+    """The member's last committed positions, if any."""
+    member = str(config.transactions.transactional_id)
+    value = await cluster.committed(member)
+    if value is None:
+        return None
+    try:
+        return msgspec.json.decode(value, type=State)
+    except msgspec.DecodeError as exc:
+        raise config_error(
+            f"the positions of {verbatim(repr(member))} in {{positions_topic}} are not pump's ({verbatim(exc)});"
+            " add {restart} to replay from the start"
+        ) from None
+
+
+def _count(tally: list[int], run: _Run, aborted: bool) -> None:
+    t = run.transactions
+    assert t is not None
+    tally[0] += t.committed
+    tally[1] += t.aborted
+    tally[2] = tally[2] + 1 if aborted else 0
+
+
+def _restore(ledger: Ledger, committed: Ledger) -> None:
+    """The ledger as it was at the last commit: what an aborted transaction counted is counted again when resent."""
+    for f in dataclasses.fields(Ledger):
+        if f.name not in ("started", "finished"):
+            setattr(ledger, f.name, copy.deepcopy(getattr(committed, f.name)))
+
+
+def _finish(config: ReplayConfig, run: _Run, watch: Watch | None, ending: Ending, exactly: ExactlyOnce | None = None) -> Report:
     run.accounts.finish()
     if watch is not None:
         watch.finish()
     pacing = Pacing(*run.rate.summary()) if run.rate is not None else None
     by_time = EventPacing(*run.by_time.summary()) if run.by_time is not None else None
-    return build_report(config, run.accounts.ledger, run.sink, ending, pacing, by_time)
+    return build_report(config, run.accounts.ledger, run.sink, ending, pacing, by_time, exactly)
 
 
 def process_count(config: ReplayConfig) -> int:
@@ -161,12 +252,19 @@ class _Plan:
     decode_processes: int
     by_partition: tuple[int, int] | None  # (i, n): send the partitions p % n == i (--shard-by partition, --processes)
     shape: Shape | None = None  # --columns, --datetime for CSV and JSON lines
+    positions: Checkpoint | None = None  # --exactly-once: this member's committed positions, and what it commits
 
 
-def _plan(config: ReplayConfig, part: tuple[int, int] | None = None, resume: dict[str, Position] | None = None) -> _Plan:
+def _plan(
+    config: ReplayConfig,
+    part: tuple[int, int] | None = None,
+    resume: dict[str, Position] | None = None,
+    committed: State | None = None,
+) -> _Plan:
     """Blocking file work (stat, open, fingerprint, import), run on a thread; fails before anything is sent.
 
     ``part`` ``(j, count)``: this is process j of a replay in ``count`` processes, resuming from ``resume``.
+    ``committed``: ``--exactly-once``'s last committed positions (of this member), where it resumes.
     """
     settings = config.input
     processes = 1 if part is not None else process_count(config)
@@ -184,17 +282,26 @@ def _plan(config: ReplayConfig, part: tuple[int, int] | None = None, resume: dic
     schema = load_schema(settings.schema) if settings.schema else None
     decoders = build_decoders(schema, settings.key_field, settings.datetime)
     shape = Shape(settings.column_list, settings.datetime, schema)
-    checkpoint = None
+    checkpoint = positions = None
     if config.checkpoint.path and part is None:
         checkpoint = Checkpoint(config.checkpoint.path, config.topic, config.checkpoint.restart, shard, processes)
-    if part is not None:
+    if config.transactions.exactly_once:
+        positions = _positions(config, shard, processes, committed)
+        points = positions.resume_parts(sources)
+    elif part is not None:
         points = [resume or {}]
     else:
         points = checkpoint.resume_parts(sources) if checkpoint is not None else [{} for _ in range(processes)]
     decode_processes = decode_processes_for(settings, sources)
-    return _Plan(
-        sources, decoders, checkpoint, points, processes, decode_processes, by_partition, shape if shape.needed else None
-    )
+    return _Plan(sources, decoders, checkpoint, points, processes, decode_processes, by_partition,
+                 shape if shape.needed else None, positions)  # fmt: skip
+
+
+def _positions(config: ReplayConfig, shard: str | None, processes: int, committed: State | None) -> Checkpoint:
+    """``--exactly-once``'s positions of this member: checked as a checkpoint's are, and recorded at each commit."""
+    member, topic = config.transactions.transactional_id, config.transactions.positions_topic
+    where = f"the positions of {verbatim(repr(member))} in {{positions_topic}} {verbatim(repr(topic))}"
+    return Checkpoint(None, config.topic, config.checkpoint.restart, shard, processes, loaded=committed, where=where)
 
 
 @contextlib.asynccontextmanager
@@ -210,6 +317,11 @@ async def _resolved(config: ReplayConfig) -> AsyncIterator[ReplayConfig]:
     if config.producer.bootstrap_servers != EMBEDDED:
         yield config
         return
+    if config.transactions.exactly_once:
+        raise config_error(
+            "{exactly_once} needs Kafka's transactions, which the embedded broker (Tansu) does not have: give"
+            " {bootstrap_servers} a Kafka cluster"
+        )
     producer = config.producer  # Tansu creates no topic on its own and refuses the idempotent producer
     idempotence = "off" if producer.idempotence == "auto" else producer.idempotence
     async with embedded_broker() as broker:
@@ -229,6 +341,7 @@ class _Run:
     total_bytes: int | None
     rate: RateLimit | None
     by_time: EventPace | None = None
+    transactions: Transactions | None = None
 
 
 async def _assemble(
@@ -238,11 +351,16 @@ async def _assemble(
     cluster: Cluster,
     metrics: Watch | None,
     ledger: Ledger | None = None,
+    on_commit: Callable[[], None] = lambda: None,
+    sink: Sink | None = None,
 ) -> _Run:
+    """The run's parts, in the order data needs them; ``sink``: already open (``--exactly-once`` opens it first)."""
     ledger = ledger if ledger is not None else Ledger(max_invalid_shown=config.observe.max_invalid_shown)
-    dead_letters = await _dead_letters(stack, config, cluster)
+    if sink is None:
+        retried = counting_retries(ledger, metrics)
+        sink = await stack.enter_async_context(cluster.sink(config.topic, config.producer.partitions, retried))
+    dead_letters = await _dead_letters(stack, config, cluster, sink, plan.positions)
     accounts = await stack.enter_async_context(Accounts(ledger, Completion(plan.resume[0]), dead_letters, metrics))
-    sink = await stack.enter_async_context(cluster.sink(config.topic, config.producer.partitions, accounts.retried))
     partitioner = Partitioner(sink.partitions, shard=plan.by_partition)
     decode = _decode_stage(config, plan, partitioner, _framer(config, plan, sink, partitioner))
     stack.push_async_callback(decode.aclose)
@@ -256,9 +374,31 @@ async def _assemble(
         metrics.begin(total, (config.input.queue_size, queue.qsize), (limit, lambda: ledger.in_flight), config.delivery.rate)
     rate, by_time, stamper = _pacing(config, accounts)
     pieces = [n for n in (rate and rate.piece, by_time and EventPace.PIECE_RECORDS) if n]
+    transactions = _transactions(config, plan, sink, mode, accounts, dead_letters, metrics, on_commit)
     stages = Stages(plan.sources, plan.resume[0], queue, decode, by_time or Unpaced(), mode, accounts, workers, rate,
-                    min(pieces) if pieces else None, stamper)  # fmt: skip
-    return _Run(Engine(config, stages), sink, accounts, total, rate, by_time)
+                    min(pieces) if pieces else None, stamper, transactions)  # fmt: skip
+    return _Run(Engine(config, stages), sink, accounts, total, rate, by_time, transactions)
+
+
+def _transactions(
+    config: ReplayConfig,
+    plan: _Plan,
+    sink: Sink,
+    mode: SendMode,
+    accounts: Accounts,
+    dead_letters: DeadLetterTarget | None,
+    metrics: Watch | None,
+    on_commit: Callable[[], None],
+) -> Transactions | None:
+    """``--exactly-once``: the run's chunks in transactions, committed with this member's positions."""
+    if plan.positions is None:
+        return None
+    assert isinstance(sink, Transactional)
+    settings = config.transactions
+    size = dead_letters.size if isinstance(dead_letters, FileDeadLetters) else lambda: None
+    assert settings.transactional_id is not None
+    return Transactions(sink, mode, accounts, plan.positions, settings.transactional_id.encode(), settings.transaction_interval,
+                        settings.transaction_records, size, metrics, on_commit)  # fmt: skip
 
 
 def _pacing(config: ReplayConfig, accounts: Accounts) -> tuple[RateLimit | None, EventPace | None, Stamper | None]:
@@ -306,13 +446,23 @@ def _decode_stage(config: ReplayConfig, plan: _Plan, partitioner: Partitioner, f
                          plan.by_partition, times, plan.shape)  # fmt: skip
 
 
-async def _dead_letters(stack: contextlib.AsyncExitStack, config: ReplayConfig, cluster: Cluster) -> DeadLetterTarget | None:
+async def _dead_letters(
+    stack: contextlib.AsyncExitStack, config: ReplayConfig, cluster: Cluster, sink: Sink, positions: Checkpoint | None
+) -> DeadLetterTarget | None:
+    """Where dead letters go. A topic: through a producer of its own, as Kafka Connect's dead-letter reporter has one;
+    with ``--exactly-once``, through the sink's, in its transactions. A file: with ``--exactly-once``, cut back to its
+    size at the committed positions (what came after belongs to lines read again)."""
     spec = config.delivery.dead_letter
     if spec is None:
         return None
-    if spec.startswith("topic:"):  # a producer of its own, as Kafka Connect's dead-letter reporter has
-        return TopicDeadLetters(await stack.enter_async_context(cluster.sink(spec.removeprefix("topic:"), 1)))
-    return await FileDeadLetters.open(spec)
+    if spec.startswith("topic:"):
+        topic = spec.removeprefix("topic:")
+        if positions is not None:
+            assert isinstance(sink, Transactional)
+            return TopicDeadLetters(await sink.beside(topic))
+        return TopicDeadLetters(await stack.enter_async_context(cluster.sink(topic, 1)))
+    committed = positions.loaded.dead_letter_bytes if positions is not None and positions.loaded is not None else None
+    return await FileDeadLetters.open(spec, committed)
 
 
 async def _execute(config: ReplayConfig, run: _Run, checkpoint: Saver | None, controls: Controls) -> Ending:

@@ -72,7 +72,7 @@ async def test_a_changed_file_is_refused_unless_restart(broker: Broker, topic_na
     cp = tmp_path / "cp.json"
     write_checkpoint(cp, topic_name, path, 10, 2)
     write_lines(path, numbered(101))
-    with pytest.raises(ConfigError, match=r"in\.jsonl: changed since checkpoint .* add checkpoint\.restart"):
+    with pytest.raises(ConfigError, match=r"in\.jsonl: changed since checkpoint\.path .* was written .* add checkpoint\.restart"):
         await replay(config(path, topic_name, broker.bootstrap, checkpoint=str(cp), create_topic=True))
     report = await replay(config(path, topic_name, broker.bootstrap, checkpoint=str(cp), create_topic=True, restart=True))
     assert report.acknowledged == 101

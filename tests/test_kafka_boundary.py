@@ -160,17 +160,19 @@ def test_a_batch_filled_by_extend_holds_what_appends_would_and_stops_where_it_mu
 
 
 @pytest.mark.parametrize(
-    ("keyed", "limit", "cap", "partitions"),
-    [(True, 1 << 20, 65536, 5), (True, 4096, 65536, 5), (True, 1 << 20, 7, 5), (False, 1 << 20, 65536, 5),
-     (False, 3000, 40, 5), (True, 4096, 65536, 1)],
+    ("keyed", "limit", "cap", "partitions", "transactional"),
+    [(True, 1 << 20, 65536, 5, False), (True, 4096, 65536, 5, False), (True, 1 << 20, 7, 5, False),
+     (False, 1 << 20, 65536, 5, False), (False, 3000, 40, 5, False), (True, 4096, 65536, 1, False),
+     (True, 4096, 65536, 5, True), (False, 1 << 20, 65536, 5, True)],
 )  # fmt: skip
 def test_framed_batches_are_byte_for_byte_what_aiokafkas_builder_makes_of_the_same_records(
-    keyed: bool, limit: int, cap: int, partitions: int
+    keyed: bool, limit: int, cap: int, partitions: int, transactional: bool
 ) -> None:
     n = 600
     keys = [b"" if i % 11 == 0 else b"k%d" % (i % 37) for i in range(n)] if keyed else None
     values = [b"v" * (i % 90) + b"%d" % i for i in range(n)]
-    framed = held_to_aiokafka(keys, values, partitions, limit, cap)
+    framed = held_to_aiokafka(keys, values, partitions, limit, cap, transactional)
+    assert all(DefaultRecordBatch(bytes(data)).is_transactional == transactional for _, data, *_ in framed)
     if limit < 1 << 20 or cap < n:
         records = [(None if keys is None else keys[i], values[i], 10 + i) for i in range(n)]
         assert len(framed) > len(Partitioner(partitions).group(records, 3))  # cut into batches that fit
@@ -209,6 +211,8 @@ async def test_only_batches_aiokafka_would_send_as_they_are_are_framed() -> None
     assert await framer(acks="all", idempotence="on") is not None  # numbered as they are sent
     assert await framer(acks="1", compression="zstd") is None
     assert await framer(acks="1", headers={"h": "v"}) is None
+    transactional = await framer(acks="all", exactly_once=True, transactional_id="job")
+    assert transactional is not None and transactional.attributes == 0x10  # marked as a transaction's
 
 
 class _ClosingTransport:

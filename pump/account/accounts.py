@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Protocol
 
 from pump.account.completion import Completion
@@ -47,6 +48,17 @@ class Tally(Protocol):
     def paced_by_time(self, late: int, skipped: int) -> None: ...
 
 
+def counting_retries(ledger: Ledger, tally: Tally | None) -> Callable[[], None]:
+    """What counts each produce retry a sink's client makes: before the accounts exist, where the sink comes first."""
+
+    def retried() -> None:
+        ledger.retries += 1
+        if tally is not None:
+            tally.retried()
+
+    return retried
+
+
 class Accounts:
     """Use as ``async with Accounts(...) as accounts``: the dead-letter writer runs for the block's duration."""
 
@@ -60,6 +72,7 @@ class Accounts:
         self.ledger = ledger
         self.completion = completion
         self.tally = tally
+        self.retried = counting_retries(ledger, tally)  # the producer retried a send after a retriable error
         self.dead_letters = DeadLetterQueue(dead_letters, self._written, self._break) if dead_letters is not None else None
         self._writer: asyncio.Task[None] | None = None
         self._error: PumpError | None = None  # the first reason the run cannot go on
@@ -199,12 +212,6 @@ class Accounts:
             index = LineIndex(chunk)
             letters += [DeadLetter.of(chunk.path, line, index.of(line), "delivery", text, index.raw(line)) for line in lines]
         self.dead_letters.put(Pending(letters, [(chunk.seq, len(lines)) for chunk, lines in segments], Counter(delivery=n)))
-
-    def retried(self) -> None:
-        """The producer retried a send after a retriable error."""
-        self.ledger.retries += 1
-        if self.tally is not None:
-            self.tally.retried()
 
     def _written(self, pending: Pending) -> None:
         self.ledger.dead_lettered += len(pending.letters)

@@ -49,15 +49,31 @@ class State(msgspec.Struct, kw_only=True, omit_defaults=True):
     files: dict[str, FileState] = msgspec.field(default_factory=dict)
     processes: int = 1
     parts: list[dict[str, FileState]] = msgspec.field(default_factory=list)  # with processes > 1: each one's files
+    dead_letter_bytes: int | None = None  # exactly once: the dead-letter file's size when these positions were committed
 
 
 class Checkpoint:
-    def __init__(self, path: str, topic: str, restart: bool = False, shard: str | None = None, processes: int = 1) -> None:
+    """Positions kept in a file at ``path``; or, with ``path`` None, positions ``loaded`` from elsewhere (the positions
+    topic of ``--exactly-once``: ``where`` names it in messages), which this only checks and records."""
+
+    def __init__(
+        self,
+        path: str | None,
+        topic: str,
+        restart: bool = False,
+        shard: str | None = None,
+        processes: int = 1,
+        *,
+        loaded: State | None = None,
+        where: str | None = None,
+    ) -> None:
         self.path = path
         self.topic = topic
         self.restart = restart
         self.shard = shard
         self.processes = processes
+        self.loaded = loaded
+        self.where = where or f"{{checkpoint}} {verbatim(path)}"
         self.state = State(
             topic=topic, shard=shard, processes=processes, parts=[{} for _ in range(processes)] if processes > 1 else []
         )
@@ -81,7 +97,7 @@ class Checkpoint:
         for source in sources:
             fingerprint = source.fingerprint()
             if fingerprint is None:
-                raise config_error(f"{{checkpoint}} cannot track {verbatim(repr(source.name))} (stdin or a pipe): give files")
+                raise config_error(f"{self.where} cannot track {verbatim(repr(source.name))} (stdin or a pipe): give files")
             self._prints[source.name] = fingerprint
         return self._load()
 
@@ -95,7 +111,7 @@ class Checkpoint:
                 continue
             if not old.same_content(self._prints[source.name]):
                 raise config_error(
-                    f"{verbatim(source.name)}: changed since checkpoint {verbatim(self.path)} was written"
+                    f"{verbatim(source.name)}: changed since {self.where} was written"
                     " (size, mtime or first 64 KiB differ); add {restart} to replay it from the start"
                 )
             points[source.name] = Position(old.offset, old.line, old.done)
@@ -104,33 +120,38 @@ class Checkpoint:
         return points
 
     def _load(self) -> State | None:
+        state = self.loaded if self.path is None else self._read()
+        if state is not None and not self.restart:
+            self._check(state)
+        return state
+
+    def _read(self) -> State | None:
+        assert self.path is not None
         try:
             with open(self.path, "rb") as f:
-                state = msgspec.json.decode(f.read(), type=State)
+                return msgspec.json.decode(f.read(), type=State)
         except FileNotFoundError:
             return None
         except (OSError, msgspec.DecodeError) as exc:
+            raise config_error(f"{self.where}: unreadable ({verbatim(exc)}); remove it or add {{restart}}") from None
+
+    def _check(self, state: State) -> None:
+        """Positions of another topic, shard or process count are not this run's: refused, each in one line."""
+        if state.topic != self.topic:
             raise config_error(
-                f"{{checkpoint}} {verbatim(self.path)}: unreadable ({verbatim(exc)}); remove it or add {{restart}}"
-            ) from None
-        if state.topic != self.topic and not self.restart:
-            raise config_error(
-                f"{{checkpoint}} {verbatim(self.path)} belongs to topic {verbatim(repr(state.topic))},"
-                f" not {verbatim(repr(self.topic))}; add {{restart}}"
+                f"{self.where} belongs to topic {verbatim(repr(state.topic))}, not {verbatim(repr(self.topic))}; add {{restart}}"
             )
-        if state.shard != self.shard and not self.restart:
+        if state.shard != self.shard:
             theirs, ours = (f"shard {s}" if s else "no shard" for s in (state.shard, self.shard))
             raise config_error(
-                f"{{checkpoint}} {verbatim(self.path)} is of {verbatim(theirs)}, this run is {verbatim(ours)};"
-                " give each shard its own checkpoint, or add {restart}"
+                f"{self.where} is of {verbatim(theirs)}, this run is {verbatim(ours)}: their pieces do not line up;"
+                " give each shard its own, or add {restart}"
             )
-        if state.processes != self.processes and not self.restart:
+        if state.processes != self.processes:
             raise config_error(
-                f"{{checkpoint}} {verbatim(self.path)} was written by a replay in {state.processes} process(es), this one"
-                f" runs {self.processes}: each process resumes from its own positions, so give {{processes}}"
-                f" {state.processes}, or add {{restart}}"
+                f"{self.where} was written by a replay in {state.processes} process(es), this one runs {self.processes}:"
+                f" each process resumes from its own positions, so give {{processes}} {state.processes}, or add {{restart}}"
             )
-        return state
 
     def save(self, positions: dict[str, Position], part: int = 0) -> None:
         """Records ``positions`` (of process ``part``, with processes) and replaces the file."""
@@ -148,9 +169,14 @@ class Checkpoint:
                     offset=pos.offset, line=pos.line, done=pos.done,
                 )  # fmt: skip
 
+    def encoded(self) -> bytes:
+        """The state as it is written: JSON."""
+        return msgspec.json.format(msgspec.json.encode(self.state), indent=2)
+
     def write(self) -> None:
         """Replaces the file with the state, atomically and durably."""
-        data = msgspec.json.format(msgspec.json.encode(self.state), indent=2)
+        assert self.path is not None
+        data = self.encoded()
         directory = os.path.dirname(os.path.abspath(self.path))
         fd, tmp = tempfile.mkstemp(prefix=".pump-checkpoint-", dir=directory)
         try:

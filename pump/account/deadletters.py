@@ -64,16 +64,25 @@ class DeadLetterTarget(Protocol):
 class FileDeadLetters:
     """JSON lines appended to a file. Every file operation runs on a thread, off the event loop."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, committed: int | None = None) -> None:
+        """``committed``: the size the file had when the positions a run resumes from were committed
+        (``--exactly-once``): what was written after it belongs to lines the run reads again, so it is cut off."""
         self.target = path
         try:
             self._file = open(path, "ab")  # noqa: SIM115 - kept open for the run, closed in aclose()
+            if committed is not None and self._file.tell() > committed:
+                self._file.truncate(committed)
         except OSError as exc:
             raise config_error(f"{{dead_letter}} {verbatim(path)}: {verbatim(exc.strerror or exc)}") from None
 
     @classmethod
-    async def open(cls, path: str) -> FileDeadLetters:
-        return await asyncio.to_thread(cls, path)
+    async def open(cls, path: str, committed: int | None = None) -> FileDeadLetters:
+        return await asyncio.to_thread(cls, path, committed)
+
+    def size(self) -> int:
+        """The file's size so far (read once every letter is written: ``--exactly-once`` commits it)."""
+        self._file.flush()
+        return os.fstat(self._file.fileno()).st_size
 
     async def write(self, letters: list[DeadLetter]) -> None:
         await asyncio.to_thread(self._write, b"".join(_encode(letter) + b"\n" for letter in letters))

@@ -101,6 +101,9 @@ class Recorder:
     def paced(self, lag: float) -> None:
         self.calls.append(("paced", [lag]))
 
+    def transaction(self, outcome: str, seconds: float) -> None:
+        self.calls.append(("transaction", [outcome, seconds]))
+
 
 class Forward:
     """The checkpoint's ``Saver``: positions go to the parent, which keeps the one file."""

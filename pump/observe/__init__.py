@@ -3,11 +3,12 @@
 from pump.observe.exporter import Exporter
 from pump.observe.metrics import Metrics
 from pump.observe.progress import Progress
-from pump.observe.report import Ending, EventPacing, Latency, Pacing, Report, build_report, exit_status
+from pump.observe.report import Ending, EventPacing, ExactlyOnce, Latency, Pacing, Report, build_report, exit_status
 
 __all__ = (
     "Ending",
     "EventPacing",
+    "ExactlyOnce",
     "Exporter",
     "Latency",
     "Metrics",

@@ -59,6 +59,8 @@ def _families(registry: CollectorRegistry) -> dict[str, Any]:
         ("mode",), buckets=LATENCY_BUCKETS)  # fmt: skip
     add(Histogram, "pump_pacing_lag_seconds", "With --rate or --speed: how late each paced piece of records went (0: on time).",
         (), buckets=PACING_BUCKETS)  # fmt: skip
+    add(Histogram, "pump_transaction_duration_seconds", "With --exactly-once: from a transaction's start to its commit or abort.",
+        (), buckets=LATENCY_BUCKETS)  # fmt: skip
     _by_registry[registry] = made
     return made
 
@@ -78,7 +80,9 @@ _COUNTERS = (
     ("pump_dead_letters", "Lines written to the dead-letter target, by reason (a decode reason, or delivery).", ("reason",)),
     ("pump_pacing_late_records", "--speed: records whose event time was earlier than one already replayed (sent at once).", ()),
     ("pump_pacing_skipped_gaps", "--speed: jumps in event time larger than --max-gap, not waited for.", ()),
+    ("pump_transactions", "--exactly-once: transactions ended, by outcome (committed, aborted).", ("outcome",)),
 )
+TRANSACTION_OUTCOMES = ("committed", "aborted")
 _GAUGES = (
     ("pump_start_time_seconds", "Unix time the replay started.", ()),
     ("pump_done", "1 once the replay has finished, else 0.", ("mode",)),
@@ -115,6 +119,8 @@ class Metrics:
         self._pacing_lag = fam["pump_pacing_lag_seconds"].labels(**t)
         self._late = fam["pump_pacing_late_records"].labels(**t)
         self._skipped = fam["pump_pacing_skipped_gaps"].labels(**t)
+        self._transactions = {o: fam["pump_transactions"].labels(outcome=o, **t) for o in TRANSACTION_OUTCOMES}
+        self._transaction_seconds = fam["pump_transaction_duration_seconds"].labels(**t)
         self._gauges = {name: fam[name].labels(**(m if labels else t)) for name, _, labels in _GAUGES}
 
     def begin(
@@ -178,3 +184,7 @@ class Metrics:
 
     def blocked(self, stage: str, seconds: float) -> None:
         self._blocked[stage].inc(seconds)
+
+    def transaction(self, outcome: str, seconds: float) -> None:
+        self._transactions[outcome].inc()
+        self._transaction_seconds.observe(seconds)

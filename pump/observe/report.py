@@ -46,6 +46,17 @@ class EventPacing(msgspec.Struct, frozen=True):
     skipped: int
 
 
+class ExactlyOnce(msgspec.Struct, frozen=True):
+    """``--exactly-once``: transactions committed and aborted (their records sent again from the last committed position),
+    and where the positions are: ``positions_topic``, under the key ``transactional_id``."""
+
+    transactional_id: str
+    positions_topic: str
+    committed: int
+    aborted: int
+    resumed: bool  # the run began at committed positions (not at the inputs' start)
+
+
 class Report(msgspec.Struct, frozen=True, kw_only=True):
     topic: str
     mode: str
@@ -76,6 +87,7 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     in_flight_blocked_s: float
     pacing: Pacing | None = None
     event_pacing: EventPacing | None = None
+    exactly_once: ExactlyOnce | None = None
     error: str | None = None
     aborted: str | None = None
     interrupted: str | None = None
@@ -108,6 +120,8 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
                 f"  by time   {e.speed:g}x event time; {e.late:,} records late (sent at once), {e.skipped:,} gaps skipped; "
                 + _lag(e.lag_p50_ms, e.lag_p99_ms, e.lag_max_ms, e.shifted_s)
             )
+        if self.exactly_once is not None:
+            lines.append("  exactly   " + _exactly(self.exactly_once))
         if self.invalid_by_reason:
             lines.append("  invalid   " + ", ".join(f"{k}: {v:,}" for k, v in sorted(self.invalid_by_reason.items())))
             lines.extend(f"    {example}" for example in self.invalid_examples)
@@ -134,6 +148,13 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
         return "\n".join(lines)
 
 
+def _exactly(e: ExactlyOnce) -> str:
+    aborted = f", {e.aborted:,} aborted (their records sent again from the last committed position)" if e.aborted else ""
+    where = "resumed at" if e.resumed else "kept in"
+    return (f"{e.committed:,} transaction{'' if e.committed == 1 else 's'} committed{aborted}; positions {where} topic"
+            f" {e.positions_topic!r}, key {e.transactional_id!r}")  # fmt: skip
+
+
 def _mb(n: int) -> str:
     return f"{n / 1e6:,.1f}"
 
@@ -142,7 +163,8 @@ def _verdict(r: Report) -> str:
     if r.exit_code == 0:
         return "OK: every line handled (acknowledged or dead-lettered)" if r.dead_lettered else "OK: every record acknowledged"
     if r.interrupted:
-        return f"INTERRUPTED by {r.interrupted}: resume with the same command and --checkpoint to finish"
+        how = "" if r.exactly_once is not None else " and --checkpoint"
+        return f"INTERRUPTED by {r.interrupted}: resume with the same command{how} to finish"
     if r.exit_code == 2:
         return "FAILED: the run stopped on an error (everything read before it is accounted above)"
     return "INCOMPLETE: some lines were invalid or not delivered (see above)"
@@ -187,6 +209,7 @@ def build_report(
     ending: Ending,
     pacing: Pacing | None = None,
     event_pacing: EventPacing | None = None,
+    exactly_once: ExactlyOnce | None = None,
 ) -> Report:
     duration = max(ledger.duration, 1e-9)
     h = ledger.latency
@@ -222,6 +245,7 @@ def build_report(
         in_flight_blocked_s=round(ledger.blocked_seconds["in_flight"], 4),
         pacing=pacing,
         event_pacing=event_pacing,
+        exactly_once=exactly_once,
         error=str(ending.error) if ending.error else None,
         aborted=ending.aborted,
         interrupted=signal.Signals(ending.interrupted).name if ending.interrupted is not None else None,

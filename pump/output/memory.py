@@ -9,7 +9,9 @@ As httpcore ships an in-memory network backend, pump ships this (also as ``pump.
 By default every send is acknowledged on the next turn of the event loop. ``hold=True``
 keeps outcomes pending until ``settle()``; ``fail(key, value)`` may return a
 ``DeliveryError`` for a record (its whole send fails); ``missing`` topics make opening a
-sink fail as a missing topic does.
+sink fail as a missing topic does. Its sinks take transactions too (``--exactly-once``): what a transaction holds
+joins the topic when it commits, with its position (``positions``), and is dropped when it aborts; ``abort_commits``
+makes that many commits fail.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 
 from pump.decode.parsed import Framed, Framer
 from pump.decode.partition import Partitioner
-from pump.errors import TopicError
+from pump.errors import TopicError, TransactionAborted
 from pump.output.sink import Headers, OnDone, Origin, Stamps, extend_by_append
 from pump.records import DeliveryError, Record
 
@@ -76,6 +78,7 @@ class _Pending:
     partition: int
     records: list[tuple[bytes | None, bytes, int | None]]
     on_done: OnDone
+    held: list[_Pending] | None = None  # the open transaction it is in: it joins the topic when that commits
 
 
 @dataclass
@@ -91,10 +94,17 @@ class MemoryCluster:
     sends: int = 0  # calls of send() and send_batch(), over every sink
     refused: int = 0  # batches refused for being over max_batch_bytes
     hurried: float | None = None  # the last bound a sink was given on its closing (a shutdown under way)
+    positions: dict[str, bytes] = field(default_factory=dict)  # --exactly-once: each key's last committed position
+    commits: int = 0
+    aborts: int = 0
+    abort_commits: int = 0  # how many commits to come fail (and abort), as a broker's trouble would make them
     _ends: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def sink(self, topic: str, partitions: int, on_retry: Callable[[], None] | None = None) -> MemorySink:
         return MemorySink(self, topic)
+
+    async def committed(self, key: str) -> bytes | None:
+        return self.positions.get(key)
 
     def messages(self, topic: str) -> list[Message]:
         """What the topic holds (acknowledged messages only), by partition then offset."""
@@ -121,18 +131,25 @@ class MemoryCluster:
             error = DeliveryError("too_large", f"a batch of {size} bytes is over the topic's {self.max_batch_bytes}")
         if error is None and self.fail is not None:
             error = next((e for e in (self.fail(k, v) for k, v, _ in pending.records) if e is not None), None)
-        if error is None:
-            log = self.logs.setdefault(pending.topic, [])
-            base = self._ends.get((pending.topic, pending.partition), 0)
-            self._ends[(pending.topic, pending.partition)] = base + len(pending.records)
-            log.extend(Message(pending.topic, pending.partition, base + i, *kvt) for i, kvt in enumerate(pending.records))
+        if error is None and pending.held is not None:
+            pending.held.append(pending)
+        elif error is None:
+            self._append(pending)
         pending.on_done(error)  # the delivery handle is the outcome itself
+
+    def _append(self, pending: _Pending) -> None:
+        log = self.logs.setdefault(pending.topic, [])
+        base = self._ends.get((pending.topic, pending.partition), 0)
+        self._ends[(pending.topic, pending.partition)] = base + len(pending.records)
+        log.extend(Message(pending.topic, pending.partition, base + i, *kvt) for i, kvt in enumerate(pending.records))
 
 
 class MemorySink:
-    def __init__(self, cluster: MemoryCluster, topic: str) -> None:
+    def __init__(self, cluster: MemoryCluster, topic: str, owner: MemorySink | None = None) -> None:
         self.cluster = cluster
         self.topic = topic
+        self._held: list[_Pending] | None = None  # the open transaction's sends
+        self._owner = owner or self  # whose transactions its sends are in (``beside``)
         self.partitions = 0
         self.idempotent = False
         self.warnings: list[str] = []
@@ -160,7 +177,7 @@ class MemorySink:
         return self.max_batch_bytes is None or BATCH_HEADER + record_size(key, value) <= self.max_batch_bytes
 
     async def send_batch(self, batch: MemoryBatch, partition: int, on_done: OnDone) -> None:  # type: ignore[override]
-        self.cluster._deliver(_Pending(self.topic, partition, list(batch.records), on_done))
+        self.cluster._deliver(_Pending(self.topic, partition, list(batch.records), on_done, self._owner._held))
 
     async def send(
         self,
@@ -171,10 +188,35 @@ class MemorySink:
         extra: Headers | None = None,
         timestamp: int | None = None,
     ) -> None:
-        self.cluster._deliver(_Pending(self.topic, partition, [(key, value, timestamp)], on_done))
+        self.cluster._deliver(_Pending(self.topic, partition, [(key, value, timestamp)], on_done, self._owner._held))
 
     def outcome(self, delivery: DeliveryError | None) -> DeliveryError | None:
         return delivery
 
     def hurry(self, seconds: float) -> None:
         self.cluster.hurried = seconds
+
+    async def begin(self) -> None:
+        self._held = []
+
+    async def commit(self, key: bytes, position: bytes) -> None:
+        held, self._held = self._held or [], None
+        cluster = self.cluster
+        if cluster.abort_commits:
+            cluster.abort_commits -= 1
+            cluster.aborts += 1
+            raise TransactionAborted("a transaction was aborted: its commit failed (in memory)")
+        for pending in held:
+            cluster._append(pending)
+        cluster.positions[key.decode()] = position
+        cluster.commits += 1
+
+    async def abort(self) -> None:
+        self._held = None
+        self.cluster.aborts += 1
+
+    async def beside(self, topic: str) -> MemorySink:
+        """``topic`` in this sink's transactions: its sends are held with this sink's, and join their topic with them."""
+        other = MemorySink(self.cluster, topic, owner=self)
+        other.partitions = self.cluster.partitions
+        return other

@@ -81,6 +81,9 @@ class SendMode(Protocol):
     async def send_framed(self, framed: list[Framed], chunk: Lines) -> None:
         """Hand on a chunk's records as record batches made by the sink's framer (the batch mode only)."""
 
+    async def flush(self) -> None:
+        """Ship anything buffered and wait until every record sent so far is settled; sending may go on after."""
+
     async def close(self) -> None:
         """Ship anything buffered and wait until every record is settled."""
 
@@ -139,6 +142,9 @@ class SyncMode:
     async def send_framed(self, framed: list[Framed], chunk: Lines) -> None:
         raise TypeError(f"{self.name} mode sends records one by one: framed batches are for the batch mode")
 
+    async def flush(self) -> None:
+        return None  # every record is settled before the next is sent
+
     async def close(self) -> None:
         return None
 
@@ -185,6 +191,9 @@ class CallbackMode:
 
     async def send_framed(self, framed: list[Framed], chunk: Lines) -> None:
         raise TypeError(f"{self.name} mode sends records one by one: framed batches are for the batch mode")
+
+    async def flush(self) -> None:
+        await self.inflight.wait_idle()
 
     async def close(self) -> None:
         await self.inflight.wait_idle()
@@ -372,6 +381,13 @@ class BatchMode:
             await asyncio.sleep(period)
             async with self._lock:
                 await self._ship_aged()
+
+    async def flush(self) -> None:
+        self._check()
+        async with self._lock:
+            await self._ship_aged(everything=True)
+        await self.inflight.wait_idle()
+        self._check()
 
     async def close(self) -> None:
         if self._flusher is not None:

@@ -14,8 +14,9 @@ mode's CPU.) pump ships two sinks:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, runtime_checkable
 
+from pump.account.deadletters import TopicSink
 from pump.decode.parsed import Framed, Framer
 from pump.decode.partition import Partitioner
 from pump.records import DeliveryError, Record
@@ -130,9 +131,33 @@ class Sink(Protocol):
         """From now on, closing waits at most ``seconds`` for what is in flight (a shutdown is under way)."""
 
 
+@runtime_checkable
+class Transactional(Protocol):
+    """A sink whose records go in transactions (``--exactly-once``): nothing sent is visible to ``read_committed``
+    consumers until the transaction holding it commits, and then all of it is, with the position it reached. Raises
+    ``TransactionAborted`` where a transaction cannot commit (it is then aborted), ``BrokerError`` where the sink cannot
+    go on (fenced by another producer with its id, not authorized)."""
+
+    async def begin(self) -> None:
+        """Open the next transaction."""
+
+    async def commit(self, key: bytes, position: bytes) -> None:
+        """Write ``position`` under ``key`` to the positions topic in the open transaction, then commit it."""
+
+    async def abort(self) -> None:
+        """Abort the open transaction (nothing in it becomes visible)."""
+
+    async def beside(self, topic: str) -> TopicSink:
+        """``topic`` through this sink's producer, in its transactions (dead letters to a topic)."""
+
+
 class Cluster(Protocol):
     """Opens sinks. ``on_retry`` is told of every produce retry a sink's client makes."""
 
     def sink(self, topic: str, partitions: int, on_retry: Callable[[], None] | None = None) -> Sink:
         """A sink for ``topic`` (``partitions``: for the topic's creation, when the settings allow it)."""
+        ...
+
+    async def committed(self, key: str) -> bytes | None:
+        """``--exactly-once``: the last position committed under ``key`` (making the positions topic if missing)."""
         ...

@@ -34,7 +34,7 @@ from pump.records import Invalid
 
 _LENGTH = struct.Struct(">I")
 TALLY_CALLS = frozenset(
-    {"read", "decoded", "sent", "acked", "failed", "dead_lettered", "retried", "blocked", "paced", "paced_by_time"}
+    {"read", "decoded", "sent", "acked", "failed", "dead_lettered", "retried", "blocked", "paced", "paced_by_time", "transaction"}
 )
 
 Call = tuple[str, list[Any]]

@@ -13,20 +13,24 @@ from pump.output.kafka.batch import FramedBatch
 from pump.output.kafka.framing import ArrowFramer
 
 
-def framed_chunk(keys: list[bytes] | None, values: list[bytes], partitions: int, limit: int, cap: int) -> list[Framed] | None:
+def framed_chunk(
+    keys: list[bytes] | None, values: list[bytes], partitions: int, limit: int, cap: int, transactional: bool = False
+) -> list[Framed] | None:
     import pyarrow as pa
 
-    framer = ArrowFramer(Partitioner(partitions), limit, max_value=limit, cap=cap)
+    framer = ArrowFramer(Partitioner(partitions), limit, max_value=limit, cap=cap, transactional=transactional)
     arrays = Columns(None if keys is None else pa.array(keys, pa.binary()), pa.array(values, pa.binary()), 10)
     return framer.frame(arrays, 3)
 
 
-def held_to_aiokafka(keys: list[bytes] | None, values: list[bytes], partitions: int, limit: int, cap: int) -> list[Framed]:
+def held_to_aiokafka(
+    keys: list[bytes] | None, values: list[bytes], partitions: int, limit: int, cap: int, transactional: bool = False
+) -> list[Framed]:
     """The chunk's framed batches, each checked against aiokafka's builder fed the same records (byte for byte, with
-    and without an idempotent producer's numbers), and all of them against where the usual path puts each record.
-    Also ``fuzz/framing.py``'s check."""
+    and without an idempotent producer's numbers, as a transactional producer's where ``transactional``), and all of
+    them against where the usual path puts each record. Also ``fuzz/framing.py``'s check."""
     n = len(values)
-    framed = framed_chunk(keys, values, partitions, limit, cap)
+    framed = framed_chunk(keys, values, partitions, limit, cap, transactional)
     assert framed is not None
     records = [(None if keys is None else keys[i], values[i], 10 + i) for i in range(n)]
     expected = Partitioner(partitions).group(records, 3)  # where the usual path puts them, in the same order
@@ -38,7 +42,7 @@ def held_to_aiokafka(keys: list[bytes] | None, values: list[bytes], partitions: 
         mine = [(r.key, r.value, line) for r, line in zip(batch, lines, strict=True)]
         assert nbytes == sum(len(v) for _, v, _ in mine)
         for producer in [(-1, -1, -1), (7, 2, 100 * partition)]:  # without idempotence; numbered as it is sent
-            builder = DefaultRecordBatchBuilder(2, 0, 0, *producer, 1 << 30)
+            builder = DefaultRecordBatchBuilder(2, 0, int(transactional), *producer, 1 << 30)
             for offset, (key, value, _) in enumerate(mine):
                 builder.append(offset, stamp, key, value, [])
             sent = FramedBatch(bytearray(data), count)

@@ -37,7 +37,7 @@ async def ensure_topic(producer: AIOKafkaProducer, config: ReplayConfig, bootstr
 async def batch_limit(config: ReplayConfig, bootstrap: str, topic: str) -> int | None:
     """The topic's ``max.message.bytes``: the largest record *batch* it accepts. None if the broker does not say
     (Tansu closes the connection on DescribeConfigs); pump then sends as the settings say."""
-    admin = _admin(config, bootstrap)
+    admin = admin_client(config, bootstrap)
     try:
         await admin.start()
         [response] = await within(
@@ -55,14 +55,14 @@ async def batch_limit(config: ReplayConfig, bootstrap: str, topic: str) -> int |
     return None
 
 
-def _admin(config: ReplayConfig, bootstrap: str) -> AIOKafkaAdminClient:
+def admin_client(config: ReplayConfig, bootstrap: str) -> AIOKafkaAdminClient:
     kwargs: dict[str, Any] = client_kwargs(config.security)
     timeout = int(config.delivery.delivery_timeout * 1000)
     return AIOKafkaAdminClient(bootstrap_servers=bootstrap.split(","), request_timeout_ms=timeout, **kwargs)
 
 
 async def _create(config: ReplayConfig, bootstrap: str, name: str, partitions: int) -> None:
-    admin = _admin(config, bootstrap)
+    admin = admin_client(config, bootstrap)
     await admin.start()
     try:
         replicas = config.producer.replication_factor
@@ -85,7 +85,7 @@ async def _create(config: ReplayConfig, bootstrap: str, name: str, partitions: i
 
 async def topic_exists(config: ReplayConfig, bootstrap: str, topic: str) -> bool:
     """Whether ``topic`` exists (``pump bench`` refuses a topic it did not create); a cluster out of reach is one line."""
-    admin = _admin(config, bootstrap)
+    admin = admin_client(config, bootstrap)
     try:
         await within(admin.start(), config.producer.connect_timeout)
         return topic in await within(admin.list_topics(), config.producer.connect_timeout)
@@ -97,7 +97,7 @@ async def topic_exists(config: ReplayConfig, bootstrap: str, topic: str) -> bool
 
 async def delete_topic(config: ReplayConfig, bootstrap: str, topic: str) -> str | None:
     """Deletes ``topic``; returns why not, if it could not (said as a warning: the figures stand)."""
-    admin = _admin(config, bootstrap)
+    admin = admin_client(config, bootstrap)
     try:
         await within(admin.start(), config.producer.connect_timeout)
         await within(admin.delete_topics([topic]), config.producer.connect_timeout)

@@ -83,6 +83,13 @@ def connect_error(exc: BaseException, causes: list[str], config: ReplayConfig, b
     if protocol.startswith("SASL") and isinstance(exc, KeyError | ValueError):
         # aiokafka's SCRAM client raises KeyError('v') when the server's final message is an error
         return BrokerError(f"cannot use Kafka at {bootstrap}: SASL authentication failed: the broker rejected the login")
+    if refused_idempotence(exc, config) and config.transactions.exactly_once:
+        return named(
+            BrokerError,
+            f"the broker at {verbatim(bootstrap)} refused a transactional producer ({{exactly_once}}):"
+            f" {verbatim(describe(exc))}; exactly once needs a broker with Kafka's transactions (Apache Kafka does; the"
+            " embedded Tansu does not); without it, pump replays at-least-once",
+        )
     if refused_idempotence(exc, config):
         return named(
             BrokerError,

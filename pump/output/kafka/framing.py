@@ -13,7 +13,8 @@ through aiokafka's builder), but in kernels that release the GIL, off the event 
 processes of 1M rides as CSV took 3.63 s against 4.73 (``docs/performance.md``).
 
 Only what aiokafka's own batches would hold: no headers, no compression, every record stamped with the time
-its chunk was framed (a record's own time goes through aiokafka). An idempotent producer numbers each batch
+its chunk was framed (a record's own time goes through aiokafka); a transactional producer's batches
+(``--exactly-once``) carry the transactional bit, as aiokafka's builder sets it. An idempotent producer numbers each batch
 as it sends it (``set_producer``: the numbers written in, the CRC made again: 56-61 us for 1 MiB, on the
 event loop). A chunk this cannot frame as asked (a value over ``--max-message-bytes``, a record that fits no
 batch) returns None, and its records take aiokafka's path, which reports them one by one.
@@ -44,6 +45,7 @@ _BEFORE_CRC = struct.Struct(">qiib")  # base offset, length, partition leader ep
 _CRC = struct.Struct(">I")
 _PRODUCER = struct.Struct(">qhi")  # producer id, epoch, base sequence
 _PRODUCER_AT = 43
+_TRANSACTIONAL = 0x10  # the attributes' bit of a transactional producer's batch
 _LARGEST = 1 << 20  # a varint table covers at most this (a record, or a chunk's rows); beyond, aiokafka's path
 
 
@@ -70,8 +72,10 @@ def _varint(value: int) -> bytes:
 class ArrowFramer:
     """Frames one topic's chunks into record batches of at most ``limit`` bytes and ``cap`` records."""
 
-    def __init__(self, partitioner: Partitioner, limit: int, max_value: int, cap: int) -> None:
+    def __init__(self, partitioner: Partitioner, limit: int, max_value: int, cap: int, transactional: bool = False) -> None:
+        """``transactional``: the batches are marked as a transactional producer's (``--exactly-once``)."""
         self.partitioner = partitioner
+        self.attributes = _TRANSACTIONAL if transactional else 0
         self.room = limit - HEADER - 1  # aiokafka's batches stay below their size
         self.max_value = max_value
         self.cap = cap
@@ -127,7 +131,7 @@ class ArrowFramer:
         for partition, a, b in batches:
             count = b - a
             batch = bytearray(HEADER) + data[offsets[a] : offsets[b]]
-            _AFTER_CRC.pack_into(batch, _CRC_FROM, 0, count - 1, stamp, stamp, -1, -1, -1, count)
+            _AFTER_CRC.pack_into(batch, _CRC_FROM, self.attributes, count - 1, stamp, stamp, -1, -1, -1, count)
             _BEFORE_CRC.pack_into(batch, 0, 0, len(batch) - 12, -1, 2)
             _CRC.pack_into(batch, 17, crc32c(memoryview(batch)[_CRC_FROM:]))
             nbytes = pc.sum(value_bytes.slice(a, count)).as_py()

@@ -30,6 +30,7 @@ OWNED: dict[str, str] = {
     "sasl_mechanism": "sasl_mechanism",
     "sasl_plain_username": "sasl_username",
     "sasl_plain_password": "sasl_password",
+    "transactional_id": "transactional_id",
 }
 
 
@@ -64,6 +65,8 @@ def producer_kwargs(config: ReplayConfig, bootstrap: str) -> dict[str, Any]:
         "request_timeout_ms": int(delivery.delivery_timeout * 1000),
         "enable_idempotence": idempotent(config),
     }
+    if config.transactions.exactly_once:  # the runner has set the member's own id (``pump.account.positions``)
+        kwargs["transactional_id"] = config.transactions.transactional_id
     kwargs.update(client_kwargs(config.security))
     kwargs.update({k: coerce(v) for k, v in producer.options.items()})
     return kwargs

@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
+import pump.output.kafka.transactional as transactional
 from pump.config import ReplayConfig, config_error, verbatim
 from pump.decode.parsed import Framed
 from pump.decode.partition import Partitioner
@@ -35,6 +36,7 @@ from pump.output.kafka.framing import ArrowFramer
 from pump.output.kafka.framing import available as framing_available
 from pump.output.kafka.logs import Tap
 from pump.output.kafka.options import producer_kwargs
+from pump.output.kafka.positions import committed_position, ensure_positions_topic
 from pump.output.kafka.waits import within
 from pump.output.kafka.wire import install as install_wire
 from pump.output.sink import Headers, OnDone
@@ -53,6 +55,10 @@ class KafkaCluster:
     def sink(self, topic: str, partitions: int, on_retry: Callable[[], None] | None = None) -> KafkaSink:
         return KafkaSink(self, topic, partitions, on_retry)
 
+    async def committed(self, key: str) -> bytes | None:
+        await ensure_positions_topic(self.config, self.bootstrap)
+        return await committed_position(self.config, self.bootstrap, key)
+
 
 class KafkaSink:
     """One topic through one producer: ``async with cluster.sink(topic, partitions) as sink``."""
@@ -69,6 +75,7 @@ class KafkaSink:
         self.warnings: list[str] = []
         self.max_batch_bytes: int | None = None
         self.idempotent = bool(cluster.kwargs["enable_idempotence"])
+        self._transactional_id: str | None = cluster.kwargs.get("transactional_id")
         self._kwargs = cluster.kwargs  # as the producer runs now (a fallback or a topic's limit may change them)
         self._producer = self._make(self._kwargs)
         self._watchdog: asyncio.Task[None] | None = None  # the idempotent producer's delivery timeout
@@ -97,12 +104,13 @@ class KafkaSink:
             try:
                 await self._start()
             except KafkaError as exc:
-                if not (self.idempotent and config.producer.idempotence == "auto" and refused_idempotence(exc, config)):
+                auto = config.producer.idempotence == "auto" and not self._transactional_id
+                if not (self.idempotent and auto and refused_idempotence(exc, config)):
                     raise
                 await self._without_idempotence(describe(exc))
             self.partitions = await ensure_topic(self._producer, config, bootstrap, self.topic, self._create_partitions)
             await self._fit_batches(await batch_limit(config, bootstrap, self.topic))
-            if self.idempotent:
+            if self.idempotent and not self._transactional_id:  # a transaction that cannot commit is aborted instead
                 self._watchdog = asyncio.create_task(self._expire(), name="pump-delivery-timeout")
         except BaseException as exc:
             await self._producer.stop()
@@ -233,6 +241,30 @@ class KafkaSink:
     def hurry(self, seconds: float) -> None:
         self._stop_within = seconds
 
+    async def begin(self) -> None:
+        assert self._transactional_id is not None
+        await transactional.begin(self._producer, self._transactional_id)
+
+    async def commit(self, key: bytes, position: bytes) -> None:
+        assert self._transactional_id is not None
+        config = self.cluster.config
+        await transactional.commit(self._producer, self._transactional_id, config.transactions.positions_topic, key, position,
+                                   config.delivery.delivery_timeout)  # fmt: skip
+
+    async def abort(self) -> None:
+        assert self._transactional_id is not None
+        await transactional.abort(self._producer, self._transactional_id, self.cluster.config.delivery.delivery_timeout)
+
+    async def beside(self, topic: str) -> Beside:
+        """``topic`` through this sink's producer: its records go in the same transactions (``--exactly-once``'s dead
+        letters to a topic). Made, like the sink's own topic, where the settings allow it."""
+        config = self.cluster.config
+        try:
+            partitions = await ensure_topic(self._producer, config, self.cluster.bootstrap, topic, 1)
+        except KafkaError as exc:
+            raise connect_error(exc, [], config, self.cluster.bootstrap, topic) or exc from None
+        return Beside(self, topic, partitions)
+
     def batch(self, framed: Framed | None = None) -> KafkaBatch:
         if framed is not None:  # made by ``framer``: built and closed, numbered as it is sent
             return KafkaBatch(FramedBatch(framed[1], framed[2]))
@@ -240,12 +272,12 @@ class KafkaSink:
 
     def framer(self, partitioner: Partitioner, max_value: int, cap: int) -> ArrowFramer | None:
         """Batches made whole on the decode thread, where they are what aiokafka would send: no compression, no
-        headers, no transactions; and pyarrow installed."""
+        headers; and pyarrow installed. A transactional producer's are marked as its batches are."""
         kwargs = self._kwargs
-        if kwargs["compression_type"] is not None or kwargs.get("transactional_id") or self._headers or not framing_available():
+        if kwargs["compression_type"] is not None or self._headers or not framing_available():
             return None
         limit = min(kwargs["max_batch_size"], self.max_batch_bytes or kwargs["max_batch_size"])
-        return ArrowFramer(partitioner, limit, max_value, cap)
+        return ArrowFramer(partitioner, limit, max_value, cap, transactional=self._transactional_id is not None)
 
     async def send_batch(self, batch: KafkaBatch, partition: int, on_done: OnDone) -> None:  # type: ignore[override]
         if self._held:
@@ -292,3 +324,22 @@ class KafkaSink:
         if error.reason == "not_authorized":  # the run stops on it: say who may not write where
             return DeliveryError("not_authorized", not_authorized(self.topic, self.cluster.config, error.message))
         return error
+
+
+class Beside:
+    """Records to another topic through a sink's producer (``KafkaSink.beside``): what ``TopicDeadLetters`` writes to."""
+
+    def __init__(self, sink: KafkaSink, topic: str, partitions: int) -> None:
+        self.sink = sink
+        self.topic = topic
+        self.partitions = partitions
+
+    async def send(self, key: bytes | None, value: bytes, partition: int, on_done: OnDone) -> None:
+        try:
+            fut = await self.sink._producer.send(self.topic, value, key=key, partition=partition)
+        except DELIVERY_ERRORS as exc:
+            raise failure_of(exc) from None
+        fut.add_done_callback(on_done)
+
+    def outcome(self, delivery: asyncio.Future[Any]) -> DeliveryError | None:
+        return self.sink.outcome(delivery)

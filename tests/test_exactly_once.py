@@ -1,0 +1,118 @@
+"""``--exactly-once`` on the in-memory cluster: records and their positions committed together, a resume from the
+committed positions, an aborted transaction sent again, and the settings it refuses."""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from pump import ConfigError, replay
+from pump.account.checkpoint import State
+from pump.account.positions import job_of, member_of
+from pump.testing import MemoryCluster
+from tests.support.builders import config, keyed_lines, write_lines
+from tests.support.checks import in_key_order
+
+
+@pytest.fixture(autouse=True)
+def _no_pause_after_an_abort(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("pump.runner.ABORT_PAUSE", 0.0)
+
+
+def exactly_once(path: Path, **settings: object) -> object:
+    settings.setdefault("key_field", "user")
+    settings.setdefault("transaction_records", 500)
+    settings.setdefault("chunk_bytes", 2048)
+    return config(path, "t", exactly_once=True, **settings)
+
+
+async def test_every_record_is_committed_once_with_the_position_it_reaches(tmp_path: Path) -> None:
+    lines = keyed_lines(3000)
+    path = write_lines(tmp_path / "in.jsonl", lines)
+    cluster = MemoryCluster(partitions=4)
+    report = await replay(exactly_once(path), cluster=cluster)
+    got = cluster.messages("t")
+    assert collections.Counter(m.value for m in got) == collections.Counter(lines)
+    in_key_order(got, 4)
+    assert report.exit_code == 0 and report.exactly_once is not None
+    assert report.exactly_once.committed == cluster.commits >= 3000 // 500  # and the start's, committed first
+    member = member_of(job_of(exactly_once(path)), None, None)  # type: ignore[arg-type]
+    state = msgspec.json.decode(cluster.positions[member], type=State)
+    [(_, position)] = state.files.items()
+    assert (position.offset, position.line, position.done) == (path.stat().st_size, 3001, True)
+    assert "transactions committed" in report.to_text()
+
+
+async def test_a_rerun_resumes_at_the_committed_positions_and_sends_nothing_twice(tmp_path: Path) -> None:
+    lines = keyed_lines(2000)
+    path = write_lines(tmp_path / "in.jsonl", lines)
+    cluster = MemoryCluster(partitions=3)
+    first = await replay(exactly_once(path, limit=1200), cluster=cluster)
+    assert first.acknowledged == 1200 and first.exactly_once is not None and not first.exactly_once.resumed
+    second = await replay(exactly_once(path), cluster=cluster)
+    assert second.acknowledged == 800 and second.exactly_once is not None and second.exactly_once.resumed
+    assert collections.Counter(m.value for m in cluster.messages("t")) == collections.Counter(lines)
+    again = await replay(exactly_once(path), cluster=cluster)
+    assert again.records == 0 and again.exit_code == 0
+    restarted = await replay(exactly_once(path, restart=True), cluster=cluster)
+    assert restarted.acknowledged == 2000 and restarted.exactly_once is not None and not restarted.exactly_once.resumed
+
+
+async def test_an_aborted_transaction_is_sent_again_from_the_last_committed_position(tmp_path: Path) -> None:
+    lines = keyed_lines(2500)
+    path = write_lines(tmp_path / "in.jsonl", lines)
+    cluster = MemoryCluster(partitions=2)
+    cluster.abort_commits = 2  # the start's commit, then the first transaction of records: both fail and are aborted
+    report = await replay(exactly_once(path), cluster=cluster)
+    assert collections.Counter(m.value for m in cluster.messages("t")) == collections.Counter(lines), "each record once"
+    assert report.exit_code == 0 and report.exactly_once is not None and report.exactly_once.aborted == 2
+    assert report.acknowledged == report.records == 2500, "counts are of what was committed, not of what was aborted"
+    assert len([w for w in report.warnings if "aborted" in w]) == 2
+
+
+async def test_dead_letters_to_a_file_are_cut_back_to_the_committed_positions_on_resume(tmp_path: Path) -> None:
+    lines = keyed_lines(1000)
+    lines[100] = lines[700] = b"not json"
+    path = write_lines(tmp_path / "in.jsonl", lines)
+    dead = tmp_path / "dead.jsonl"
+    cluster = MemoryCluster(partitions=2)
+    await replay(exactly_once(path, limit=500, dead_letter=str(dead)), cluster=cluster)
+    assert [msgspec.json.decode(d)["line"] for d in dead.read_bytes().splitlines()] == [101]
+    with dead.open("ab") as f:  # as if a run had written a letter and died before committing it
+        f.write(b'{"file":"in.jsonl","line":701,"offset":0,"reason":"json","message":"x","raw":"not json"}\n')
+    await replay(exactly_once(path, dead_letter=str(dead)), cluster=cluster)
+    assert [msgspec.json.decode(d)["line"] for d in dead.read_bytes().splitlines()] == [101, 701], "each letter once"
+
+
+async def test_dead_letters_to_a_topic_go_in_the_transactions(tmp_path: Path) -> None:
+    lines = keyed_lines(600)
+    lines[10] = b"not json"
+    path = write_lines(tmp_path / "in.jsonl", lines)
+    cluster = MemoryCluster(partitions=2)
+    cluster.abort_commits = 2  # the letter's transaction aborts once: the letter is written again, and seen once
+    report = await replay(exactly_once(path, dead_letter="topic:dead"), cluster=cluster)
+    assert report.exit_code == 0 and report.dead_lettered == 1
+    assert [msgspec.json.decode(m.value)["line"] for m in cluster.messages("dead")] == [11]
+
+
+@pytest.mark.parametrize(
+    ("settings", "said"),
+    [
+        ({"acks": "1"}, "exactly_once needs producer.acks all"),
+        ({"idempotence": "off"}, "exactly_once needs producer.acks all"),
+        ({"checkpoint": "cp.json"}, "keeps its positions in Kafka"),
+    ],
+)
+def test_settings_exactly_once_cannot_keep_are_refused(tmp_path: Path, settings: dict[str, object], said: str) -> None:
+    with pytest.raises(ConfigError, match=said):
+        exactly_once(tmp_path / "in.jsonl", **settings)
+
+
+def test_members_of_a_job_have_ids_of_their_own_the_same_on_every_restart(tmp_path: Path) -> None:
+    a, b = exactly_once(tmp_path / "in.jsonl"), exactly_once(tmp_path / "in.jsonl")
+    assert job_of(a) == job_of(b) != job_of(config(tmp_path / "other.jsonl", "t", exactly_once=True))  # type: ignore[arg-type]
+    assert member_of("job", (2, 4), None) == "job/shard-2" and member_of("job", (2, 4), (1, 2)) == "job/shard-2/process-1"
+    assert job_of(exactly_once(tmp_path / "in.jsonl", transactional_id="mine")) == "mine"  # type: ignore[arg-type]
