@@ -32,7 +32,7 @@ from prometheus_client import CollectorRegistry
 from pump.account import Accounts, Checkpoint, Completion, DeadLetterTarget, FileDeadLetters, Ledger, TopicDeadLetters
 from pump.account.accounts import Tally, counting_retries
 from pump.account.checkpoint import State
-from pump.account.positions import job_of, member_of
+from pump.account.positions import job_of, laid_out_otherwise, member_of
 from pump.config import EMBEDDED, ReplayConfig, config_error, verbatim
 from pump.decode import DecodeStage, InlineDecode, Partitioner, build_decoders, decode_processes_for
 from pump.decode.eventtime import EventTimes, Stamper
@@ -96,8 +96,9 @@ async def replay(
     SIGINT/SIGTERM stop the run cleanly and a second one aborts it with ``Interrupted``;
     the checkpoint is written either way.
     """
-    if config.transactions.exactly_once:  # this member's transactional id, the key of its positions
-        config = _member(config)
+    if config.transactions.exactly_once:  # named once here: each process of the job derives its member's name from it
+        named = msgspec.structs.replace(config.transactions, transactional_id=job_of(config))
+        config = msgspec.structs.replace(config, transactions=named)
     plan = await asyncio.to_thread(_plan, config)
     if plan.processes > 1 and cluster is not None:
         raise config_error("{processes} starts processes of its own: they need a Kafka cluster, not a cluster object")
@@ -138,6 +139,8 @@ async def replay_part(
     """One process of a replay in ``part[1]`` processes (``pump.cli.child``): it sends the partitions
     ``p % count == index`` (of its shard's, with ``--shard-by partition``), from ``resume``; its counts go to
     ``ledger`` and ``watch``, its checkpoint positions to ``saver``; ``controls`` say when to stop."""
+    if config.transactions.exactly_once:  # its positions are its own, in the positions topic
+        return await _exactly_once(config, None, watch, controls, part, ledger)
     plan = await asyncio.to_thread(_plan, config, part, resume)
     async with contextlib.AsyncExitStack() as stack:
         cluster = await stack.enter_async_context(_kafka(config))
@@ -151,17 +154,26 @@ async def replay_part(
 MOST_ABORTS, ABORT_PAUSE = 5, 1.0
 
 
-def _member(config: ReplayConfig, part: tuple[int, int] | None = None) -> ReplayConfig:
-    """``config`` with this member's transactional id (``--exactly-once``): the job's, its shard's, its process's."""
+def _member(config: ReplayConfig, part: tuple[int, int] | None) -> ReplayConfig:
+    """``config`` with this member's transactional id: the job's name (``config``'s), then its shard's and process's."""
     shard = parse_shard(config.input.shard) if config.input.shard is not None else None
     member = member_of(job_of(config), shard, part)
     return msgspec.structs.replace(config, transactions=msgspec.structs.replace(config.transactions, transactional_id=member))
 
 
-async def _exactly_once(config: ReplayConfig, cluster: Cluster | None, metrics: Watch | None, controls: Controls) -> Report:
-    """A replay in transactions. Each attempt starts at the last committed positions; one whose transaction could not
-    commit is aborted and run again from them, its counts taken back to what was committed."""
-    ledger = Ledger(max_invalid_shown=config.observe.max_invalid_shown)
+async def _exactly_once(
+    config: ReplayConfig,
+    cluster: Cluster | None,
+    metrics: Watch | None,
+    controls: Controls,
+    part: tuple[int, int] | None = None,
+    ledger: Ledger | None = None,
+) -> Report:
+    """A replay in transactions (by one member of the job ``config`` names: process ``part``, where there are
+    processes). Each attempt starts at the last committed positions; one whose transaction could not commit is
+    aborted and run again from them, its counts taken back to what was committed."""
+    job, config = job_of(config), _member(config, part)
+    ledger = ledger if ledger is not None else Ledger(max_invalid_shown=config.observe.max_invalid_shown)
     committed = [copy.deepcopy(ledger)]  # the counts at the last commit
 
     def keep() -> None:
@@ -175,8 +187,8 @@ async def _exactly_once(config: ReplayConfig, cluster: Cluster | None, metrics: 
             async with contextlib.AsyncExitStack() as stack:
                 sink = await stack.enter_async_context(cluster.sink(config.topic, config.producer.partitions,
                                                                     counting_retries(ledger, metrics)))  # fmt: skip
-                state = await _committed(config, cluster)  # once the broker took a transactional producer
-                plan = await asyncio.to_thread(_plan, config, None, None, state)
+                found = await _committed(config, job, await cluster.committed(job))  # once a transactional producer is in
+                plan = await asyncio.to_thread(_plan, config, part, None, found)
                 run = await _assemble(stack, config, plan, cluster, metrics, ledger, keep, sink)
                 try:
                     ending = await _execute(config, run, None, controls)
@@ -190,19 +202,35 @@ async def _exactly_once(config: ReplayConfig, cluster: Cluster | None, metrics: 
                     continue
                 _count(tally, run, aborted=False)
                 summary = ExactlyOnce(str(config.transactions.transactional_id), config.transactions.positions_topic,
-                                      tally[0], tally[1], state is not None and not config.checkpoint.restart)  # fmt: skip
+                                      tally[0], tally[1], found.state is not None and not config.checkpoint.restart)  # fmt: skip
                 report = _finish(config, run, metrics, ending, summary)
                 return msgspec.structs.replace(report, warnings=[*said, *report.warnings])
 
 
-async def _committed(config: ReplayConfig, cluster: Cluster) -> State | None:
-    """The member's last committed positions, if any."""
-    member = str(config.transactions.transactional_id)
-    value = await cluster.committed(member)
+@dataclass
+class _Committed:
+    """What the positions topic holds for a member: its last committed positions, and the job's members laid out
+    otherwise (refused, or with ``--restart`` deleted by the first commit)."""
+
+    state: State | None = None
+    stale: list[str] = dataclasses.field(default_factory=list)
+
+
+async def _committed(config: ReplayConfig, job: str, positions: dict[str, bytes]) -> _Committed:
+    """The member's last committed positions, if any; positions of the job under another layout are refused."""
+    member, topic = str(config.transactions.transactional_id), config.transactions.positions_topic
+    stale = laid_out_otherwise(job, member, sorted(positions))
+    if stale and not config.checkpoint.restart:
+        raise config_error(
+            f"{{positions_topic}} {verbatim(repr(topic))} holds positions of {verbatim(repr(stale[0]))}, committed by a"
+            f" replay laid out otherwise (this one's member is {verbatim(repr(member))}): each member resumes its own"
+            " share, so run it as that one ran (the same {shard} and {processes}), or add {restart} to replay from the start"
+        )
+    value = positions.get(member)
     if value is None:
-        return None
+        return _Committed(None, stale)
     try:
-        return msgspec.json.decode(value, type=State)
+        return _Committed(msgspec.json.decode(value, type=State), stale)
     except msgspec.DecodeError as exc:
         raise config_error(
             f"the positions of {verbatim(repr(member))} in {{positions_topic}} are not pump's ({verbatim(exc)});"
@@ -253,13 +281,14 @@ class _Plan:
     by_partition: tuple[int, int] | None  # (i, n): send the partitions p % n == i (--shard-by partition, --processes)
     shape: Shape | None = None  # --columns, --datetime for CSV and JSON lines
     positions: Checkpoint | None = None  # --exactly-once: this member's committed positions, and what it commits
+    stale: list[str] = dataclasses.field(default_factory=list)  # --exactly-once --restart: the job's keys it deletes
 
 
 def _plan(
     config: ReplayConfig,
     part: tuple[int, int] | None = None,
     resume: dict[str, Position] | None = None,
-    committed: State | None = None,
+    committed: _Committed | None = None,
 ) -> _Plan:
     """Blocking file work (stat, open, fingerprint, import), run on a thread; fails before anything is sent.
 
@@ -286,7 +315,7 @@ def _plan(
     if config.checkpoint.path and part is None:
         checkpoint = Checkpoint(config.checkpoint.path, config.topic, config.checkpoint.restart, shard, processes)
     if config.transactions.exactly_once:
-        positions = _positions(config, shard, processes, committed)
+        positions = _positions(config, shard, processes, committed.state if committed else None)
         points = positions.resume_parts(sources)
     elif part is not None:
         points = [resume or {}]
@@ -294,7 +323,7 @@ def _plan(
         points = checkpoint.resume_parts(sources) if checkpoint is not None else [{} for _ in range(processes)]
     decode_processes = decode_processes_for(settings, sources)
     return _Plan(sources, decoders, checkpoint, points, processes, decode_processes, by_partition,
-                 shape if shape.needed else None, positions)  # fmt: skip
+                 shape if shape.needed else None, positions, committed.stale if committed else [])  # fmt: skip
 
 
 def _positions(config: ReplayConfig, shard: str | None, processes: int, committed: State | None) -> Checkpoint:
@@ -398,7 +427,8 @@ def _transactions(
     size = dead_letters.size if isinstance(dead_letters, FileDeadLetters) else lambda: None
     assert settings.transactional_id is not None
     return Transactions(sink, mode, accounts, plan.positions, settings.transactional_id.encode(), settings.transaction_interval,
-                        settings.transaction_records, size, metrics, on_commit)  # fmt: skip
+                        settings.transaction_records, [k.encode() for k in plan.stale], size, metrics,
+                        on_commit)  # fmt: skip
 
 
 def _pacing(config: ReplayConfig, accounts: Accounts) -> tuple[RateLimit | None, EventPace | None, Stamper | None]:

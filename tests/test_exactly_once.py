@@ -11,7 +11,7 @@ import pytest
 
 from pump import ConfigError, replay
 from pump.account.checkpoint import State
-from pump.account.positions import job_of, member_of
+from pump.account.positions import job_of, laid_out_otherwise, member_of
 from pump.testing import MemoryCluster
 from tests.support.builders import config, keyed_lines, write_lines
 from tests.support.checks import in_key_order
@@ -114,5 +114,31 @@ def test_settings_exactly_once_cannot_keep_are_refused(tmp_path: Path, settings:
 def test_members_of_a_job_have_ids_of_their_own_the_same_on_every_restart(tmp_path: Path) -> None:
     a, b = exactly_once(tmp_path / "in.jsonl"), exactly_once(tmp_path / "in.jsonl")
     assert job_of(a) == job_of(b) != job_of(config(tmp_path / "other.jsonl", "t", exactly_once=True))  # type: ignore[arg-type]
-    assert member_of("job", (2, 4), None) == "job/shard-2" and member_of("job", (2, 4), (1, 2)) == "job/shard-2/process-1"
+    assert member_of("job", (2, 4), None) == "job/shard-2-of-4"
+    assert member_of("job", (2, 4), (1, 2)) == "job/shard-2-of-4/process-1-of-2"
     assert job_of(exactly_once(tmp_path / "in.jsonl", transactional_id="mine")) == "mine"  # type: ignore[arg-type]
+
+
+def test_members_of_another_layout_are_told_apart_from_this_ones_siblings() -> None:
+    keys = ["job", "job/process-0-of-2", "job/process-1-of-2", "job/process-0-of-3", "jobs/process-0-of-2", "other"]
+    assert laid_out_otherwise("job", "job/process-1-of-2", keys) == ["job", "job/process-0-of-3"]
+    assert laid_out_otherwise("job", "job", keys) == ["job/process-0-of-2", "job/process-1-of-2", "job/process-0-of-3"]
+    sharded = ["j/shard-0-of-4/process-0-of-2", "j/shard-3-of-4/process-1-of-2", "j/shard-1-of-2/process-0-of-2"]
+    assert laid_out_otherwise("j", "j/shard-1-of-4/process-0-of-2", sharded) == ["j/shard-1-of-2/process-0-of-2"]
+
+
+async def test_positions_of_another_layout_are_refused_and_a_restart_deletes_them(tmp_path: Path) -> None:
+    lines = keyed_lines(1000)
+    path = write_lines(tmp_path / "in.jsonl", lines)
+    cluster = MemoryCluster(partitions=4)
+    for index in range(2):
+        await replay(exactly_once(path, shard=f"{index}/2", shard_by="partition", limit=100), cluster=cluster)
+    job = job_of(exactly_once(path))  # type: ignore[arg-type]
+    assert sorted(cluster.positions) == [f"{job}/shard-0-of-2", f"{job}/shard-1-of-2"]
+    with pytest.raises(ConfigError, match=r"holds positions of .*shard-0-of-2', committed by a replay laid out otherwise"):
+        await replay(exactly_once(path, shard="0/4", shard_by="partition"), cluster=cluster)
+    with pytest.raises(ConfigError, match="laid out otherwise"):
+        await replay(exactly_once(path), cluster=cluster)
+    assert cluster.commits == 2 * 2, "nothing was committed by the refused runs"
+    report = await replay(exactly_once(path, restart=True), cluster=cluster)
+    assert report.acknowledged == 1000 and sorted(cluster.positions) == [job], "the other layout's positions are gone"

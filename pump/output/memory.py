@@ -20,6 +20,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pump.account.positions import of_job
 from pump.decode.parsed import Framed, Framer
 from pump.decode.partition import Partitioner
 from pump.errors import TopicError, TransactionAborted
@@ -103,8 +104,8 @@ class MemoryCluster:
     def sink(self, topic: str, partitions: int, on_retry: Callable[[], None] | None = None) -> MemorySink:
         return MemorySink(self, topic)
 
-    async def committed(self, key: str) -> bytes | None:
-        return self.positions.get(key)
+    async def committed(self, job: str) -> dict[str, bytes]:
+        return {key: value for key, value in self.positions.items() if of_job(job, key)}
 
     def messages(self, topic: str) -> list[Message]:
         """What the topic holds (acknowledged messages only), by partition then offset."""
@@ -199,7 +200,7 @@ class MemorySink:
     async def begin(self) -> None:
         self._held = []
 
-    async def commit(self, key: bytes, position: bytes) -> None:
+    async def commit(self, positions: dict[bytes, bytes | None]) -> None:
         held, self._held = self._held or [], None
         cluster = self.cluster
         if cluster.abort_commits:
@@ -208,7 +209,11 @@ class MemorySink:
             raise TransactionAborted("a transaction was aborted: its commit failed (in memory)")
         for pending in held:
             cluster._append(pending)
-        cluster.positions[key.decode()] = position
+        for key, position in positions.items():
+            if position is None:
+                cluster.positions.pop(key.decode(), None)
+            else:
+                cluster.positions[key.decode()] = position
         cluster.commits += 1
 
     async def abort(self) -> None:

@@ -141,8 +141,9 @@ class Transactional(Protocol):
     async def begin(self) -> None:
         """Open the next transaction."""
 
-    async def commit(self, key: bytes, position: bytes) -> None:
-        """Write ``position`` under ``key`` to the positions topic in the open transaction, then commit it."""
+    async def commit(self, positions: dict[bytes, bytes | None]) -> None:
+        """Write ``positions`` (by key; None deletes a key) to the positions topic in the open transaction, then commit
+        it."""
 
     async def abort(self) -> None:
         """Abort the open transaction (nothing in it becomes visible)."""
@@ -158,6 +159,7 @@ class Cluster(Protocol):
         """A sink for ``topic`` (``partitions``: for the topic's creation, when the settings allow it)."""
         ...
 
-    async def committed(self, key: str) -> bytes | None:
-        """``--exactly-once``: the last position committed under ``key`` (making the positions topic if missing)."""
+    async def committed(self, job: str) -> dict[str, bytes]:
+        """``--exactly-once``: the last positions committed by each member of ``job``, by member (making the positions
+        topic if missing)."""
         ...

@@ -30,8 +30,9 @@ class Tally(Protocol):
 
 
 class Transactions:
-    """``key``: the member's key in the positions topic; ``dead_letter_size``: the dead-letter file's size, where there
-    is one (committed with the positions: a resume cuts the file back to it)."""
+    """``key``: the member's key in the positions topic; ``stale``: keys its first commit deletes (the job's members of
+    another layout, replaced by a ``--restart``); ``dead_letter_size``: the dead-letter file's size, where there is one
+    (committed with the positions: a resume cuts the file back to it)."""
 
     def __init__(
         self,
@@ -42,6 +43,7 @@ class Transactions:
         key: bytes,
         interval: float,
         most: int,
+        stale: list[bytes] | None = None,
         dead_letter_size: Callable[[], int | None] = lambda: None,
         tally: Tally | None = None,
         on_commit: Callable[[], None] = lambda: None,
@@ -49,6 +51,7 @@ class Transactions:
     ) -> None:
         self.sink, self.mode, self.accounts, self.positions = sink, mode, accounts, positions
         self.key, self.interval, self.most = key, interval, most
+        self._stale = stale or []
         self.committed = 0
         self.aborted = 0
         self._dead_letter_size = dead_letter_size
@@ -84,10 +87,11 @@ class Transactions:
             await self.accounts.drain()
             self.positions.record(self.accounts.completion.positions)
             self.positions.state.dead_letter_bytes = self._dead_letter_size()
-            await self.sink.commit(self.key, self.positions.encoded())
+            await self.sink.commit({**dict.fromkeys(self._stale), self.key: self.positions.encoded()})
         except BaseException:
             self._note("aborted", opened)
             raise
+        self._stale = []
         self._note("committed", opened)
         self._on_commit()
 

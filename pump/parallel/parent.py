@@ -32,7 +32,7 @@ from pump.account import Checkpoint, Ledger
 from pump.config import ReplayConfig
 from pump.errors import Interrupted, PumpError
 from pump.input import Position, Source
-from pump.observe import Ending, Metrics, Progress, Report, build_report
+from pump.observe import Ending, ExactlyOnce, Metrics, Progress, Report, build_report
 from pump.output import in_flight_limit
 from pump.parallel import wire
 from pump.parallel.wire import TALLY_CALLS, Done, Failed, LedgerState, Saved, Spec, Tick
@@ -217,7 +217,16 @@ class _Run:
         if self.metrics is not None:
             self.metrics.finish()
         delivered = _Delivered(done[0].partitions, done[0].idempotent, warnings)
-        return build_report(self.config, self.ledger, delivered, ending, done[0].pacing)  # each paced its reading alike
+        exactly = _exactly_once(self.config, [r.exactly_once for r in done if r.exactly_once is not None])
+        return build_report(self.config, self.ledger, delivered, ending, done[0].pacing, None, exactly)  # paced alike
+
+
+def _exactly_once(config: ReplayConfig, parts: list[ExactlyOnce]) -> ExactlyOnce | None:
+    """The processes' transactions as the job's (``--exactly-once``: each process commits its own, under its key)."""
+    if not parts:
+        return None
+    return ExactlyOnce(str(config.transactions.transactional_id), parts[0].positions_topic, sum(p.committed for p in parts),
+                       sum(p.aborted for p in parts), any(p.resumed for p in parts))  # fmt: skip
 
 
 def _loop_name() -> str:

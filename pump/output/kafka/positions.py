@@ -1,6 +1,6 @@
-"""The positions topic of ``--exactly-once``: made when it is missing, and read for a member's last committed position.
+"""The positions topic of ``--exactly-once``: made when it is missing, and read for a job's last committed positions.
 
-One partition, compacted (each key's last value is what counts), replicated as the data topic is. A member's positions
+One partition, compacted (each key's last value is what counts), replicated as the data topic is. A job's positions
 are read with ``read_committed`` from the topic's start to its end as of the read: a position written in a transaction
 that was aborted, or is still open (a pump killed mid-transaction), is never seen.
 """
@@ -15,6 +15,7 @@ from aiokafka.admin import NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 from aiokafka.structs import TopicPartition
 
+from pump.account.positions import of_job
 from pump.config import ReplayConfig
 from pump.errors import BrokerError, TopicError
 from pump.output.kafka.admin import admin_client
@@ -56,8 +57,8 @@ async def _create(admin: Any, name: str, replicas: int) -> None:
             raise TopicError(f"cannot create the positions topic {name!r}: {for_code(code).__name__} {rest[-1] if rest else ''}")
 
 
-async def committed_position(config: ReplayConfig, bootstrap: str, key: str) -> bytes | None:
-    """The last position committed under ``key``, or None (none yet)."""
+async def committed_positions(config: ReplayConfig, bootstrap: str, job: str) -> dict[str, bytes]:
+    """The last position committed by each member of ``job`` (a key deleted by a tombstone is gone)."""
     name = config.transactions.positions_topic
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap.split(","),
@@ -67,7 +68,7 @@ async def committed_position(config: ReplayConfig, bootstrap: str, key: str) -> 
         **client_kwargs(config.security),
     )
     tp = TopicPartition(name, PARTITION)
-    wanted, last = key.encode(), None
+    last: dict[str, bytes | None] = {}
     try:
         await within(consumer.start(), config.producer.connect_timeout)
         consumer.assign([tp])
@@ -76,9 +77,9 @@ async def committed_position(config: ReplayConfig, bootstrap: str, key: str) -> 
         async with asyncio.timeout(config.delivery.delivery_timeout):
             while await consumer.position(tp) < end:
                 for messages in (await consumer.getmany(tp, timeout_ms=1000, max_records=10_000)).values():
-                    last = next((m.value for m in reversed(messages) if m.key == wanted and m.offset < end), last)
+                    last.update((m.key.decode(), m.value) for m in messages if m.key and m.offset < end)
     except (TimeoutError, KafkaError, OSError) as exc:
         raise BrokerError(f"cannot read the positions topic {name!r} at {bootstrap}: {describe(exc)}") from None
     finally:
         await consumer.stop()
-    return last
+    return {key: value for key, value in last.items() if value is not None and of_job(job, key)}

@@ -36,7 +36,7 @@ from pump.output.kafka.framing import ArrowFramer
 from pump.output.kafka.framing import available as framing_available
 from pump.output.kafka.logs import Tap
 from pump.output.kafka.options import producer_kwargs
-from pump.output.kafka.positions import committed_position, ensure_positions_topic
+from pump.output.kafka.positions import committed_positions, ensure_positions_topic
 from pump.output.kafka.waits import within
 from pump.output.kafka.wire import install as install_wire
 from pump.output.sink import Headers, OnDone
@@ -55,9 +55,9 @@ class KafkaCluster:
     def sink(self, topic: str, partitions: int, on_retry: Callable[[], None] | None = None) -> KafkaSink:
         return KafkaSink(self, topic, partitions, on_retry)
 
-    async def committed(self, key: str) -> bytes | None:
+    async def committed(self, job: str) -> dict[str, bytes]:
         await ensure_positions_topic(self.config, self.bootstrap)
-        return await committed_position(self.config, self.bootstrap, key)
+        return await committed_positions(self.config, self.bootstrap, job)
 
 
 class KafkaSink:
@@ -245,10 +245,10 @@ class KafkaSink:
         assert self._transactional_id is not None
         await transactional.begin(self._producer, self._transactional_id)
 
-    async def commit(self, key: bytes, position: bytes) -> None:
+    async def commit(self, positions: dict[bytes, bytes | None]) -> None:
         assert self._transactional_id is not None
         config = self.cluster.config
-        await transactional.commit(self._producer, self._transactional_id, config.transactions.positions_topic, key, position,
+        await transactional.commit(self._producer, self._transactional_id, config.transactions.positions_topic, positions,
                                    config.delivery.delivery_timeout)  # fmt: skip
 
     async def abort(self) -> None:

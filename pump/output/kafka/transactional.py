@@ -51,13 +51,18 @@ async def begin(producer: AIOKafkaProducer, transactional_id: str) -> None:
 
 
 async def commit(
-    producer: AIOKafkaProducer, transactional_id: str, positions_topic: str, key: bytes, position: bytes, seconds: float
+    producer: AIOKafkaProducer,
+    transactional_id: str,
+    positions_topic: str,
+    positions: dict[bytes, bytes | None],
+    seconds: float,
 ) -> None:
-    """The position, then the commit; a failure aborts the transaction (where it still can be) and is raised."""
+    """The positions, then the commit; a failure aborts the transaction (where it still can be) and is raised."""
     try:
-        delivered = await producer.send(positions_topic, position, key=key, partition=0)
+        delivered = [await producer.send(positions_topic, value, key=key, partition=0) for key, value in positions.items()]
         await within(producer.commit_transaction(), seconds)
-        await delivered
+        for future in delivered:
+            await future
     except (KafkaError, TimeoutError) as exc:
         error = transaction_error(exc, transactional_id)
         if isinstance(error, TransactionAborted):
