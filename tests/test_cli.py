@@ -74,6 +74,10 @@ def test_an_unreachable_broker_exits_2_with_one_line_quickly(tmp_path: Path) -> 
         (["x.jsonl", "-X", "acks=0"], "pump: -X acks=0 sets what --acks sets; use --acks"),
         (["x.jsonl", "-X", "no_such_option=1"], "pump: -X: not an aiokafka producer argument"),
         (["x.jsonl", "--key-field", "id", "--schema", "rides"], "pump: --key-field 'id' is not a field of schema Ride"),
+        (["x.jsonl", "--exactly-once", "--acks", "1"],
+         "pump: --exactly-once needs --acks all and the idempotent producer (--idempotence auto or on)"),
+        (["x.jsonl", "--exactly-once", "--idempotence", "off"], "pump: --exactly-once needs --acks all"),
+        (["x.jsonl", "--exactly-once", "--checkpoint", "c.json"], "pump: --exactly-once keeps its positions in Kafka"),
     ],
 )  # fmt: skip
 def test_user_mistakes_exit_2_with_one_line_naming_the_flag(tmp_path: Path, args: list[str], said: str) -> None:
@@ -82,6 +86,32 @@ def test_user_mistakes_exit_2_with_one_line_naming_the_flag(tmp_path: Path, args
     assert proc.returncode == 2
     [line] = cli.stderr_lines(proc)
     assert line.startswith(said), line
+
+
+@pytest.mark.parametrize("command", ["replay", "verify"])
+def test_exactly_once_into_the_embedded_broker_and_verify_of_it_are_refused_in_one_line(tmp_path: Path, command: str) -> None:
+    write_lines(tmp_path / "x.jsonl", [b"{}"])
+    proc = cli.pump(command, "x.jsonl", "--topic", "t", "--bootstrap-servers", "embedded", "--exactly-once", cwd=tmp_path)
+    assert proc.returncode == 2
+    [line] = cli.stderr_lines(proc)
+    assert (
+        line
+        == {
+            "replay": "pump: --exactly-once needs Kafka's transactions, which the embedded broker (Tansu) does not have: give"
+            " --bootstrap-servers a Kafka cluster",
+            "verify": "pump: --bootstrap-servers embedded starts an empty broker of its own: give verify the cluster the replay"
+            " wrote to",
+        }[command]
+    )
+
+
+def test_exactly_once_into_a_broker_without_transactions_is_one_line(broker: Broker, tmp_path: Path) -> None:
+    write_lines(tmp_path / "x.jsonl", [b"{}"])
+    proc = cli.pump("replay", str(tmp_path / "x.jsonl"), "--topic", "t", "--bootstrap-servers", broker.bootstrap,
+                    "--exactly-once", "--create-topic")  # fmt: skip
+    assert proc.returncode == 2
+    [line] = cli.stderr_lines(proc)
+    assert line.startswith(f"pump: the broker at {broker.bootstrap} refused a transactional producer (--exactly-once): "), line
 
 
 def test_csv_header_that_does_not_fit_the_schema_exits_2_naming_file_and_line(

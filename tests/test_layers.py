@@ -23,7 +23,7 @@ LAYERS: list[set[str]] = [
     {"pump.engine", "pump.signals"},
     {"pump.parallel"},
     {"pump.runner"},
-    {"pump.bench"},
+    {"pump.bench", "pump.verify"},
     {"pump.cli", "pump.testing"},
     {"pump", "pump.__main__"},
 ]

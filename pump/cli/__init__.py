@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from pump._version import __version__
 from pump.cli import commands
-from pump.cli.options import add_bench_arguments, add_replay_arguments, add_setting, flag_of
+from pump.cli.options import add_bench_arguments, add_replay_arguments, add_setting, add_verify_arguments, flag_of
 from pump.cli.tuning import tune_process
 from pump.config import SETTINGS
 from pump.errors import PumpError
@@ -56,6 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
         " --key-field) are passed through to every run. INPUT: a file to replay (default: --rows synthetic rides).",
         allow_abbrev=False,  # --mode is replay's (refused here), not an abbreviation of --modes
     ))  # fmt: skip
+    add_verify_arguments(sub.add_parser(
+        "verify", help="check that a topic holds the inputs' records exactly once, on their keys' partitions, in order",
+        description="Give it the command that replayed the inputs, with verify for replay: it reads the inputs as that"
+        " replay did and the topic as a read_committed consumer, and names every record missing, twice, unexpected, on"
+        " another partition than its key's, or out of order, with its input line. Exit 0: exact; 1: a mismatch; 2: an"
+        " error. Sending options (--mode, --rate, --acks...) are taken and make no difference; --shard and --processes"
+        " are ignored (the whole job is checked).",
+    ))  # fmt: skip
     b = sub.add_parser("broker", help="run the embedded development broker in the foreground")
     b.add_argument("--port", type=int, default=9092, help="the port it listens on (default 9092)")
     b.add_argument("--host", default="127.0.0.1", help="the address it listens on (default 127.0.0.1: this machine only)")
@@ -80,7 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(getattr(args, "verbose", False))
     tune_process()
     try:
-        run = {"broker": commands.broker, "plan": commands.plan, "replay": commands.replay, "bench": commands.bench}[args.command]
+        run = {"broker": commands.broker, "plan": commands.plan, "replay": commands.replay, "bench": commands.bench,
+               "verify": commands.verify}[args.command]  # fmt: skip
         return run(args)
     except PumpError as exc:
         print(f"pump: {exc.render(flag_of)}", file=sys.stderr)

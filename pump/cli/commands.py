@@ -1,4 +1,5 @@
-"""The two commands: ``pump replay`` (run a replay, print its report) and ``pump broker`` (the embedded broker)."""
+"""The commands: ``pump replay`` (run a replay, print its report), ``pump verify`` (check a topic against the inputs),
+``pump plan``, ``pump bench`` and ``pump broker`` (the embedded broker)."""
 
 from __future__ import annotations
 
@@ -76,6 +77,23 @@ def broker(args: argparse.Namespace) -> int:
     return 0
 
 
+def verify(args: argparse.Namespace) -> int:
+    """``pump verify``: see ``pump.verify``."""
+    from pump.verify import Start, verify
+
+    config = config_from_args(args)
+    report = run_loop(verify(config, Start(args.from_timestamp, args.from_offsets)), args.loop)
+    print(report.to_text(), flush=True)
+    path = config.observe.report_json
+    if path is not None:
+        try:
+            with open(path, "wb") as f:
+                f.write(report.to_json())
+        except OSError as exc:
+            print(f"pump: warning: report not written to {path}: {exc.strerror or exc}", file=sys.stderr)
+    return report.exit_code
+
+
 def bench(args: argparse.Namespace) -> int:
     """``pump bench``: see ``pump.bench``."""
     from pump.bench import BenchSettings, run_bench
@@ -90,4 +108,4 @@ def bench(args: argparse.Namespace) -> int:
     return run_bench(settings, config)
 
 
-__all__ = ("bench", "broker", "flag_of", "plan", "replay", "run_loop")
+__all__ = ("bench", "broker", "flag_of", "plan", "replay", "run_loop", "verify")

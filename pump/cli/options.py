@@ -196,6 +196,26 @@ def _add_list(parser: argparse.ArgumentParser, s: Setting, flag: str, default: s
                         f" its own (default {default})")  # fmt: skip
 
 
+def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
+    """``pump verify``: every ``pump replay`` flag (the replay's command, with verify for replay), and where to read from."""
+    add_replay_arguments(parser)
+    start = parser.add_argument_group("verify", "where the read of the topic starts (default: each partition's start)")
+    where = start.add_mutually_exclusive_group()
+    where.add_argument("--from-timestamp", type=int, metavar="MS", help="the first record at or after this time (epoch ms)")
+    where.add_argument("--from-offsets", type=_offsets, metavar="P:O,...", help="partition P from offset O (others: start)")
+
+
+def _offsets(text: str) -> dict[int, int]:
+    try:
+        pairs = [part.split(":") for part in text.split(",") if part.strip()]
+        offsets = {int(p): int(o) for p, o in pairs}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected PARTITION:OFFSET,..., got {text!r}") from None
+    if not offsets or any(p < 0 or o < 0 for p, o in offsets.items()):
+        raise argparse.ArgumentTypeError(f"expected PARTITION:OFFSET,... of numbers from 0, got {text!r}")
+    return offsets
+
+
 NO_INPUT = "\0pump-bench-no-input"
 
 

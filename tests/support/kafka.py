@@ -71,3 +71,28 @@ async def created(bootstrap: str, name: str, partitions: int) -> None:
     import asyncio
 
     await asyncio.to_thread(create_topic, bootstrap, name, partitions)
+
+
+def produce(bootstrap: str, topic: str, records: list[tuple[int, bytes | None, bytes]]) -> None:
+    """Writes ``(partition, key, value)`` records as they are, past pump (a topic damaged on purpose)."""
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": bootstrap, "log_level": 0, "enable.idempotence": False})
+    for partition, key, value in records:
+        producer.produce(topic, value, key, partition=partition)
+    assert producer.flush(30) == 0, "records not delivered"
+
+
+def end_offsets(bootstrap: str, topic: str, **conf: Any) -> dict[int, int]:
+    """Each partition's end offset (``isolation.level``: librdkafka's default, read_committed, gives the stable ends)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "pump-tests", "log_level": 0, **conf})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
+    finally:
+        consumer.close()
+
+
+def ends(bootstrap: str, topic: str, **conf: Any) -> int:
+    """The sum of the topic's partitions' end offsets."""
+    return sum(end_offsets(bootstrap, topic, **conf).values())

@@ -73,7 +73,7 @@ def connect_error(exc: BaseException, causes: list[str], config: ReplayConfig, b
     """What to tell the user when the producer could not start; None: not an error of ours to explain."""
     protocol = config.security.security_protocol
     where = f"cannot use Kafka at {verbatim(bootstrap)}"
-    if isinstance(exc, KafkaConnectionError) and causes:
+    if lost_connection(exc) and causes:
         return named(BrokerError, f"{where}: {explain(causes[-1], protocol)}")
     if isinstance(exc, SaslAuthenticationFailed):
         said = describe(exc).split("SaslAuthenticationFailed: ", 1)[-1]
@@ -104,9 +104,14 @@ def connect_error(exc: BaseException, causes: list[str], config: ReplayConfig, b
 def refused_idempotence(exc: BaseException, config: ReplayConfig) -> bool:
     """Starting an idempotent producer failed at the broker (not on the way to it, and not for want of the user's
     rights): Tansu answers InitProducerId so."""
-    if config.producer.idempotence == "off" or not isinstance(exc, KafkaError):
+    if config.producer.idempotence == "off" or not isinstance(exc, KafkaError) or lost_connection(exc):
         return False
-    return not isinstance(exc, (KafkaConnectionError, SaslAuthenticationFailed, *NOT_AUTHORIZED))
+    return not isinstance(exc, (SaslAuthenticationFailed, *NOT_AUTHORIZED))
+
+
+def lost_connection(exc: BaseException) -> bool:
+    """A connection failed or closed (aiokafka's transactional start wraps it in a bare ``KafkaError``)."""
+    return isinstance(exc, KafkaConnectionError) or isinstance(exc.__cause__, KafkaConnectionError)
 
 
 def not_authorized(topic: str, config: ReplayConfig, said: str) -> str:

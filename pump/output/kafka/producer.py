@@ -28,6 +28,7 @@ from pump.output.kafka.errors import (
     connect_error,
     describe,
     failure_of,
+    lost_connection,
     not_authorized,
     refused_idempotence,
 )
@@ -41,6 +42,9 @@ from pump.output.kafka.waits import within
 from pump.output.kafka.wire import install as install_wire
 from pump.output.sink import Headers, OnDone
 from pump.records import DeliveryError
+
+#: Seconds between starts of a transactional producer whose coordinator went away while it started.
+RESTART_PAUSE = 0.5
 
 
 class KafkaCluster:
@@ -123,8 +127,21 @@ class KafkaSink:
         return self
 
     async def _start(self) -> None:
-        with self._tap.starting():
-            await within(self._producer.start(), self.cluster.config.producer.connect_timeout)
+        """Start the producer. A transactional one that lost its connection to the coordinator while starting (its
+        broker died: the coordinator moves to another) is made again and started, until ``connect_timeout`` is spent."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.cluster.config.producer.connect_timeout
+        while True:
+            try:
+                with self._tap.starting():
+                    await within(self._producer.start(), max(deadline - loop.time(), 0.0))
+                return
+            except KafkaError as exc:
+                if not (self._transactional_id and lost_connection(exc)) or loop.time() >= deadline:
+                    raise
+            await self._producer.stop()
+            await asyncio.sleep(RESTART_PAUSE)
+            self._producer = self._make(self._kwargs)
 
     async def _without_idempotence(self, why: str) -> None:
         """``idempotence auto`` and a broker that refuses it (Tansu does): go on without, and say so once."""
