@@ -26,6 +26,11 @@ COMMANDS = {
     "bench": "`pump bench [INPUT] [options] [replay options]`: every combination of the values listed, each a whole"
     " `pump replay` process, side by side ([send-modes.md](send-modes.md)). Any `pump replay` option not listed here"
     " is passed through to every run.",
+    "verify": "`pump verify PATH... --topic TOPIC [replay options]`: whether the topic holds the inputs' records exactly"
+    " once, on their keys' partitions, in input order; the replay's command with `verify` for `replay`"
+    " ([exactly-once.md](exactly-once.md#pump-verify)). It takes every `pump replay` option (those that change what is"
+    " sent, such as `--schema`, `--key-field` and `--columns`, matter; `--shard` and `--processes` are ignored), and"
+    " these:",
     "broker": "`pump broker`: the embedded development broker (Tansu, in memory) in the foreground, until Ctrl-C.",
 }
 HEAD = """# Every option
@@ -56,14 +61,17 @@ def render() -> str:
     parts = [HEAD]
     for name, summary in COMMANDS.items():
         parts.append(f"## pump {name}\n\n{summary}\n")
-        parts.extend(_groups(commands[name], replay=name == "replay"))
+        parts.extend(_groups(commands[name], replay=name == "replay", only="verify" if name == "verify" else None))
     parts.append(ENVIRONMENT)
     return "\n".join(parts)
 
 
-def _groups(parser: argparse.ArgumentParser, replay: bool) -> list[str]:
+def _groups(parser: argparse.ArgumentParser, replay: bool, only: str | None = None) -> list[str]:
+    """The parser's option groups as tables (``only``: just the group of that title; the rest are replay's)."""
     out = []
     for group in parser._action_groups:
+        if only is not None and group.title != only:
+            continue
         actions = [a for a in group._group_actions if not isinstance(a, argparse._HelpAction)]
         if not actions:
             continue

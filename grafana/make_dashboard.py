@@ -85,6 +85,19 @@ ROWS: list[tuple[str, list[tuple[str, str, str, list[tuple[str, str]]]]]] = [
             (f"sum(increase(pump_pacing_skipped_gaps_total{{{SEL}}}[{RI}]))", "gaps skipped"),
         ]),
     ]),
+    ("Exactly once (--exactly-once)", [
+        ("Transactions /s by outcome", "timeseries", "short", [
+            (f"sum by (outcome) (rate(pump_transactions_total{{{SEL}}}[{RI}]))", "{{outcome}}"),
+        ]),
+        ("Transaction duration (p50 / p99)", "timeseries", "s", [
+            (f"histogram_quantile({q}, sum by (le) (rate(pump_transaction_duration_seconds_bucket{{{SEL}}}[{RI}])))",
+             f"p{int(q * 100)}")
+            for q in (0.5, 0.99)
+        ]),
+        ("Aborted transactions (records sent again)", "stat", "none", [
+            (f'sum(increase(pump_transactions_total{{{SEL}, outcome="aborted"}}[{RI}]))', "aborted"),
+        ]),
+    ]),
     ("Latency", [
         ("Acknowledgement latency", "timeseries", "s", [
             (f"histogram_quantile({q}, sum by (le) (rate(pump_ack_latency_seconds_bucket{{{SELM}}}[{RI}])))", f"p{int(q * 100)}")

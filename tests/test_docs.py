@@ -90,7 +90,7 @@ def test_each_pump_command_the_docs_show_is_one_pump_takes(block: Block, monkeyp
             bench_config(rest)
         else:
             assert not rest, f"{block}: unknown arguments {rest}"
-        if args.command == "replay":
+        if args.command in ("replay", "verify"):
             config_from_args(args)
         checked += 1
     assert checked or all(words[0] != "pump" for words in commands(block)), block

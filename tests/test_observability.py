@@ -20,7 +20,9 @@ from pump import replay
 from pump.dev.broker import Broker, free_port
 from pump.testing import MemoryCluster
 from tests.support import cli
+from tests.support.apache_kafka import KafkaCluster
 from tests.support.builders import config, keyed_lines, write_lines
+from tests.support.kafka import create_topic
 from tests.support.tools import require
 
 pytestmark = pytest.mark.integration
@@ -206,6 +208,32 @@ def test_every_dashboard_query_returns_data_from_a_real_prometheus_scraping_a_re
     assert not empty, "dashboard queries with no data:\n" + "\n".join(empty)
     # the check has teeth: a misspelt metric name gives an empty result
     assert query(url, f'sum(rate(pump_records_acknowledgd_total{{topic="{topic_name}"}}[1m]))', at) == []
+
+
+def test_the_exactly_once_panels_show_a_real_replays_transactions(
+    prometheus: tuple[str, int], kafka: KafkaCluster, topic_name: str, tmp_path: Path
+) -> None:
+    url, pump_port = prometheus
+    path = write_lines(tmp_path / "in.jsonl", keyed_lines(50_000))
+    create_topic(kafka.bootstrap, topic_name, 2)
+    proc = cli.pump("replay", str(path), "--topic", topic_name, "--bootstrap-servers", kafka.bootstrap, "--key-field", "user",
+                    "--exactly-once", "--transaction-records", "5000", "--chunk-bytes", "65536", "--rate", "25000",
+                    "--metrics-addr", f"127.0.0.1:{pump_port}", "--metrics-linger", "2", "--no-progress")  # fmt: skip
+    at = time.time() - 1.0
+    assert proc.returncode == 0, proc.stderr.decode()
+    queries = [(title, expr) for title, expr in dashboard_queries() if "transaction" in expr]
+    assert len(queries) == 4, queries
+    panels = dict(queries)
+
+    def values(expr: str) -> dict[str, float]:
+        concrete = expr.replace("$topic", topic_name).replace("$__rate_interval", "1m")
+        return {r["metric"].get("outcome", ""): float(r["value"][1]) for r in query(url, concrete, at)}
+
+    by_outcome = values(panels["Transactions /s by outcome"])
+    assert by_outcome["committed"] > 0 and by_outcome["aborted"] == 0, by_outcome
+    p50, p99 = (values(e)[""] for t, e in queries if t.startswith("Transaction duration"))
+    assert 0 < p50 <= p99 < 10, (p50, p99)
+    assert values(panels["Aborted transactions (records sent again)"]) == {"": 0.0}
 
 
 def test_prometheus_config_passes_promtool() -> None:

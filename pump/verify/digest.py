@@ -1,7 +1,8 @@
 """What ``pump verify`` keeps of the records on each side: digests first, details only where digests differ.
 
-A record is its key and value, hashed (BLAKE2b, 128 bits: the value keyed by the record's key, so no key and value
-pair can pass for another). ``Digests`` folds each partition's records into a count, a sum of their hashes (equal
+A record is its key and value, hashed (Python's own hash of the pair: SipHash, 64 bits, seeded afresh in each process,
+so both sides are hashed by the same process; four times as fast as BLAKE2b, which was most of verify's time).
+``Digests`` folds each partition's records into a count, a sum of their hashes (equal
 exactly when the same records are there, however ordered) and a chain (equal when they are also in the same order),
 in constant memory. Records without a key go where the producer pleased: they are folded into one digest for the
 whole topic, with no order.
@@ -16,23 +17,17 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable
-from hashlib import blake2b
 
 from pump.records import Record
 
-MASK = (1 << 128) - 1
-#: An odd multiplier: the chain is a polynomial of the hashes in order, modulo 2**128.
-CHAIN = 0x9E3779B97F4A7C15F39CC0605CEDC835
-NO_KEY = b"pump-no-key"
+MASK = (1 << 64) - 1
+#: An odd multiplier: the chain is a polynomial of the hashes in order, modulo 2**64.
+CHAIN = 0x9E3779B97F4A7C15
 
 
 def record_hash(key: bytes | None, value: bytes) -> int:
-    """The record's 128-bit hash: its value, keyed by its key (a key over 64 bytes by its own hash first)."""
-    if key is None:
-        return int.from_bytes(blake2b(value, digest_size=16, person=NO_KEY).digest())
-    if len(key) > 64:
-        key = blake2b(key).digest()
-    return int.from_bytes(blake2b(value, digest_size=16, key=key).digest())
+    """The record's 64-bit hash (the same in one process only)."""
+    return hash((key, value)) & MASK
 
 
 class Digests:
@@ -48,7 +43,7 @@ class Digests:
         """``records`` as the replay would send them to ``partition`` (from the input ``name``)."""
         count, total, chain = self.counts[partition], self.sums[partition], self.chains[partition]
         for key, value, _line in records:
-            h = record_hash(key, value)
+            h = hash((key, value)) & MASK
             if key is None:
                 self.keyless[0] += 1
                 self.keyless[1] = (self.keyless[1] + h) & MASK
@@ -62,7 +57,7 @@ class Digests:
         """``records`` read from the topic: partition, offset, key, value."""
         counts, sums, chains, keyless = self.counts, self.sums, self.chains, self.keyless
         for partition, _offset, key, value in records:
-            h = record_hash(key, value)
+            h = hash((key, value)) & MASK
             if key is None:
                 keyless[0] += 1
                 keyless[1] = (keyless[1] + h) & MASK

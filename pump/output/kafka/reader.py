@@ -58,6 +58,7 @@ class TopicReader:
             enable_auto_commit=False,
             request_timeout_ms=int(config.delivery.delivery_timeout * 1000),
             max_partition_fetch_bytes=4 * 1024 * 1024,
+            fetch_max_wait_ms=100,  # a partition read to its end answers at once, not after the default 500 ms
             **client_kwargs(config.security),
         )
 
