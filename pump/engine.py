@@ -117,6 +117,8 @@ class Engine:
         broken = asyncio.create_task(self.accounts.broken(), name="pump-accounts-broken")
         try:
             await asyncio.wait({work, halted, broken}, return_when=asyncio.FIRST_COMPLETED)
+            if work.done() and work.exception() is not None:
+                await self.stages.mode.abandon()  # nothing more is shipped by a run that failed
             if work.done():
                 work.result()  # re-raises what stopped the workers
             else:  # halted, or accounting broke: take no more chunks; what was sent is finished below

@@ -3,6 +3,7 @@ committed positions, an aborted transaction sent again, and the settings it refu
 
 from __future__ import annotations
 
+import asyncio
 import collections
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from tests.support.checks import in_key_order
 
 @pytest.fixture(autouse=True)
 def _no_pause_after_an_abort(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pump.runner.ABORT_PAUSE", 0.0)
+    monkeypatch.setattr("pump.runner.exactly.ABORT_PAUSE", 0.0)
 
 
 def exactly_once(path: Path, **settings: object) -> object:
@@ -71,6 +72,74 @@ async def test_an_aborted_transaction_is_sent_again_from_the_last_committed_posi
     assert report.exit_code == 0 and report.exactly_once is not None and report.exactly_once.aborted == 2
     assert report.acknowledged == report.records == 2500, "counts are of what was committed, not of what was aborted"
     assert len([w for w in report.warnings if "aborted" in w]) == 2
+
+
+@pytest.mark.parametrize("mode", ["batch", "callback", "sync"])
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+async def test_every_mode_and_format_sends_an_aborted_transaction_again_exactly(tmp_path: Path, mode: str, fmt: str) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = 400 if mode == "sync" else 1500
+    users, seqs = [f"u{i % 37}" for i in range(n)], list(range(n))
+    path = tmp_path / f"in.{fmt}"
+    if fmt == "parquet":
+        pq.write_table(pa.table({"user": users, "seq": seqs}), path, row_group_size=100)
+    elif fmt == "csv":
+        path.write_text("user,seq\n" + "".join(f"{u},{s}\n" for u, s in zip(users, seqs, strict=True)))
+    else:
+        write_lines(path, keyed_lines(n))
+    cluster = MemoryCluster(partitions=3)
+    cluster.abort_at = frozenset({3, 5})  # after the start's and the first records' commits; then once more
+    report = await replay(exactly_once(path, mode=mode, transaction_records=100, rate=20_000), cluster=cluster)
+    assert report.exit_code == 0 and report.exactly_once is not None and report.exactly_once.aborted == 2
+    got = [msgspec.json.decode(m.value) for m in cluster.messages("t")]
+    assert sorted(int(r["seq"]) for r in got) == seqs, "each record once"
+    assert report.acknowledged == report.records == report.lines == n
+    in_key_order(cluster.messages("t"), 3)
+
+
+async def test_a_restart_whose_transaction_aborts_after_a_commit_goes_on_from_that_commit(tmp_path: Path) -> None:
+    lines = keyed_lines(3000)
+    path = write_lines(tmp_path / "in.jsonl", lines)
+    cluster = MemoryCluster(partitions=2)
+    await replay(exactly_once(path, limit=1200), cluster=cluster)
+    before = cluster.commits
+    cluster.abort_at = frozenset({before + 3})  # the restart's start and first records commit, then an abort
+    report = await replay(exactly_once(path, restart=True), cluster=cluster)
+    assert report.exactly_once is not None and report.exactly_once.aborted == 1 and report.exactly_once.restarted
+    sent_again = collections.Counter(m.value for m in cluster.messages("t")) - collections.Counter(lines[:1200])
+    assert sent_again == collections.Counter(lines), "the restart sent every line once, its aborted part again"
+    assert "found and ignored (--restart)" in report.to_text()
+    assert (report.files, report.lines, report.acknowledged) == (1, 3000, 3000), "input counted once, not per attempt"
+
+
+async def test_a_limit_holds_across_an_aborted_transaction(tmp_path: Path) -> None:
+    lines = keyed_lines(3000)
+    path = write_lines(tmp_path / "in.jsonl", lines)
+    cluster = MemoryCluster(partitions=2)
+    cluster.abort_at = frozenset({3})  # the start's commit, the first records' commit, then an abort
+    report = await replay(exactly_once(path, limit=2000), cluster=cluster)
+    assert report.exactly_once is not None and report.exactly_once.aborted == 1
+    assert collections.Counter(m.value for m in cluster.messages("t")) == collections.Counter(lines[:2000])
+    assert (report.lines, report.acknowledged) == (2000, 2000)
+
+
+async def test_a_transaction_whose_records_get_no_answer_is_aborted_after_the_delivery_timeout(tmp_path: Path) -> None:
+    lines = keyed_lines(2000)
+    path = write_lines(tmp_path / "in.jsonl", lines)
+    cluster = MemoryCluster(partitions=2, hold=True)  # the broker takes the records and never answers
+
+    async def answer_later() -> None:
+        await asyncio.sleep(0.5)
+        cluster.hold = False  # and then answers again: the records held by then stay unanswered
+
+    later = asyncio.create_task(answer_later())
+    report = await replay(exactly_once(path, delivery_timeout=0.2), cluster=cluster)
+    await later
+    assert report.exit_code == 0 and report.exactly_once is not None and report.exactly_once.aborted >= 1
+    assert collections.Counter(m.value for m in cluster.messages("t")) == collections.Counter(lines)
+    assert any("not all acknowledged within the delivery timeout (0.2 s)" in w for w in report.warnings)
 
 
 async def test_dead_letters_to_a_file_are_cut_back_to_the_committed_positions_on_resume(tmp_path: Path) -> None:

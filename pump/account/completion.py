@@ -22,6 +22,7 @@ class _Entry:
     end: Position
     remaining: int | None  # None: not decoded yet
     seq: int = -1  # -1: a file's end marker
+    read: tuple[int, int, int] = (0, 0, 0)  # the chunk's text bytes, raw bytes and lines
 
 
 class Completion:
@@ -31,9 +32,11 @@ class Completion:
         self._entries: deque[_Entry] = deque()
         self._by_seq: dict[int, _Entry] = {}
         self.positions: dict[str, Position] = {k: v for k, v in (resumed or {}).items() if v.offset or v.done}
+        self.handled = [0, 0, 0]  # text bytes, raw bytes and lines of the chunks handled so far, as ``read`` counts them
 
     def read(self, chunk: Read) -> None:
-        entry = _Entry(chunk.path, Position(chunk.end, chunk.first_line + chunk.lines), None, chunk.seq)
+        entry = _Entry(chunk.path, Position(chunk.end, chunk.first_line + chunk.lines), None, chunk.seq,
+                       (chunk.text_bytes, chunk.raw_bytes, chunk.lines))  # fmt: skip
         self._entries.append(entry)
         self._by_seq[chunk.seq] = entry
 
@@ -61,4 +64,6 @@ class Completion:
         while entries and entries[0].remaining == 0:
             entry = entries.popleft()
             self.positions[entry.path] = entry.end
+            for i, n in enumerate(entry.read):
+                self.handled[i] += n
             self._by_seq.pop(entry.seq, None)

@@ -55,6 +55,7 @@ class ExactlyOnce(msgspec.Struct, frozen=True):
     committed: int
     aborted: int
     resumed: bool  # the run began at committed positions (not at the inputs' start)
+    restarted: bool = False  # committed positions were found and ignored (--restart)
 
 
 class Report(msgspec.Struct, frozen=True, kw_only=True):
@@ -150,7 +151,7 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
 
 def _exactly(e: ExactlyOnce) -> str:
     aborted = f", {e.aborted:,} aborted (their records sent again from the last committed position)" if e.aborted else ""
-    where = "resumed at" if e.resumed else "kept in"
+    where = "resumed at" if e.resumed else "found and ignored (--restart), now kept in" if e.restarted else "kept in"
     return (f"{e.committed:,} transaction{'' if e.committed == 1 else 's'} committed{aborted}; positions {where} topic"
             f" {e.positions_topic!r}, key {e.transactional_id!r}")  # fmt: skip
 

@@ -11,7 +11,7 @@ keeps outcomes pending until ``settle()``; ``fail(key, value)`` may return a
 ``DeliveryError`` for a record (its whole send fails); ``missing`` topics make opening a
 sink fail as a missing topic does. Its sinks take transactions too (``--exactly-once``): what a transaction holds
 joins the topic when it commits, with its position (``positions``), and is dropped when it aborts; ``abort_commits``
-makes that many commits fail.
+makes that many commits fail, ``abort_at`` the commits of those numbers.
 """
 
 from __future__ import annotations
@@ -99,6 +99,8 @@ class MemoryCluster:
     commits: int = 0
     aborts: int = 0
     abort_commits: int = 0  # how many commits to come fail (and abort), as a broker's trouble would make them
+    abort_at: frozenset[int] = frozenset()  # which commits fail, counted from 1 over every sink's commits
+    _commit_calls: int = 0
     _ends: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def sink(self, topic: str, partitions: int, on_retry: Callable[[], None] | None = None) -> MemorySink:
@@ -151,6 +153,7 @@ class MemorySink:
         self.topic = topic
         self._held: list[_Pending] | None = None  # the open transaction's sends
         self._owner = owner or self  # whose transactions its sends are in (``beside``)
+        self._transactional = False  # it began a transaction: from then on, as aiokafka, it sends only in one
         self.partitions = 0
         self.idempotent = False
         self.warnings: list[str] = []
@@ -178,6 +181,7 @@ class MemorySink:
         return self.max_batch_bytes is None or BATCH_HEADER + record_size(key, value) <= self.max_batch_bytes
 
     async def send_batch(self, batch: MemoryBatch, partition: int, on_done: OnDone) -> None:  # type: ignore[override]
+        self._in_transaction()
         self.cluster._deliver(_Pending(self.topic, partition, list(batch.records), on_done, self._owner._held))
 
     async def send(
@@ -189,7 +193,13 @@ class MemorySink:
         extra: Headers | None = None,
         timestamp: int | None = None,
     ) -> None:
+        self._in_transaction()
         self.cluster._deliver(_Pending(self.topic, partition, [(key, value, timestamp)], on_done, self._owner._held))
+
+    def _in_transaction(self) -> None:
+        """A sink that began transactions refuses a send outside one, as aiokafka does (``IllegalOperation``)."""
+        if self._owner._transactional and self._owner._held is None:
+            raise DeliveryError("other", "IllegalOperation: Can't send messages while not in transaction (in memory)")
 
     def outcome(self, delivery: DeliveryError | None) -> DeliveryError | None:
         return delivery
@@ -199,12 +209,14 @@ class MemorySink:
 
     async def begin(self) -> None:
         self._held = []
+        self._transactional = True
 
     async def commit(self, positions: dict[bytes, bytes | None]) -> None:
         held, self._held = self._held or [], None
         cluster = self.cluster
-        if cluster.abort_commits:
-            cluster.abort_commits -= 1
+        cluster._commit_calls += 1
+        if cluster.abort_commits or cluster._commit_calls in cluster.abort_at:
+            cluster.abort_commits = max(cluster.abort_commits - 1, 0)
             cluster.aborts += 1
             raise TransactionAborted("a transaction was aborted: its commit failed (in memory)")
         for pending in held:

@@ -87,6 +87,9 @@ class SendMode(Protocol):
     async def close(self) -> None:
         """Ship anything buffered and wait until every record is settled."""
 
+    async def abandon(self) -> None:
+        """The run ended on an error (an aborted transaction): ship nothing more, buffered records are dropped."""
+
 
 def in_flight_limit(settings: DeliverySettings) -> int:
     return 1 if settings.mode == "sync" else settings.max_in_flight
@@ -148,6 +151,9 @@ class SyncMode:
     async def close(self) -> None:
         return None
 
+    async def abandon(self) -> None:
+        return None
+
 
 class CallbackMode:
     name = "callback"
@@ -197,6 +203,9 @@ class CallbackMode:
 
     async def close(self) -> None:
         await self.inflight.wait_idle()
+
+    async def abandon(self) -> None:
+        return None  # nothing is buffered
 
 
 class _OpenBatch:
@@ -400,3 +409,11 @@ class BatchMode:
         async with self._lock:
             await self._ship_aged(everything=True)
         await self.inflight.wait_idle()
+
+    async def abandon(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
+        self._open.clear()

@@ -2,23 +2,26 @@
 
 The engine hands its chunks to the send mode one at a time, in input order; after each, ``after`` says whether the
 open transaction has held enough (``--transaction-records``) or long enough (``--transaction-ms``). Then ``commit``
-ships what is buffered and waits until every record sent is settled, waits for the dead letters to be written (to a
-topic: in the same transaction; to a file: made durable first), and writes the accounts' positions (every line before
-them handled) with the commit: the records and the position become visible together, or, aborted, neither does
-(Kafka Connect's exactly-once sources do the same with an offsets topic, KIP-618). The next transaction opens at once.
+ships what is buffered and waits until every record sent is settled (within ``--delivery-timeout``), waits for the
+dead letters to be written (to a topic: in the same transaction; to a file: made durable first), and writes the
+accounts' positions (every line before them handled) with the commit: the records and the position become visible
+together, or, aborted, neither does (Kafka Connect's exactly-once sources do the same with an offsets topic,
+KIP-618). The next transaction opens at once.
 
 A commit that fails aborts its transaction and raises ``TransactionAborted``: the run then goes on from the last
-committed position (``pump.runner``). Failures no later transaction could escape (fenced, not authorized) raise
+committed position (``pump.runner.exactly``). Failures no later transaction could escape (fenced, not authorized) raise
 ``BrokerError`` and end it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Protocol
 
 from pump.account import Accounts, Checkpoint
+from pump.errors import TransactionAborted
 from pump.output.modes import SendMode
 from pump.output.sink import Transactional
 
@@ -48,10 +51,13 @@ class Transactions:
         tally: Tally | None = None,
         on_commit: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        settle_within: float = 30.0,
     ) -> None:
         self.sink, self.mode, self.accounts, self.positions = sink, mode, accounts, positions
         self.key, self.interval, self.most = key, interval, most
         self._stale = stale or []
+        self.settle_within = settle_within  # --delivery-timeout: how long a commit waits for its records' outcomes
         self.committed = 0
         self.aborted = 0
         self._dead_letter_size = dead_letter_size
@@ -83,8 +89,7 @@ class Transactions:
         assert self._opened is not None
         opened, self._opened = self._opened, None
         try:
-            await self.mode.flush()
-            await self.accounts.drain()
+            await self._settle()
             self.positions.record(self.accounts.completion.positions)
             self.positions.state.dead_letter_bytes = self._dead_letter_size()
             await self.sink.commit({**dict.fromkeys(self._stale), self.key: self.positions.encoded()})
@@ -94,6 +99,21 @@ class Transactions:
         self._stale = []
         self._note("committed", opened)
         self._on_commit()
+
+    async def _settle(self) -> None:
+        """Ship what is buffered and wait for every record's outcome, for at most ``settle_within`` seconds: a
+        transactional producer's batches never expire in aiokafka, so a partition that stays unavailable would hold the
+        commit forever. Past that, the transaction is aborted and its records sent again from the last commit."""
+        try:
+            async with asyncio.timeout(self.settle_within):
+                await self.mode.flush()
+                await self.accounts.drain()
+        except TimeoutError:
+            await self.sink.abort()
+            raise TransactionAborted(
+                f"a transaction was aborted: its records were not all acknowledged within the delivery timeout"
+                f" ({self.settle_within:g} s)"
+            ) from None
 
     async def finish(self, settled: bool) -> None:
         """At the end of the run: the open transaction committed where every record sent is settled, else aborted (a

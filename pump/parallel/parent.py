@@ -226,7 +226,8 @@ def _exactly_once(config: ReplayConfig, parts: list[ExactlyOnce]) -> ExactlyOnce
     if not parts:
         return None
     return ExactlyOnce(str(config.transactions.transactional_id), parts[0].positions_topic, sum(p.committed for p in parts),
-                       sum(p.aborted for p in parts), any(p.resumed for p in parts))  # fmt: skip
+                       sum(p.aborted for p in parts), any(p.resumed for p in parts),
+                       any(p.restarted for p in parts))  # fmt: skip
 
 
 def _loop_name() -> str:

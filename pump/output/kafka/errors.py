@@ -12,6 +12,7 @@ import asyncio
 
 from aiokafka.errors import (
     ClusterAuthorizationFailedError,
+    IllegalOperation,
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
@@ -29,7 +30,9 @@ from pump.output.kafka.expiry import Expired
 from pump.records import DeliveryError, FailureReason
 
 #: What a send (or its outcome) can fail with; translated by ``failure_of``.
-DELIVERY_ERRORS: tuple[type[BaseException], ...] = (KafkaError, asyncio.TimeoutError)
+#: What a send may raise. IllegalOperation: a transactional producer's send outside a transaction (after an abort, a
+#: batch still shipped by the attempt that is ending): its records fail, and the next attempt sends them again.
+DELIVERY_ERRORS: tuple[type[BaseException], ...] = (KafkaError, asyncio.TimeoutError, IllegalOperation)
 NOT_AUTHORIZED = (TopicAuthorizationFailedError, ClusterAuthorizationFailedError)
 #: Refused before they were written. Not NotEnoughReplicasAfterAppendError: those records are in the leader's log and
 #: may reach the topic once replicas return, so their outcome is unknown (``timeout``).

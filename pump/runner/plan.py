@@ -1,0 +1,98 @@
+"""What is known of a replay before it connects: its inputs, decoders, shards and processes, and where each resumes."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pump.account import Checkpoint
+from pump.account.checkpoint import State
+from pump.config import ReplayConfig, verbatim
+from pump.decode import build_decoders, decode_processes_for
+from pump.decode.shape import Shape
+from pump.decode.stage import Decoders
+from pump.input import Position, Source, open_sources, shard_sources
+from pump.input.shards import parse_shard
+from pump.schemas import load_schema
+
+
+def process_count(config: ReplayConfig) -> int:
+    """``--processes``: as given, or ``auto``: the cores this process may run on."""
+    asked = config.input.processes
+    return len(os.sched_getaffinity(0)) if asked == "auto" else asked
+
+
+@dataclass
+class Committed:
+    """What the positions topic holds for a member: its last committed positions, and the job's members laid out
+    otherwise (refused, or with ``--restart`` deleted by the first commit)."""
+
+    state: State | None = None
+    stale: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    """What is known before connecting: the inputs, the schema's decoders, where each input (or each process's) resumes."""
+
+    sources: Sequence[Source]
+    decoders: Decoders
+    checkpoint: Checkpoint | None
+    resume: list[dict[str, Position]]  # one per process
+    processes: int
+    decode_processes: int
+    by_partition: tuple[int, int] | None  # (i, n): send the partitions p % n == i (--shard-by partition, --processes)
+    shape: Shape | None = None  # --columns, --datetime for CSV and JSON lines
+    positions: Checkpoint | None = None  # --exactly-once: this member's committed positions, and what it commits
+    stale: list[str] = dataclasses.field(default_factory=list)  # --exactly-once --restart: the job's keys it deletes
+
+
+def plan_of(
+    config: ReplayConfig,
+    part: tuple[int, int] | None = None,
+    resume: dict[str, Position] | None = None,
+    committed: Committed | None = None,
+) -> Plan:
+    """Blocking file work (stat, open, fingerprint, import), run on a thread; fails before anything is sent.
+
+    ``part`` ``(j, count)``: this is process j of a replay in ``count`` processes, resuming from ``resume``.
+    ``committed``: ``--exactly-once``'s last committed positions (of this member), where it resumes.
+    """
+    settings = config.input
+    processes = 1 if part is not None else process_count(config)
+    sources = open_sources(settings.paths, settings.format, settings.column_list, settings.field_delimiter)
+    shard, by_partition = None, None
+    if settings.shard is not None:
+        index, count = parse_shard(settings.shard)
+        if settings.shard_by == "partition":
+            shard, by_partition = f"{index}/{count} by partition", (index, count)
+        else:
+            sources, shard = shard_sources(sources, index, count), f"{index}/{count}"
+    if part is not None:  # process j of count sends its share of what the shard sends
+        j, count = part
+        by_partition = (by_partition[0] + j * by_partition[1], by_partition[1] * count) if by_partition else part
+    schema = load_schema(settings.schema) if settings.schema else None
+    decoders = build_decoders(schema, settings.key_field, settings.datetime)
+    shape = Shape(settings.column_list, settings.datetime, schema)
+    checkpoint = positions = None
+    if config.checkpoint.path and part is None:
+        checkpoint = Checkpoint(config.checkpoint.path, config.topic, config.checkpoint.restart, shard, processes)
+    if config.transactions.exactly_once:
+        positions = _positions(config, shard, processes, committed.state if committed else None)
+        points = positions.resume_parts(sources)
+    elif part is not None:
+        points = [resume or {}]
+    else:
+        points = checkpoint.resume_parts(sources) if checkpoint is not None else [{} for _ in range(processes)]
+    decode_processes = decode_processes_for(settings, sources)
+    return Plan(sources, decoders, checkpoint, points, processes, decode_processes, by_partition,
+                 shape if shape.needed else None, positions, committed.stale if committed else [])  # fmt: skip
+
+
+def _positions(config: ReplayConfig, shard: str | None, processes: int, committed: State | None) -> Checkpoint:
+    """``--exactly-once``'s positions of this member: checked as a checkpoint's are, and recorded at each commit."""
+    member, topic = config.transactions.transactional_id, config.transactions.positions_topic
+    where = f"the positions of {verbatim(repr(member))} in {{positions_topic}} {verbatim(repr(topic))}"
+    return Checkpoint(None, config.topic, config.checkpoint.restart, shard, processes, loaded=committed, where=where)
