@@ -11,7 +11,9 @@ median rates to the librdkafka reference run in the same session.
 
 Brokers: ``embedded`` (a fresh Tansu per run, started before the clock); ``kafka`` (Apache Kafka from
 the test harness, one node for the session, a fresh topic per run, deleted after it); or the address
-of a cluster you run (fresh topics there too). The perf-test contender needs ``java`` and ``mvn``.
+of a cluster you run (fresh topics there too). The perf-test contender needs ``java`` and ``mvn``, and so do the
+Avro contenders (``*-avro*``: Apicurio Registry from the test harness, one for the session), whose ratios are also
+given to the confluent-kafka script that writes Avro with its ``AvroSerializer`` (``librdkafka-avro``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -68,6 +71,7 @@ class Run:
     topic: str
     acks: str
     folder: Path
+    registry: str | None = None  # the Schema Registry's URL, for the Avro contenders
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,14 @@ def pump_command(*extra: str) -> Callable[[Run], list[str]]:
     return command
 
 
+def pump_avro_command(*extra: str) -> Callable[[Run], list[str]]:
+    def command(run: Run) -> list[str]:
+        assert run.registry is not None
+        return [*pump_command()(run), "--value-format", "avro", "--schema-registry", run.registry, *extra]
+
+    return command
+
+
 def pump_result(run: Run, _stdout: str) -> tuple[int, float]:
     report = json.loads((run.folder / "report.json").read_text())
     if report["exit_code"] != 0 or report["acknowledged"] != report["records"]:
@@ -106,6 +118,12 @@ def reference_command(run: Run) -> list[str]:
 def reference_result(_run: Run, stdout: str) -> tuple[int, float]:
     out = json.loads(stdout.strip().splitlines()[-1])
     return out["records"], out["window_s"]
+
+
+def reference_avro_command(run: Run) -> list[str]:
+    assert run.registry is not None
+    return [sys.executable, str(HERE / "reference_avro.py"), str(run.path), run.bootstrap, run.topic, run.registry,
+            "--acks", run.acks, "--linger-ms", str(LINGER_MS), "--batch-bytes", str(BATCH_BYTES)]  # fmt: skip
 
 
 def raw_command(mode: str) -> Callable[[Run], list[str]]:
@@ -176,6 +194,14 @@ CONTENDERS = {
                   "as pump-batch-csv, --exactly-once"),
         Contender("pump-batch-csv-p2", "csv", 1, pump_command("--processes", "2"), pump_result,
                   "as pump-batch-csv, --processes 2"),
+        Contender("librdkafka-avro", "jsonl", 5, reference_avro_command, reference_result,
+                  "confluent-kafka script: msgspec decodes each line into the rides Struct, AvroSerializer (same schema and"
+                  " registry) writes it; 1/5 the rows"),
+        Contender("pump-avro", "jsonl", 5, pump_avro_command(), pump_result,
+                  "as pump-batch, --value-format avro (the schema derived from --schema rides), 1/5 the rows"),
+        Contender("pump-avro-csv", "csv", 5, pump_avro_command(), pump_result, "as pump-avro, on the same rides as CSV"),
+        Contender("pump-avro-parquet", "parquet", 5, pump_avro_command(), pump_result,
+                  "as pump-avro, on the same rides as Parquet (the schema derived from its columns)"),
         Contender("pump-callback", "jsonl", 5, pump_command("--mode", "callback"), pump_result, "--mode callback, 1/5 the rows"),
         Contender("pump-sync", "jsonl", 50, pump_command("--mode", "sync"), pump_result, "--mode sync, 1/50 of the rows"),
     )
@@ -185,10 +211,13 @@ CONTENDERS = {
 class Target:
     """Where runs send to. ``topic()`` gives a bootstrap address and a fresh topic for one run."""
 
-    def __init__(self, broker: str, folder: Path) -> None:
+    def __init__(self, broker: str, folder: Path, registry: bool = False) -> None:
         self.broker = broker
         self.folder = folder
         self.cluster = None
+        self.registry: Any = None
+        self.registry_url: str | None = None
+        self._wants_registry = registry
         self.bootstrap = broker
         self.admin = None
 
@@ -200,9 +229,16 @@ class Target:
             self.cluster = KafkaCluster(1, self.folder / "kafka", heap="1g").__enter__()
             self.bootstrap = self.cluster.bootstrap
             print(f"Apache Kafka ready in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+        if self._wants_registry:
+            from tests.support.registry import Apicurio
+
+            self.registry = Apicurio(self.folder / "registry").__enter__()
+            self.registry_url = self.registry.url
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        if self.registry is not None:
+            self.registry.__exit__(*exc_info)
         if self.cluster is not None:
             self.cluster.__exit__(*exc_info)
 
@@ -264,7 +300,7 @@ def run_once(contender: Contender, target: Target, path: Path, acks: str) -> dic
     """One whole process, start to exit: wall time, CPU time and peak RSS (``wait4``; the sum over its processes,
     sampled), and what it delivered."""
     with target.topic() as (bootstrap, topic), tempfile.TemporaryDirectory() as tmp:
-        run = Run(path, bootstrap, topic, acks, Path(tmp))
+        run = Run(path, bootstrap, topic, acks, Path(tmp), target.registry_url)
         cmd = contender.command(run)
         stop = threading.Event()
         if contender.scrape:
@@ -294,21 +330,23 @@ def run_once(contender: Contender, target: Target, path: Path, acks: str) -> dic
             "cpu_s": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024, "rss_sum_mb": peak[0]}  # fmt: skip
 
 
-def table(runs: dict[str, list[dict[str, float]]], reference: str) -> str:
+def table(runs: dict[str, list[dict[str, float]]], references: tuple[str, ...]) -> str:
+    """A row a contender, with its ratio to each reference that ran (the librdkafka scripts)."""
+
     def median(name: str, key: str) -> float:
         return statistics.median(r[key] for r in runs[name])
 
+    refs = [r for r in references if r in runs] or list(references[:1])
     head = (f"{'contender':<20}{'rows':>10}{'wall s (median, min..max)':>28}{'records/s':>11}{'own rec/s':>11}"
-            f"{'CPU s':>7}{'RSS MB':>8}{'sum MB':>8}{'vs ' + reference:>16}")  # fmt: skip
+            f"{'CPU s':>7}{'RSS MB':>8}{'sum MB':>8}" + "".join(f"{'vs ' + r:>20}" for r in refs))  # fmt: skip
     lines = [head, "-" * len(head)]
-    ref = median(reference, "records_per_s") if reference in runs else None
     for name, rs in runs.items():
         walls = [r["wall_s"] for r in rs]
         spread = f"{statistics.median(walls):.2f} ({min(walls):.2f}..{max(walls):.2f})"
-        ratio = f"{median(name, 'records_per_s') / ref:.2f}x" if ref else "-"
+        ratios = [f"{median(name, 'records_per_s') / median(r, 'records_per_s'):.2f}x" if r in runs else "-" for r in refs]
         lines.append(f"{name:<20}{int(rs[0]['records']):>10,}{spread:>28}{median(name, 'records_per_s'):>11,.0f}"
                      f"{median(name, 'own_records_per_s'):>11,.0f}{median(name, 'cpu_s'):>7.1f}{median(name, 'rss_mb'):>8.0f}"
-                     f"{median(name, 'rss_sum_mb'):>8.0f}{ratio:>16}")  # fmt: skip
+                     f"{median(name, 'rss_sum_mb'):>8.0f}" + "".join(f"{r:>20}" for r in ratios))  # fmt: skip
     return "\n".join(lines)
 
 
@@ -322,13 +360,15 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write every run's figures here")
     a = ap.parse_args()
     java = shutil.which("java") and shutil.which("mvn")
-    allowed = [n for n in CONTENDERS if (n != "perf-test" or java) and (not n.endswith("-eos") or a.broker != "embedded")]
+    allowed = [n for n in CONTENDERS if (n != "perf-test" or java) and (not n.endswith("-eos") or a.broker != "embedded")
+               and ("avro" not in n or java)]  # fmt: skip
     names = a.contenders.split(",") if a.contenders else allowed  # Tansu has no transactions: -eos needs Kafka
     unknown = [n for n in names if n not in CONTENDERS]
     if unknown:
         raise SystemExit(f"unknown contenders {unknown}: choose from {', '.join(CONTENDERS)}")
     runs: dict[str, list[dict[str, float]]] = {n: [] for n in names}
-    with tempfile.TemporaryDirectory() as tmp, Target(a.broker, Path(tmp)) as target:
+    avro = any("avro" in n for n in names)
+    with tempfile.TemporaryDirectory() as tmp, Target(a.broker, Path(tmp), registry=avro) as target:
         for i in range(a.repeats):
             for name in names[i % len(names) :] + names[: i % len(names)]:  # rotated: each contender in each place
                 contender = CONTENDERS[name]
@@ -340,7 +380,7 @@ def main() -> None:
     print(f"\nbroker {a.broker}, acks {a.acks}, {a.repeats} repeats, rotating order; whole processes, start to exit")
     print(f"(RSS is the largest process's peak, never below this launcher's {floor:.0f} MB, which Linux counts in;")
     print(" sum MB: the peak of all its processes' RSS together, sampled every 50 ms)")
-    print(table(runs, "librdkafka"))
+    print(table(runs, ("librdkafka", "librdkafka-avro")))
     print("\n" + "\n".join(f"  {n}: {CONTENDERS[n].settings}" for n in names))
     if a.json:
         a.json.write_text(json.dumps(runs, indent=2))

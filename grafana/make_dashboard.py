@@ -35,6 +35,9 @@ ROWS: list[tuple[str, list[tuple[str, str, str, list[tuple[str, str]]]]]] = [
         ("Invalid lines /s by reason", "timeseries", "short", [
             (f"sum by (reason) (rate(pump_invalid_lines_total{{{SEL}}}[{RI}]))", "{{reason}}"),
         ]),
+        ("Schema failures (a value that does not fit --schema or the registry's schema)", "stat", "none", [
+            (f'sum(pump_invalid_lines_total{{{SEL}, reason="schema"}})', "schema"),
+        ]),
     ]),
     ("Pipeline", [
         ("Queue depth vs capacity", "timeseries", "short", [

@@ -13,6 +13,7 @@ declarations: the command line (``pump.cli.options`` builds every flag from
       security    SecuritySettings    TLS and SASL
       delivery    DeliverySettings    send mode, bounds, timeouts, dead letters
       transactions TransactionSettings exactly once: records and input positions in Kafka transactions
+      values      ValueSettings       the values' format (JSON, or Avro and JSON Schema through a Schema Registry)
       checkpoint  CheckpointSettings  progress kept across runs
       observe     ObserveSettings     metrics, progress line, report
 
@@ -43,6 +44,7 @@ ShardBy = Literal["input", "partition"]
 RecordTimestamp = Literal["create", "event", "shifted"]
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+ValueFormat = Literal["json", "avro", "json-schema"]
 
 EMBEDDED = "embedded"
 
@@ -120,7 +122,12 @@ class InputSettings(_Group):
     workers: Annotated[int, setting("decoding coroutines", ge=1, metavar="N")] = 2
     decode_processes: Annotated[
         int | None,
-        setting("decode in N processes to use more cores (default: 2 for CSV input over 32 MiB, else 0)", ge=0, metavar="N"),
+        setting(
+            "decode in N processes to use more cores (default: 2 for input over 32 MiB that is CSV without pyarrow,"
+            " or written as Avro; else 0)",
+            ge=0,
+            metavar="N",
+        ),
     ] = None
     queue_size: Annotated[int, setting("chunks between reader and workers", ge=1, metavar="N")] = 8
     chunk_bytes: Annotated[
@@ -338,6 +345,69 @@ class TransactionSettings(_Group):
     transaction_records: Annotated[int, setting("a transaction commits after this many records", ge=1, metavar="N")] = 100_000
 
 
+class ValueSettings(_Group):
+    """The values' format: JSON as read, or Avro / JSON Schema in Confluent's wire format, through a Schema Registry.
+    The registry's password comes from ``$PUMP_REGISTRY_PASSWORD`` or a file, never a flag."""
+
+    value_format: Annotated[
+        ValueFormat,
+        setting(
+            "json: each record's JSON as it is; avro, json-schema: Confluent's wire format (a magic byte, the schema's"
+            " id, the body), the schema registered in --schema-registry"
+        ),
+    ] = "json"
+    value_schema: Annotated[
+        str | None,
+        setting(
+            "the value schema: .avsc for avro, a JSON Schema document for json-schema (default: derived from a Parquet"
+            " input's columns or from --schema; pump schema shows it)",
+            metavar="FILE",
+        ),
+    ] = None
+    schema_registry: Annotated[
+        str | None, setting("the Schema Registry's URL (Confluent's API)", env="PUMP_SCHEMA_REGISTRY", metavar="URL")
+    ] = None
+    subject: Annotated[str | None, setting("the subject the schema is registered under (default: TOPIC-value)",
+                                           metavar="NAME")] = None  # fmt: skip
+    auto_register: Annotated[
+        bool,
+        setting(
+            "register the schema under the subject (--no-auto-register: use the schema given if it is registered"
+            " there, else the subject's latest version, and fail if it is not registered)"
+        ),
+    ] = True
+    registry_user: Annotated[str | None, setting("the registry's basic-auth user", metavar="USER")] = None
+    registry_password: Annotated[
+        Secret | None,
+        setting("the registry's basic-auth password", cli=False, via="$PUMP_REGISTRY_PASSWORD or --registry-password-file"),
+    ] = None
+    registry_cafile: Annotated[str | None, setting("CA bundle that signed the registry's certificate", metavar="FILE")] = None
+    encode_processes: Annotated[
+        int | None,
+        setting(
+            "write values in N processes, after decoding (default: 2 for Avro, or values checked against a JSON Schema"
+            " given, of input over 4 MiB on a multi-core machine; else 0)",
+            ge=0,
+            metavar="N",
+        ),
+    ] = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.value_format == "json":
+            if self.value_schema or self.schema_registry or self.subject:
+                raise config_error("{value_schema}, {schema_registry} and {subject} need {value_format} avro or json-schema")
+        elif self.schema_registry is None:
+            raise config_error(f"{{value_format}} {self.value_format} needs {{schema_registry}}: the registry's URL")
+        if self.registry_user is not None and self.registry_password is None:
+            raise config_error("{registry_user} needs {registry_password}")
+
+    @property
+    def registered(self) -> bool:
+        """Values in a registry's wire format (not bare JSON)."""
+        return self.value_format != "json"
+
+
 class CheckpointSettings(_Group):
     """Progress kept across runs: per input, how far every line is handled."""
 
@@ -372,6 +442,7 @@ class ReplayConfig(_Group):
     security: SecuritySettings = msgspec.field(default_factory=SecuritySettings)
     delivery: DeliverySettings = msgspec.field(default_factory=DeliverySettings)
     transactions: TransactionSettings = msgspec.field(default_factory=TransactionSettings)
+    values: ValueSettings = msgspec.field(default_factory=ValueSettings)
     checkpoint: CheckpointSettings = msgspec.field(default_factory=CheckpointSettings)
     observe: ObserveSettings = msgspec.field(default_factory=ObserveSettings)
 
@@ -383,6 +454,9 @@ class ReplayConfig(_Group):
             raise config_error("{speed} paces one process's replay by event time: it needs {processes} 1")
         if self.transactions.exactly_once:
             self._check_exactly_once()
+        if self.values.registered and self.input.datetime != "iso":
+            raise config_error(f"{{datetime}} shapes JSON values; {{value_format}} {self.values.value_format} writes"
+                               " timestamps as its schema says")  # fmt: skip
 
     def _check_exactly_once(self) -> None:
         if self.producer.acks != "all" or self.producer.idempotence == "off":
@@ -410,6 +484,7 @@ GROUPS: dict[str, type[_Group]] = {
     "security": SecuritySettings,
     "delivery": DeliverySettings,
     "transactions": TransactionSettings,
+    "values": ValueSettings,
     "checkpoint": CheckpointSettings,
     "observe": ObserveSettings,
 }

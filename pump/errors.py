@@ -7,6 +7,7 @@
     +-- BrokerError                the cluster cannot be reached or used   (exit 2)
     |   +-- TopicError             the topic is missing or cannot be made  (exit 2)
     |   +-- TransactionAborted     --exactly-once: a transaction could not commit, and was aborted (retried)
+    +-- RegistryError              the Schema Registry cannot be reached, or refused the schema (exit 2)
     +-- Interrupted                a second SIGINT/SIGTERM aborted the run (exit 128 + signal)
 
 Per-line problems (malformed JSON, a wrong type, a missing key) are not
@@ -87,6 +88,11 @@ class BrokerError(PumpError):
 
 class TopicError(BrokerError):
     """The topic does not exist and was not created, or its creation failed."""
+
+
+class RegistryError(PumpError):
+    """The Schema Registry cannot be reached, or refused what pump asked of it (a schema it finds incompatible, a
+    subject it does not have); said before any record is sent."""
 
 
 class TransactionAborted(BrokerError):

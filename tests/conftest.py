@@ -21,6 +21,7 @@ from hypothesis import settings
 
 from pump.dev.broker import Broker
 from tests.support.apache_kafka import KafkaCluster
+from tests.support.registry import Apicurio
 
 # CI runs the same examples every time (no flaky red builds); local runs keep exploring new ones.
 settings.register_profile("ci", derandomize=True, database=None)
@@ -32,6 +33,7 @@ PROCESS_FIXTURES: dict[str, tuple[str, ...]] = {
     "broker": ("integration",),
     "kafka": ("integration", "apache_kafka"),
     "kafka3": ("integration", "apache_kafka"),
+    "registry": ("integration",),
 }
 
 
@@ -69,6 +71,13 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
     """One Apache Kafka node (combined broker and controller) for the session; skipped without java and mvn."""
     with KafkaCluster(1, tmp_path_factory.mktemp("kafka")) as cluster:
         yield cluster
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Apicurio]:
+    """A real Schema Registry (Apicurio's Confluent-compatible API) for the session; skipped without java and mvn."""
+    with Apicurio(tmp_path_factory.mktemp("registry")) as r:
+        yield r
 
 
 @pytest.fixture(scope="module")

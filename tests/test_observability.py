@@ -64,8 +64,15 @@ def test_dashboard_structure_is_sound_for_provisioning() -> None:
     assert refs and set(refs) == set(provisioned) == {"pump-prometheus"}
     assert {v["name"] for v in board["templating"]["list"]} == {"topic", "mode"}
     rows = {p["title"] for p in board["panels"] if p["type"] == "row"}
-    assert rows == {"Input", "Pipeline", "Output", "Pacing (--rate, --speed)", "Latency", "Process",
-                    "Exactly once (--exactly-once)"}
+    assert rows == {
+        "Input",
+        "Pipeline",
+        "Output",
+        "Pacing (--rate, --speed)",
+        "Latency",
+        "Process",
+        "Exactly once (--exactly-once)",
+    }
     titles = {p["title"] for p in board["panels"]}
     assert "Dead letters /s by reason" in titles
     assert any(p["type"] == "heatmap" for p in board["panels"])

@@ -64,6 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
         " error. Sending options (--mode, --rate, --acks...) are taken and make no difference; --shard and --processes"
         " are ignored (the whole job is checked).",
     ))  # fmt: skip
+    s = sub.add_parser("schema", help="print the value schema pump derives for these inputs (Avro or JSON Schema)",
+                       description="The schema pump replay --value-format registers when no --value-schema is given:"
+                       " from a Parquet input's columns, else from --schema, with only --columns when given.")  # fmt: skip
+    s.add_argument("paths", nargs="+", metavar="PATH", help=SETTINGS["paths"].help)
+    add_setting(s, "value_format", default="avro")
+    s.add_argument(
+        "--topic", default="records", help="the topic: a Parquet input's Avro record is named for it (default records)"
+    )
+    for name in ("schema", "columns", "format"):
+        add_setting(s, name)
     b = sub.add_parser("broker", help="run the embedded development broker in the foreground")
     b.add_argument("--port", type=int, default=9092, help="the port it listens on (default 9092)")
     b.add_argument("--host", default="127.0.0.1", help="the address it listens on (default 127.0.0.1: this machine only)")
@@ -89,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     tune_process()
     try:
         run = {"broker": commands.broker, "plan": commands.plan, "replay": commands.replay, "bench": commands.bench,
-               "verify": commands.verify}[args.command]  # fmt: skip
+               "verify": commands.verify, "schema": commands.schema}[args.command]  # fmt: skip
         return run(args)
     except PumpError as exc:
         print(f"pump: {exc.render(flag_of)}", file=sys.stderr)

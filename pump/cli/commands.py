@@ -66,6 +66,22 @@ def plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def schema(args: argparse.Namespace) -> int:
+    """``pump schema PATH...``: the value schema ``pump replay`` would register for these inputs, to review or register."""
+    import msgspec
+
+    from pump.input import open_sources
+    from pump.runner.values import value_schema
+    from pump.schemas import load_schema
+
+    columns = tuple(c.strip() for c in args.columns.split(",") if c.strip()) if args.columns else None
+    sources = open_sources(tuple(args.paths), args.format, columns)
+    struct = load_schema(args.schema) if args.schema else None
+    derived = value_schema(args.value_format, None, args.topic, columns, sources, struct)
+    print(msgspec.json.format(derived.text, indent=2))
+    return 0
+
+
 def broker(args: argparse.Namespace) -> int:
     from pump.dev.broker import Broker
 

@@ -19,9 +19,11 @@ from pump.config import GROUPS, SETTINGS, ReplayConfig, Secret, Setting
 from pump.errors import UsageError
 
 PASSWORD_ENV = "PUMP_SASL_PASSWORD"
+REGISTRY_PASSWORD_ENV = "PUMP_REGISTRY_PASSWORD"
 #: Flags that configure the command rather than the replay: (dest, how the CLI uses it).
 CLI_ONLY = {
     "sasl_password_file": "reads security.sasl_password (else $PUMP_SASL_PASSWORD)",
+    "registry_password_file": "reads values.registry_password (else $PUMP_REGISTRY_PASSWORD)",
     "loop": "which event loop runs the replay",
     "verbose": "shows aiokafka's log",
 }
@@ -45,6 +47,7 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
         elif s.flag is not None:
             _add_flag(groups[s.group], s)
     groups["security"].add_argument("--sasl-password-file", metavar="FILE", help="file holding the SASL password")
+    groups["values"].add_argument("--registry-password-file", metavar="FILE", help="file holding the registry's password")
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop", help="event loop (default uvloop)")
     parser.add_argument("-v", "--verbose", action="store_true", help="show aiokafka's log")
 
@@ -117,6 +120,7 @@ def config_from_args(args: argparse.Namespace) -> ReplayConfig:
             value = _pairs(value, s.flag or s.name)
         values[s.name] = value
     values["sasl_password"] = read_password(args.sasl_password_file)
+    values["registry_password"] = read_password(args.registry_password_file, "--registry-password-file", REGISTRY_PASSWORD_ENV)
     return ReplayConfig.of(values.pop("paths"), values.pop("topic"), **values)
 
 
@@ -130,15 +134,15 @@ def _pairs(pairs: list[str], flag: str) -> dict[str, str]:
     return out
 
 
-def read_password(password_file: str | None) -> Secret | None:
-    """The SASL password: from the file when one is named, else from ``$PUMP_SASL_PASSWORD``; never a flag's value."""
+def read_password(password_file: str | None, flag: str = "--sasl-password-file", env: str = PASSWORD_ENV) -> Secret | None:
+    """A password (SASL's, the registry's): from the file when one is named, else from ``$env``; never a flag's value."""
     if password_file is not None:
         try:
             with open(password_file, encoding="utf-8") as f:
                 return Secret(f.read().rstrip("\r\n"))
         except OSError as exc:
-            raise UsageError(f"--sasl-password-file {password_file}: {exc.strerror or exc}") from None
-    value = os.environ.get(PASSWORD_ENV)
+            raise UsageError(f"{flag} {password_file}: {exc.strerror or exc}") from None
+    value = os.environ.get(env)
     return Secret(value) if value else None
 
 

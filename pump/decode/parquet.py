@@ -4,7 +4,8 @@ else decoded line by line as any JSON line is (``jsonl``), which reports each ba
 
 Run on a decode thread (``stage.InlineDecode``): Arrow's kernels release the GIL, so the event loop sends meanwhile.
 Where the run sends record batches as they are (``Framer``), rows vouched for stay Arrow arrays
-(``columns``) and become record batches there too, never Python objects. pyarrow is imported at the first batch.
+(``columns``) and become record batches there too, never Python objects; where values are written as Avro, rows
+vouched for are written a column at a time (``written``). pyarrow is imported at the first batch.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from pump.decode.avrocolumns import AvroColumns
 from pump.decode.jsonl import JsonLinesDecoder, valid_utf8
 from pump.decode.parsed import Columns, Parsed, Share
 from pump.decode.vouch import Vouch
@@ -38,14 +40,30 @@ class ParquetRows:
             return None
         return Columns(keys, self._json(rows.batch).values(rows.batch), rows.first_line)
 
+    def written(self, rows: RowBatch, avro: AvroColumns) -> tuple[Chunk, Parsed] | None:
+        """The rows' values written as Avro a column at a time (``avrocolumns``), where the types vouch for every row
+        and the writer takes every column; else None. The chunk holds the rows as JSON lines, for what reads a line
+        back (a dead letter)."""
+        vouched, keys = self._vouch.key_array(rows.batch)
+        values = avro.encode(rows.batch) if vouched else None
+        if values is None:
+            return None
+        columns = Columns(keys, values, rows.first_line)
+        return self.text(rows), Parsed(columns.records())
+
+    def text(self, rows: RowBatch) -> Chunk:
+        """The rows as a chunk of JSON lines, its offsets counting rows."""
+        batch = rows.batch
+        data = self._json(batch).pieces(batch, batch.num_rows)[0] if batch.num_rows else b""
+        return Chunk(rows.path, "jsonl", None, rows.first_line, rows.offset, data, rows.raw_bytes, rows.lines, rows.seq,
+                     rows=True)  # fmt: skip
+
     def decode(self, rows: RowBatch, share: Share | None = None) -> tuple[Chunk, Parsed]:
         """The rows as a chunk of JSON lines (its offsets counting rows: what records, errors and dead letters refer
         to) and what it holds. ``share``: only the lines a run sending some partitions answers for (``Share``)."""
         batch = rows.batch
-        data = self._json(batch).pieces(batch, batch.num_rows)[0] if batch.num_rows else b""
-        text = Chunk(
-            rows.path, "jsonl", None, rows.first_line, rows.offset, data, rows.raw_bytes, rows.lines, rows.seq, rows=True
-        )
+        text = self.text(rows)
+        data = text.data
         keys = self._vouch(batch)
         if keys is None or not valid_utf8(data):  # Parquet's strings are not checked for UTF-8 as they are read
             return text, self._lines.decode(text, share)

@@ -20,6 +20,7 @@ from pump.decode.eventtime import EventTimes
 from pump.decode.partition import Partitioner
 from pump.decode.shape import Shape
 from pump.decode.stage import Decoded, Decoders, InlineDecode, build_decoders, decode_chunk
+from pump.decode.values import ValueEncoder
 from pump.errors import PumpError
 from pump.input import Chunk
 from pump.input.source import Read
@@ -30,6 +31,7 @@ _decoders: list[Decoders] = []
 _partitioner: list[Partitioner] = []
 _times: list[EventTimes | None] = []
 _shape: list[Shape | None] = []
+_values: list[ValueEncoder | None] = []
 
 
 def _init(
@@ -39,15 +41,17 @@ def _init(
     shard: tuple[int, int] | None,
     times: EventTimes | None,
     shape: Shape | None,
+    values: ValueEncoder | None,
 ) -> None:
     _decoders.append(build_decoders(load_schema(schema_spec) if schema_spec else None, key_field))
     _partitioner.append(Partitioner(partitions, shard=shard))
     _times.append(times)
     _shape.append(shape)
+    _values.append(values)
 
 
 def _decode(chunk: Chunk) -> tuple[ByPartition, int, list[Invalid], int, list[tuple[int, float]] | None]:
-    out = decode_chunk(_decoders[0], _partitioner[0], chunk, _times[0], _shape[0])
+    out = decode_chunk(_decoders[0], _partitioner[0], chunk, _times[0], _shape[0], values=_values[0])
     return out.batches, out.count, out.invalid, out.blank, out.times
 
 
@@ -64,13 +68,14 @@ class ProcessDecode:
         shard: tuple[int, int] | None,
         times: EventTimes | None = None,
         shape: Shape | None = None,
+        values: ValueEncoder | None = None,
     ) -> None:
         self._rows = rows
         self._pool = ProcessPoolExecutor(
             max_workers=processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init,
-            initargs=(schema_spec, key_field, partitions, shard, times, shape),
+            initargs=(schema_spec, key_field, partitions, shard, times, shape, values),
         )
 
     async def decode(self, chunk: Read) -> Decoded:

@@ -10,6 +10,7 @@ batches of a chunk's Arrow arrays) is chosen once, when the run is built, and ha
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,7 @@ import msgspec
 
 from pump.config import InputSettings
 from pump.decode.arrowcsv import available as arrow_available
+from pump.decode.avrocolumns import AvroColumns
 from pump.decode.csvrows import CsvDecoder
 from pump.decode.eventtime import EventTimes
 from pump.decode.jsonl import JsonLinesDecoder
@@ -28,6 +30,7 @@ from pump.decode.parquet import ParquetRows
 from pump.decode.parsed import Decoder, Framed, FramedRows, Framer, Lines, Parsed
 from pump.decode.partition import Partitioner
 from pump.decode.shape import Shape
+from pump.decode.values import ValueEncoder, encode_values
 from pump.input import Chunk, RecordFormat, Source
 from pump.input.formats import format_by_name
 from pump.input.source import Read, RowBatch
@@ -51,6 +54,7 @@ class Decoded:
     blank: int
     times: list[tuple[int, float]] | None = None  # --time-field: (line, event time) of each record, in input order
     framed: list[Framed] | None = None  # the records as record batches instead (``Framer``): ``batches`` is empty
+    written: bool = False  # the values are in the registry's wire format already (``--value-format``)
 
 
 class DecodeStage(Protocol):
@@ -84,18 +88,29 @@ def decode_chunk(
     times: EventTimes | None = None,
     shape: Shape | None = None,
     framer: Framer | None = None,
+    values: ValueEncoder | None = None,
+    avro: AvroColumns | None = None,
 ) -> Decoded:
     """Sharded by partition, the decoder returns only the lines this run answers for (``parsed.Share``). With
     ``times``, each record's event time is read, and a record without one is invalid (reason ``time``); with
-    ``shape``, values are written again (``--columns``, ``--datetime``). With a ``framer`` (given only where none of
-    those is), records the decoder has as Arrow arrays become record batches here, on the decoding thread."""
+    ``shape``, values are written again (``--columns``, ``--datetime``); with ``values``, in a registry's wire format
+    (``--value-format``; ``avro``: Parquet's rows written as Avro a column at a time, where they can be). With a
+    ``framer`` (given only where none of those is), records the decoder has as Arrow arrays become record batches
+    here, on the decoding thread."""
     share = None if partitioner.shard is None else partitioner
+    if isinstance(chunk, RowBatch) and avro is not None and times is None:
+        written = decoders.parquet.written(chunk, avro)
+        if written is not None:
+            text, parsed = written
+            if share is not None:
+                parsed.records = [r for r in parsed.records if share.sends(r[0], r[2])]
+            return dataclasses.replace(_grouped(text, parsed, partitioner, None, None), written=True)
     if isinstance(chunk, RowBatch):
         framed = _framed_rows(decoders.parquet, framer, chunk)
         if framed is not None:
             return framed
         text, parsed = decoders.parquet.decode(chunk, share)
-        return _grouped(text, parsed, partitioner, times, shape)
+        return _grouped(text, parsed, partitioner, times, shape, values)
     parsed = decoders[chunk.format].decode(chunk, share, framer is not None)
     if parsed.columns is not None:
         assert framer is not None
@@ -103,7 +118,7 @@ def decode_chunk(
         if framed_batches is not None:
             return Decoded(chunk, {}, len(parsed.columns.values), parsed.invalid, parsed.blank, framed=framed_batches)
         parsed.records = parsed.columns.records()
-    return _grouped(chunk, parsed, partitioner, times, shape)
+    return _grouped(chunk, parsed, partitioner, times, shape, values)
 
 
 def _framed_rows(parquet: ParquetRows, framer: Framer | None, rows: RowBatch) -> Decoded | None:
@@ -116,14 +131,24 @@ def _framed_rows(parquet: ParquetRows, framer: Framer | None, rows: RowBatch) ->
                    framed=framed)  # fmt: skip
 
 
-def _grouped(chunk: Chunk, parsed: Parsed, partitioner: Partitioner, times: EventTimes | None, shape: Shape | None) -> Decoded:
-    """The records by partition, after their event times are read and their values shaped."""
+def _grouped(
+    chunk: Chunk,
+    parsed: Parsed,
+    partitioner: Partitioner,
+    times: EventTimes | None,
+    shape: Shape | None,
+    values: ValueEncoder | None = None,
+) -> Decoded:
+    """The records by partition, after their event times are read and their values shaped and encoded."""
     when = times.read(parsed, chunk) if times is not None else None
+    before = len(parsed.records)
     if shape is not None:
         shape.apply(parsed, chunk)
-        if when is not None and parsed.invalid:  # a record the shape refused has no time to keep
-            kept = {r[2] for r in parsed.records}
-            when = [(line, t) for line, t in when if line in kept]
+    if values is not None:
+        encode_values(values, parsed, chunk)
+    if when is not None and len(parsed.records) < before:  # a record the shape or the schema refused has no time to keep
+        kept = {r[2] for r in parsed.records}
+        when = [(line, t) for line, t in when if line in kept]
     batches = partitioner.group(parsed.records, chunk.seq)
     return Decoded(chunk, batches, len(parsed.records), parsed.invalid, parsed.blank, when)
 
@@ -141,8 +166,11 @@ class InlineDecode:
         times: EventTimes | None = None,
         shape: Shape | None = None,
         framer: Framer | None = None,
+        values: ValueEncoder | None = None,
+        avro: AvroColumns | None = None,
     ) -> None:
-        self._decode = partial(decode_chunk, decoders, partitioner, times=times, shape=shape, framer=framer)
+        self._decode = partial(decode_chunk, decoders, partitioner, times=times, shape=shape, framer=framer, values=values,
+                               avro=avro)  # fmt: skip
         self._arrow_csv: bool | None = None  # known at the first CSV chunk (pyarrow's import is 50 MB)
         self._threads: ThreadPoolExecutor | None = None
 
@@ -179,9 +207,9 @@ def decode_processes_for(
     if settings.decode_processes is not None:
         return settings.decode_processes
     cores = cores if cores is not None else os.cpu_count() or 1
+    big = sum(s.size or 0 for s in sources) >= AUTO_PROCESSES_BYTES or any(s.size is None for s in sources)
     fmt = settings.format
     csv = fmt == "csv" or (fmt == "auto" and any(format_by_name(s.name) == "csv" for s in sources))
-    big = sum(s.size or 0 for s in sources) >= AUTO_PROCESSES_BYTES or any(s.size is None for s in sources)
     if not (csv and big and cores > 1):
         return 0
     return 0 if (arrow_available() if arrow is None else arrow) else min(2, cores)

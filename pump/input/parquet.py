@@ -46,10 +46,13 @@ class ParquetSource:
         with self._file() as pf:
             names = pf.schema_arrow.names
             self.rows = pf.metadata.num_rows
+            schema = pf.schema_arrow
         missing = [c for c in columns or () if c not in names]
         if missing:
             raise UsageError(f"--columns: {self.name} has no column {', '.join(map(repr, missing))} (it has {', '.join(names)})")
         self.columns = list(columns) if columns else None
+        #: the Arrow schema of what is read (the columns asked for, in order): what a value schema is derived from
+        self.schema = _pyarrow()[0].schema([schema.field(c) for c in self.columns]) if self.columns else schema
 
     @contextlib.contextmanager
     def _file(self) -> Iterator[Any]:

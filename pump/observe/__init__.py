@@ -3,7 +3,17 @@
 from pump.observe.exporter import Exporter
 from pump.observe.metrics import Metrics
 from pump.observe.progress import Progress
-from pump.observe.report import Ending, EventPacing, ExactlyOnce, Latency, Pacing, Report, build_report, exit_status
+from pump.observe.report import (
+    Ending,
+    EventPacing,
+    ExactlyOnce,
+    Latency,
+    Pacing,
+    Report,
+    Values,
+    build_report,
+    exit_status,
+)
 
 __all__ = (
     "Ending",
@@ -15,6 +25,7 @@ __all__ = (
     "Pacing",
     "Progress",
     "Report",
+    "Values",
     "build_report",
     "exit_status",
 )

@@ -58,6 +58,14 @@ class ExactlyOnce(msgspec.Struct, frozen=True):
     restarted: bool = False  # committed positions were found and ignored (--restart)
 
 
+class Values(msgspec.Struct, frozen=True):
+    """``--value-format avro|json-schema``: the values' format, and the schema they were written with."""
+
+    format: str
+    subject: str
+    schema_id: int
+
+
 class Report(msgspec.Struct, frozen=True, kw_only=True):
     topic: str
     mode: str
@@ -89,6 +97,7 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     pacing: Pacing | None = None
     event_pacing: EventPacing | None = None
     exactly_once: ExactlyOnce | None = None
+    values: Values | None = None
     error: str | None = None
     aborted: str | None = None
     interrupted: str | None = None
@@ -123,6 +132,9 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
             )
         if self.exactly_once is not None:
             lines.append("  exactly   " + _exactly(self.exactly_once))
+        if self.values is not None:
+            v = self.values
+            lines.append(f"  values    {v.format}, schema id {v.schema_id} of subject {v.subject!r} (Confluent's wire format)")
         if self.invalid_by_reason:
             lines.append("  invalid   " + ", ".join(f"{k}: {v:,}" for k, v in sorted(self.invalid_by_reason.items())))
             lines.extend(f"    {example}" for example in self.invalid_examples)
@@ -211,6 +223,7 @@ def build_report(
     pacing: Pacing | None = None,
     event_pacing: EventPacing | None = None,
     exactly_once: ExactlyOnce | None = None,
+    values: Values | None = None,
 ) -> Report:
     duration = max(ledger.duration, 1e-9)
     h = ledger.latency
@@ -247,6 +260,7 @@ def build_report(
         pacing=pacing,
         event_pacing=event_pacing,
         exactly_once=exactly_once,
+        values=values,
         error=str(ending.error) if ending.error else None,
         aborted=ending.aborted,
         interrupted=signal.Signals(ending.interrupted).name if ending.interrupted is not None else None,

@@ -18,17 +18,21 @@ from pump.account import Accounts, Checkpoint, Completion, DeadLetterTarget, Fil
 from pump.account.accounts import Tally, counting_retries
 from pump.config import EMBEDDED, ReplayConfig, config_error
 from pump.decode import DecodeStage, InlineDecode, Partitioner
+from pump.decode.encoding import EncodeInProcesses
 from pump.decode.eventtime import EventTimes, Stamper
 from pump.decode.parsed import Framer
 from pump.decode.processes import ProcessDecode
+from pump.decode.values import AvroValues
 from pump.dev.broker import embedded_broker
 from pump.engine import Engine, Stages
+from pump.observe import Values
 from pump.output import Cluster, InFlight, SendMode, Sink, in_flight_limit, make_mode
 from pump.output.kafka import KafkaCluster
 from pump.output.sink import Transactional
 from pump.output.transactions import Transactions
 from pump.pace import EventPace, RateLimit, Unpaced
 from pump.runner.plan import Plan
+from pump.runner.values import subject_of
 
 
 class Watch(Tally, Protocol):
@@ -85,6 +89,7 @@ class Run:
     rate: RateLimit | None
     by_time: EventPace | None = None
     transactions: Transactions | None = None
+    values: Values | None = None  # --value-format: what the report says of it
 
 
 async def assemble(
@@ -111,7 +116,8 @@ async def assemble(
     inflight = InFlight(limit, partial(accounts.blocked, "in_flight"))
     mode = make_mode(config.delivery, sink, accounts, inflight, config.producer.linger, config.producer.max_message_bytes)
     queue: asyncio.Queue = asyncio.Queue(maxsize=config.input.queue_size)
-    workers = max(config.input.workers, plan.decode_processes + 2) if plan.decode_processes else config.input.workers
+    pooled = max(plan.decode_processes, plan.encode_processes)  # each process kept busy, with a chunk waiting for it
+    workers = max(config.input.workers, pooled + 2) if pooled else config.input.workers
     total = None if any(s.size is None for s in plan.sources) else sum(s.size or 0 for s in plan.sources)
     if metrics is not None:
         metrics.begin(total, (config.input.queue_size, queue.qsize), (limit, lambda: ledger.in_flight), config.delivery.rate)
@@ -120,7 +126,10 @@ async def assemble(
     transactions = _transactions(config, plan, sink, mode, accounts, dead_letters, metrics, on_commit)
     stages = Stages(plan.sources, plan.resume[0], queue, decode, by_time or Unpaced(), mode, accounts, workers, rate,
                     min(pieces) if pieces else None, stamper, transactions)  # fmt: skip
-    return Run(Engine(config, stages), sink, accounts, total, rate, by_time, transactions)
+    values = None
+    if plan.values is not None:
+        values = Values(config.values.value_format, subject_of(config), plan.values.schema_id)
+    return Run(Engine(config, stages), sink, accounts, total, rate, by_time, transactions, values)
 
 
 def _transactions(
@@ -162,9 +171,12 @@ def _framer(config: ReplayConfig, plan: Plan, sink: Sink, partitioner: Partition
     the types vouch for) become the sink's record batches on the decoding thread, never Python objects. Only where
     nothing after decoding looks at a record: the batch mode, decoded in this process, unpaced, no ``--time-field``
     (read from each record), no ``--columns``/``--datetime`` rewriting a value, no ``--source-headers``, and every
-    partition sent by this run; and where the sink can (``Sink.framer``: no compression, headers or transactions)."""
+    partition sent by this run; and where the sink can (``Sink.framer``: no compression, headers or transactions), and values
+    sent as JSON (no ``--value-format``)."""
     d = config.delivery
     if d.mode != "batch" or plan.decode_processes or d.rate or d.time_field or d.source_headers or plan.shape:
+        return None
+    if plan.values is not None:  # --value-format: each value written again
         return None
     if plan.by_partition is not None:
         return None
@@ -182,12 +194,17 @@ def event_times(config: ReplayConfig) -> EventTimes | None:
 def _decode_stage(config: ReplayConfig, plan: Plan, partitioner: Partitioner, framer: Framer | None) -> DecodeStage:
     """Inline, or in processes (which build the same decoders from the same settings; Parquet's rows stay inline)."""
     times = event_times(config)
-    inline = InlineDecode(plan.decoders, partitioner, times, plan.shape, framer)
-    if not plan.decode_processes:
-        return inline
-    settings = config.input
-    return ProcessDecode(inline, plan.decode_processes, settings.schema, settings.key_field, partitioner.num_partitions,
-                         plan.by_partition, times, plan.shape)  # fmt: skip
+    values = plan.values if not plan.encode_processes else None  # else written after decoding, in processes
+    avro = plan.values.columns if isinstance(plan.values, AvroValues) else None  # Parquet's rows, a column at a time
+    stage: DecodeStage = InlineDecode(plan.decoders, partitioner, times, plan.shape, framer, values, avro)
+    if plan.decode_processes:
+        settings = config.input
+        stage = ProcessDecode(stage, plan.decode_processes, settings.schema, settings.key_field, partitioner.num_partitions,
+                              plan.by_partition, times, plan.shape, values)  # fmt: skip
+    if plan.encode_processes:
+        assert plan.values is not None
+        stage = EncodeInProcesses(stage, plan.values, plan.encode_processes)
+    return stage
 
 
 async def _dead_letters(

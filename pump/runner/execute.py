@@ -30,7 +30,7 @@ def finish(config: ReplayConfig, run: Run, watch: Watch | None, ending: Ending, 
         watch.finish()
     pacing = Pacing(*run.rate.summary()) if run.rate is not None else None
     by_time = EventPacing(*run.by_time.summary()) if run.by_time is not None else None
-    return build_report(config, run.accounts.ledger, run.sink, ending, pacing, by_time, exactly)
+    return build_report(config, run.accounts.ledger, run.sink, ending, pacing, by_time, exactly, run.values)
 
 
 async def execute(config: ReplayConfig, run: Run, checkpoint: Saver | None, controls: Controls) -> Ending:

@@ -11,10 +11,13 @@ from pump.account import Checkpoint
 from pump.account.checkpoint import State
 from pump.config import ReplayConfig, verbatim
 from pump.decode import build_decoders, decode_processes_for
+from pump.decode.encoding import encode_processes_for
 from pump.decode.shape import Shape
 from pump.decode.stage import Decoders
+from pump.decode.values import ValueEncoder
 from pump.input import Position, Source, open_sources, shard_sources
 from pump.input.shards import parse_shard
+from pump.runner.values import value_encoder
 from pump.schemas import load_schema
 
 
@@ -47,6 +50,8 @@ class Plan:
     shape: Shape | None = None  # --columns, --datetime for CSV and JSON lines
     positions: Checkpoint | None = None  # --exactly-once: this member's committed positions, and what it commits
     stale: list[str] = dataclasses.field(default_factory=list)  # --exactly-once --restart: the job's keys it deletes
+    values: ValueEncoder | None = None  # --value-format avro|json-schema: the values in a registry's wire format
+    encode_processes: int = 0  # processes writing the values (``decode.encoding``)
 
 
 def plan_of(
@@ -87,8 +92,10 @@ def plan_of(
     else:
         points = checkpoint.resume_parts(sources) if checkpoint is not None else [{} for _ in range(processes)]
     decode_processes = decode_processes_for(settings, sources)
+    values = value_encoder(config, sources, schema)
+    encoders = encode_processes_for(config.values.encode_processes, sources) if values is not None and values.costly else 0
     return Plan(sources, decoders, checkpoint, points, processes, decode_processes, by_partition,
-                 shape if shape.needed else None, positions, committed.stale if committed else [])  # fmt: skip
+                 shape if shape.needed else None, positions, committed.stale if committed else [], values, encoders)  # fmt: skip
 
 
 def _positions(config: ReplayConfig, shard: str | None, processes: int, committed: State | None) -> Checkpoint:
