@@ -88,7 +88,7 @@ def test_killed_mid_replay_then_resumed_loses_nothing(broker: Broker, topic_name
 def test_signal_mid_replay_stops_cleanly_with_a_checkpoint_and_resume_completes(
     broker: Broker, topic_name: str, tmp_path: Path, sig: signal.Signals, status: int
 ) -> None:
-    got, out, err, lines, cmd, line = interrupt_mid_replay(broker, topic_name, tmp_path, 1_000_000, lambda p: p.send_signal(sig))
+    got, out, err, lines, cmd, line = interrupt_mid_replay(broker, topic_name, tmp_path, 400_000, lambda p: p.send_signal(sig))
     assert got == status, out.decode() + err.decode()
     assert f"INTERRUPTED by {sig.name}".encode() in out and b"Traceback" not in err
     assert line > 1000
@@ -109,7 +109,7 @@ def test_a_second_signal_aborts_at_once_and_the_checkpoint_stays_true(topic_name
             proc.send_signal(signal.SIGTERM)
 
         try:
-            status, out, err, lines, cmd, line = interrupt_mid_replay(own, topic_name, tmp_path, 1_000_000, twice)
+            status, out, err, lines, cmd, line = interrupt_mid_replay(own, topic_name, tmp_path, 300_000, twice)
         finally:
             os.kill(broker_pid, signal.SIGCONT)
         assert status == 143, out.decode() + err.decode()

@@ -71,7 +71,7 @@ def scrape(port: int) -> dict[str, float]:
 
 
 def test_broker_paused_longer_than_the_request_timeout_loses_nothing(tmp_path: Path) -> None:
-    lines = keyed_lines(1_000_000)
+    lines = keyed_lines(400_000)
     path = write_lines(tmp_path / "in.jsonl", lines)
     dlq = tmp_path / "dead.jsonl"
     with Broker() as broker:

@@ -22,8 +22,10 @@ from pump.output.kafka.errors import describe
 from pump.output.kafka.options import client_kwargs
 from pump.output.kafka.waits import within
 
-#: Records asked for at a time, and how long a read may see nothing new before it gives up on a partition's end.
-MOST_RECORDS, IDLE_SECONDS = 50_000, 30.0
+#: Records asked for at a time, and how long a read may see nothing new before it gives up on a partition's end. With
+#: fetches of at most 1 MiB a partition, verify's peak RSS for 1M rides fell from 171 to 76 MB at the same speed
+#: (4 MiB and 50,000 records before): what the consumer buffers ahead was most of verify's memory.
+MOST_RECORDS, IDLE_SECONDS = 10_000, 30.0
 
 
 #: One record read: its partition, offset, key and value.
@@ -57,7 +59,7 @@ class TopicReader:
             isolation_level="read_committed",
             enable_auto_commit=False,
             request_timeout_ms=int(config.delivery.delivery_timeout * 1000),
-            max_partition_fetch_bytes=4 * 1024 * 1024,
+            max_partition_fetch_bytes=1024 * 1024,
             fetch_max_wait_ms=100,  # a partition read to its end answers at once, not after the default 500 ms
             **client_kwargs(config.security),
         )
