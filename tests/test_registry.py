@@ -27,6 +27,7 @@ from tests.support.apache_kafka import KafkaCluster, free_port
 from tests.support.cli import pump, report_of, stderr_lines
 from tests.support.kafka import consume, create_topic
 from tests.support.registry import Apicurio
+from tests.support.tls import tls_in_front
 
 RIDES = Path(__file__).resolve().parent.parent / "examples" / "rides.csv"
 
@@ -209,3 +210,19 @@ def test_exactly_once_avro_on_apache_kafka_verifies(kafka: KafkaCluster, registr
     assert sorted(v["PULocationID"] for _, v in got) == sorted(r["PULocationID"] for r in ride_rows())
     checked = pump("verify", *flags)
     assert checked.returncode == 0, checked.stdout.decode() + checked.stderr.decode()
+
+
+def test_a_registry_over_tls_needs_its_ca_and_the_password_is_never_shown(broker: Broker, registry: Apicurio,
+                                                                          topic_name: str, tmp_path: Path) -> None:  # fmt: skip
+    with tls_in_front(tmp_path, registry.port) as (port, ca):
+        url = f"https://127.0.0.1:{port}/apis/ccompat/v7"
+        args = ("replay", str(RIDES), "--topic", topic_name, "--bootstrap-servers", broker.bootstrap, "--create-topic",
+                "--schema", "rides", "--value-format", "avro", "--schema-registry", url, "--limit", "10")  # fmt: skip
+        secret = {"PUMP_REGISTRY_PASSWORD": "hunter2-not-shown"}
+        untrusted = pump(*args, "--registry-user", "pump", env=secret)
+        said = untrusted.stdout.decode() + untrusted.stderr.decode()
+        assert untrusted.returncode == 2 and len(stderr_lines(untrusted)) == 1 and "CERTIFICATE_VERIFY_FAILED" in said
+        assert "hunter2" not in said
+        trusted = pump(*args, "--registry-cafile", str(ca))
+        assert trusted.returncode == 0, trusted.stderr
+    assert len(read_back(broker.bootstrap, topic_name, registry.url, "avro", 10)) == 10

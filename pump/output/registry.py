@@ -10,6 +10,7 @@ registry's own reason; the password never appears in one.
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
@@ -47,7 +48,12 @@ class Registry:
 
         self.url = url.rstrip("/")
         auth = httpx.BasicAuth(user, password.reveal()) if user is not None and password is not None else None
-        verify: Any = cafile if cafile is not None else True
+        verify: Any = True
+        if cafile is not None:
+            try:
+                verify = ssl.create_default_context(cafile=cafile)
+            except (OSError, ssl.SSLError) as exc:
+                raise RegistryError(f"--registry-cafile {cafile}: {_reason(exc)}") from None
         self._http = httpx.Client(base_url=self.url, auth=auth, verify=verify, timeout=timeout,
                                   headers={"Accept": _CONTENT, "Content-Type": _CONTENT})  # fmt: skip
         self._errors = (httpx.HTTPError, OSError)

@@ -32,27 +32,34 @@ def make_server_cert(directory: Path, ca: tuple[Path, Path]) -> tuple[Path, Path
 
 
 @contextmanager
-def tls_broker(directory: Path) -> Iterator[tuple[str, Path]]:
-    """Yields (bootstrap of the TLS port, the CA file that signed it)."""
+def tls_in_front(directory: Path, plain_port: int, tls_port: int | None = None) -> Iterator[tuple[int, Path]]:
+    """stunnel terminating TLS on a loopback port in front of ``plain_port``; yields (that port, the CA file)."""
     stunnel = require("stunnel4", "Debian package 'stunnel4'")
     if shutil.which("openssl") is None:
         require("openssl", "Debian package 'openssl'")
     ca = make_ca(directory, "pump-test-ca")
     cert, key = make_server_cert(directory, ca)
-    tls_port, plain_port = free_port(), free_port()
+    tls_port = tls_port or free_port()
     conf = directory / "stunnel.conf"
     conf.write_text(
-        f"foreground = yes\npid =\n[kafka]\naccept = 127.0.0.1:{tls_port}\nconnect = 127.0.0.1:{plain_port}\n"
+        f"foreground = yes\npid =\n[front]\naccept = 127.0.0.1:{tls_port}\nconnect = 127.0.0.1:{plain_port}\n"
         f"cert = {cert}\nkey = {key}\n"
     )
-    with Broker(port=plain_port, advertised_port=tls_port):
-        proc = subprocess.Popen([stunnel, str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 10
-            while not _accepts("127.0.0.1", tls_port):
-                assert proc.poll() is None and time.monotonic() < deadline, "stunnel did not start"
-                time.sleep(0.05)
-            yield f"127.0.0.1:{tls_port}", ca[0]
-        finally:
-            proc.terminate()
-            proc.wait(10)
+    proc = subprocess.Popen([stunnel, str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not _accepts("127.0.0.1", tls_port):
+            assert proc.poll() is None and time.monotonic() < deadline, "stunnel did not start"
+            time.sleep(0.05)
+        yield tls_port, ca[0]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@contextmanager
+def tls_broker(directory: Path) -> Iterator[tuple[str, Path]]:
+    """Yields (bootstrap of the TLS port, the CA file that signed it)."""
+    tls_port, plain_port = free_port(), free_port()
+    with Broker(port=plain_port, advertised_port=tls_port), tls_in_front(directory, plain_port, tls_port) as (_, ca):
+        yield f"127.0.0.1:{tls_port}", ca
