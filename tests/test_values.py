@@ -183,3 +183,17 @@ def test_what_the_column_writer_cannot_write_is_left_to_fastavro() -> None:
     bad_text = pa.array([b"\xff"], pa.binary()).cast(pa.string(), safe=False)
     not_utf8 = pa.record_batch([pa.array([1], pa.timestamp("us")), bad_text], names=["at", "s"])
     assert flat.encode(not_utf8) is None
+
+
+def test_timestamps_made_numbers_before_fastavro_are_what_fastavro_writes() -> None:
+    schema = {"type": "record", "name": "r", "fields": [
+        {"name": "ms", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+        {"name": "us", "type": ["null", {"type": "long", "logicalType": "timestamp-micros"}], "default": None}]}  # fmt: skip
+    parsed = fastavro.parse_schema(schema)
+    values = AvroValues(json.dumps(schema), 1)
+    for when in ("1969-12-31T23:59:59.999500", "1900-01-01T00:00:00.000999Z", "2025-06-30T12:34:56.789123+02:00",
+                 "2038-01-19 03:14:08.5"):  # fmt: skip
+        record = msgspec.json.decode(json.dumps({"ms": when, "us": when}).encode(), type=avro.decoding_type(schema))
+        out = io.BytesIO()
+        fastavro.schemaless_writer(out, parsed, record)
+        assert values.encode(json.dumps({"ms": when, "us": when}).encode())[5:] == out.getvalue(), when
