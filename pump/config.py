@@ -90,7 +90,8 @@ class InputSettings(_Group):
     paths: Annotated[
         tuple[str, ...],
         setting(
-            "inputs: CSV with a header, JSON lines or Parquet; files or URLs (s3://, https://); gzip/zstd ok; - for stdin",
+            "inputs: CSV with a header, JSON lines or Parquet; files, folders or globs ('data/*.csv', 's3://b/2025/**'),"
+            " local or URLs (s3://, https://); gzip/zstd ok; - for stdin",
             positional=True,
             metavar="PATH",
         ),
@@ -98,6 +99,20 @@ class InputSettings(_Group):
     format: Annotated[
         Format, setting("record format; auto: by extension after .gz/.zst, else by content (Parquet: its magic bytes)")
     ] = "auto"
+    recursive: Annotated[bool, setting("a folder's files at every depth (default: the files directly in it)")] = False
+    include: Annotated[
+        str | None,
+        setting("of the files a folder or glob holds, read only those whose name matches one of these globs",
+                metavar="GLOB,..."),
+    ] = None  # fmt: skip
+    exclude: Annotated[
+        str | None,
+        setting(
+            "of the files a folder or glob holds, never read those whose name matches one of these globs (names starting"
+            " with . or _ and ending .tmp, .partial, .crc are skipped anyway, unless --include names them)",
+            metavar="GLOB,...",
+        ),
+    ] = None
     columns: Annotated[
         str | None, setting("send only these fields, in this order (Parquet: read only these columns)", metavar="A,B,C")
     ] = None

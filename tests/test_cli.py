@@ -65,7 +65,8 @@ def test_an_unreachable_broker_exits_2_with_one_line_quickly(tmp_path: Path) -> 
     ("args", "said"),
     [
         (["nope.jsonl"], "pump: nope.jsonl: no such file"),
-        (["."], "pump: .: is a directory, not a file"),
+        (["*.csv"], "pump: *.csv: matches no file"),
+        (["x.jsonl", "--value-format", "avro"], "pump: --value-format avro needs --schema-registry: the registry's URL"),
         (["x.jsonl", "--schema", "nosuchmodule:Thing"], "pump: --schema 'nosuchmodule:Thing': cannot import 'nosuchmodule'"),
         (["x.jsonl", "--workers", "0"], "pump: --workers must be at least 1"),
         (["x.jsonl", "--linger-ms", "-5"], "pump: --linger-ms must not be negative"),

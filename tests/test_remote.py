@@ -105,3 +105,29 @@ def test_without_s3fs_the_error_names_the_extra_to_install(tmp_path: Path) -> No
     proc = cli.pump("replay", "s3://b/k.jsonl", "--topic", "t", env=env)
     assert proc.returncode == 2
     assert cli.stderr_lines(proc) == ["pump: s3://b/k.jsonl: reading s3:// needs s3fs: pip install 'pump[s3]'"]
+
+
+def test_an_s3_prefix_and_a_glob_replay_their_objects_by_name_each_in_its_own_format(
+    s3: dict[str, str], broker: Broker, topic_name: str, tmp_path: Path
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"user": ["p1", "p2"], "n": [1, 2]}), tmp_path / "rows.parquet")
+    put(s3, "landing", {"rides/2025/01.jsonl": b'{"user": "j1"}\n{"user": "j2"}\n', "rides/2025/02.csv": b"user\nc1\n",
+                        "rides/2025/03.parquet": (tmp_path / "rows.parquet").read_bytes(), "rides/2025/_SUCCESS": b"",
+                        "rides/2025/_temporary/04.jsonl": b'{"user": "half-written"}\n',
+                        "rides/2024/12/31.jsonl": b'{"user": "y1"}\n'})  # fmt: skip
+    create_topic(broker.bootstrap, topic_name, 1)
+    common = ["--topic", topic_name, "--bootstrap-servers", broker.bootstrap, "--key-field", "user"]
+    prefix = cli.pump("replay", "s3://landing/rides/2025/", *common, "--report-json", str(tmp_path / "r.json"), env=s3)
+    assert prefix.returncode == 0, prefix.stderr.decode()
+    assert cli.report_of(tmp_path / "r.json")["files"] == 3
+    pattern = cli.pump("replay", "s3://landing/rides/**/*.jsonl", *common, env=s3)
+    assert pattern.returncode == 0, pattern.stderr.decode()
+    users = [
+        msgspec.json.decode(m.value)["user"] for m in sorted(consume(broker.bootstrap, topic_name, 8), key=lambda m: m.offset)
+    ]
+    assert users == ["j1", "j2", "c1", "p1", "p2", "y1", "j1", "j2"]  # by name: 2024/12/31 before 2025/01
+    nothing = cli.pump("replay", "s3://landing/rides/*.csv", *common, env=s3)
+    assert nothing.returncode == 2 and cli.stderr_lines(nothing) == ["pump: s3://landing/rides/*.csv: matches no object"]

@@ -218,11 +218,12 @@ async def test_header_only_csv_gives_no_chunks(tmp_path: Path) -> None:
     assert await chunks_of(path) == []
 
 
-def test_missing_directory_and_unreadable_inputs_are_named(tmp_path: Path) -> None:
+def test_missing_empty_directory_and_unreadable_inputs_are_named(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"nope\.csv: no such file"):
         open_sources((str(tmp_path / "nope.csv"),))
-    with pytest.raises(InputError, match=r"is a directory"):
-        open_sources((str(tmp_path),))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match=r"empty: holds no file to read"):  # a folder is its files: here, none
+        open_sources((str(tmp_path / "empty"),))
 
 
 @pytest.mark.parametrize("compress", [False, True])

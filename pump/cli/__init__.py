@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="show which pieces of the inputs each shard (--shard I/N) replays")
     p.add_argument("paths", nargs="+", metavar="PATH", help=SETTINGS["paths"].help)
     p.add_argument("--shards", type=_positive, required=True, metavar="N", help="how many shards")
-    add_setting(p, "format")
+    for name in ("format", "recursive", "include", "exclude"):
+        add_setting(p, name)
     p.add_argument("--json", action="store_true", help="print the assignment as JSON")
     add_bench_arguments(sub.add_parser(
         "bench", help="compare send modes and producer settings against a cluster, side by side",
@@ -72,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--topic", default="records", help="the topic: a Parquet input's Avro record is named for it (default records)"
     )
-    for name in ("schema", "columns", "format"):
+    for name in ("schema", "columns", "format", "recursive", "include", "exclude"):
         add_setting(s, name)
     b = sub.add_parser("broker", help="run the embedded development broker in the foreground")
     b.add_argument("--port", type=int, default=9092, help="the port it listens on (default 9092)")

@@ -51,8 +51,9 @@ def plan(args: argparse.Namespace) -> int:
 
     from pump.input import open_sources
     from pump.input.files import shard_plan
+    from pump.input.listing import Listing
 
-    sources = open_sources(tuple(args.paths), args.format)
+    sources = open_sources(tuple(args.paths), args.format, listing=Listing.of(args))
     sizes = {source.name: source.size or 0 for source in sources}
     shards = shard_plan(sources, args.shards)
     rows = [[{"path": p.path, "start": p.start, "end": sizes[p.path] if p.end is None else p.end} for p in ps] for ps in shards]
@@ -71,11 +72,12 @@ def schema(args: argparse.Namespace) -> int:
     import msgspec
 
     from pump.input import open_sources
+    from pump.input.listing import Listing
     from pump.runner.values import value_schema
     from pump.schemas import load_schema
 
     columns = tuple(c.strip() for c in args.columns.split(",") if c.strip()) if args.columns else None
-    sources = open_sources(tuple(args.paths), args.format, columns)
+    sources = open_sources(tuple(args.paths), args.format, columns, listing=Listing.of(args))
     struct = load_schema(args.schema) if args.schema else None
     derived = value_schema(args.value_format, None, args.topic, columns, sources, struct)
     print(msgspec.json.format(derived.text, indent=2))

@@ -16,6 +16,7 @@ from pump.errors import InputError, UsageError
 from pump.input.compression import GZIP_MAGIC, ZSTD_MAGIC
 from pump.input.cutter import Cutter
 from pump.input.formats import format_by_content, format_by_name
+from pump.input.listing import Listing, expand
 from pump.input.opening import HEAD_BYTES, fingerprint_of, open_sync
 from pump.input.parquet import MAGIC as PARQUET_MAGIC
 from pump.input.parquet import ParquetSource
@@ -139,14 +140,16 @@ def open_sources(
     fmt: str = "auto",
     columns: tuple[str, ...] | None = None,
     delimiter: str | None = None,
+    listing: Listing | None = None,
 ) -> list[FileSource | ParquetSource]:
-    """Sources for what the user named; fails before anything is sent if one is missing, a directory or unreadable,
-    or (``columns``) lacks a column. Parquet by ``--format parquet``, the extension, or its magic bytes.
+    """Sources for what the user named, folders and globs made the files they hold (``listing``); fails before
+    anything is sent if one is missing or unreadable, a folder or glob holds no file, or (``columns``) a file lacks a
+    column. Parquet by ``--format parquet``, the extension, or its magic bytes: each file's own, in a mixed folder.
 
-    Blocking (it stats and opens every file): call it off the event loop.
+    Blocking (it lists, stats and opens every file): call it off the event loop.
     """
     sources: list[FileSource | ParquetSource] = []
-    for path in paths:
+    for path in expand(paths, listing):
         if path == STDIN:
             sources.append(FileSource(STDIN, None, fmt, delimiter=delimiter))
             continue

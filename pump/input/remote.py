@@ -37,7 +37,7 @@ def is_url(name: str) -> bool:
     return bool(_SCHEME.match(name))
 
 
-def _filesystem(url: str) -> tuple[Any, str]:
+def filesystem(url: str) -> tuple[Any, str]:
     scheme = url.split("://", 1)[0].lower()
     try:
         import fsspec
@@ -50,7 +50,7 @@ def _filesystem(url: str) -> tuple[Any, str]:
         raise UsageError(f"{url}: {exc}") from None
 
 
-def _translate(url: str, exc: BaseException) -> InputError:
+def translate(url: str, exc: BaseException) -> InputError:
     if isinstance(exc, FileNotFoundError):
         return InputError(url, "not found (HTTP 404)" if url.lower().startswith("http") else "no such object (or bucket)")
     if isinstance(exc, PermissionError):
@@ -60,11 +60,11 @@ def _translate(url: str, exc: BaseException) -> InputError:
 
 def stat(url: str) -> tuple[int, int]:
     """The object's size and last modification (ns since the epoch; 0 if the store does not say)."""
-    fs, path = _filesystem(url)
+    fs, path = filesystem(url)
     try:
         info = fs.info(path)
     except Exception as exc:  # each store raises its own; the boundary says what it means, in one line
-        raise _translate(url, exc) from None
+        raise translate(url, exc) from None
     if info.get("type") == "directory":
         raise InputError(url, "is a directory (a prefix), not an object")
     if info.get("size") is None:
@@ -99,7 +99,7 @@ class RemoteFile:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._fs, self._path = _filesystem(url)
+        self._fs, self._path = filesystem(url)
         self._f = self._open()
         self._pos = 0
 
@@ -107,7 +107,7 @@ class RemoteFile:
         try:
             return self._fs.open(self._path, "rb", block_size=BLOCK_BYTES)
         except Exception as exc:
-            raise _translate(self.url, exc) from None
+            raise translate(self.url, exc) from None
 
     def seekable(self) -> bool:
         return bool(self._f.seekable())
@@ -124,7 +124,7 @@ class RemoteFile:
             try:
                 data: bytes = self._f.read(n)
             except (FileNotFoundError, PermissionError) as exc:
-                raise _translate(self.url, exc) from None
+                raise translate(self.url, exc) from None
             except Exception as exc:  # the network's: aiohttp's, botocore's, OSError, timeouts
                 if attempt == self.ATTEMPTS - 1:
                     raise InputError(

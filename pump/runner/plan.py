@@ -16,6 +16,7 @@ from pump.decode.shape import Shape
 from pump.decode.stage import Decoders
 from pump.decode.values import ValueEncoder
 from pump.input import Position, Source, open_sources, shard_sources
+from pump.input.listing import Listing
 from pump.input.shards import parse_shard
 from pump.runner.values import value_encoder
 from pump.schemas import load_schema
@@ -67,7 +68,8 @@ def plan_of(
     """
     settings = config.input
     processes = 1 if part is not None else process_count(config)
-    sources = open_sources(settings.paths, settings.format, settings.column_list, settings.field_delimiter)
+    sources = open_sources(settings.paths, settings.format, settings.column_list, settings.field_delimiter,
+                           Listing.of(settings))  # fmt: skip
     shard, by_partition = None, None
     if settings.shard is not None:
         index, count = parse_shard(settings.shard)
