@@ -73,3 +73,8 @@ def test_urls_are_listed_by_their_own_filesystem() -> None:
     )
     with pytest.raises(InputError, match="matches no object"):
         expand(["memory://landing/*.csv"])
+
+
+def test_a_web_url_is_one_object_even_with_a_query() -> None:
+    signed = "https://example.com/trips/2025-01.parquet?X-Amz-Signature=abc&X-Amz-Expires=60"
+    assert expand([signed, "http://example.com/rides.jsonl"]) == (signed, "http://example.com/rides.jsonl")

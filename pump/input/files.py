@@ -4,7 +4,9 @@ front, read in big blocks off the event loop."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import select
 import stat
 from collections.abc import AsyncIterator
 from typing import Any
@@ -24,6 +26,7 @@ from pump.input.shards import Input, Piece, plan
 from pump.input.source import START, Chunk, Fingerprint, Position, chunk_bytes_for
 
 STDIN = "-"
+PIPE_BYTES = 1 << 20  # Linux's default limit for an unprivileged process (/proc/sys/fs/pipe-max-size)
 
 
 class FileSource:
@@ -55,10 +58,10 @@ class FileSource:
         if self.end is not None and start.offset >= self.end:
             return
         try:
-            f = await _open(self.name)
+            f = await _open(self.name, live=self.size is None)
         except OSError as exc:
             raise InputError(self.name, exc.strerror or str(exc)) from None
-        can_seek = self.name != STDIN and (not isinstance(f, _RemoteFile) or f.seekable())  # else: read up to it
+        can_seek = not isinstance(f, _LiveFile) and (not isinstance(f, _RemoteFile) or f.seekable())  # else: read up to it
         cutter = Cutter(self.name, self.format, start, can_seek=can_seek, end=self.end, delimiter=self.delimiter)
         try:
             while True:
@@ -106,11 +109,45 @@ class _RemoteFile:
         await asyncio.to_thread(self._f.close)
 
 
-async def _open(name: str) -> Any:
+class _LiveFile:
+    """stdin, a pipe or a FIFO: each read takes what has arrived, up to ``n`` bytes, waiting only for the first of them,
+    so a line written is sent at once, while a fast writer still fills whole chunks (``select`` says whether more is
+    there without waiting). Reads run on a thread; at the end, a read gives b''."""
+
+    def __init__(self, fd: int, owned: bool) -> None:
+        self._fd, self._owned = fd, owned
+        with contextlib.suppress(ImportError, OSError, AttributeError):  # a pipe of 1 MiB, not 64 KiB (Linux)
+            import fcntl
+
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+
+    async def read(self, n: int) -> bytes:
+        return await asyncio.to_thread(self._read, n)
+
+    def _read(self, n: int) -> bytes:
+        data = os.read(self._fd, n)
+        parts, got = [data], len(data)
+        while data and got < n and select.select([self._fd], [], [], 0)[0]:
+            data = os.read(self._fd, n - got)
+            parts.append(data)
+            got += len(data)
+        return b"".join(parts)
+
+    async def seek(self, offset: int) -> None:  # never asked: a live input cannot seek (``can_seek``)
+        raise OSError("a pipe cannot seek")
+
+    async def close(self) -> None:
+        if self._owned:
+            os.close(self._fd)
+
+
+async def _open(name: str, live: bool = False) -> Any:
     if name == STDIN:
-        return await aiofiles.open(0, "rb", closefd=False)
+        return _LiveFile(0, owned=False)
     if remote.is_url(name):
         return _RemoteFile(await asyncio.to_thread(remote.open_binary, name))
+    if live:  # a FIFO, /dev/stdin...: opening may wait for a writer
+        return _LiveFile(await asyncio.to_thread(os.open, name, os.O_RDONLY), owned=True)
     return await aiofiles.open(name, "rb")
 
 
@@ -225,6 +262,10 @@ def _check(path: str) -> int | None:
         raise InputError(path, exc.strerror or str(exc)) from None
     if stat.S_ISDIR(st.st_mode):
         raise InputError(path, "is a directory, not a file")
+    if stat.S_ISFIFO(st.st_mode):  # opening would wait for a writer, and closing would lose what it wrote
+        if not os.access(path, os.R_OK):
+            raise InputError(path, "permission denied")
+        return None
     try:  # really open it: os.access() says yes to root even where open() then fails
         with open(path, "rb"):
             pass

@@ -102,8 +102,11 @@ def _local(path: str, listing: Listing) -> list[str] | None:
 
 def _remote(url: str, listing: Listing) -> list[str] | None:
     """The objects a URL's prefix or glob names (None: one object)."""
+    web = url.lower().startswith(("http://", "https://"))
+    pattern = is_pattern(url.split("?", 1)[0]) if web else is_pattern(url)  # a web URL's ? starts its query
+    if web and not pattern and not url.endswith("/"):
+        return None  # a web server lists no folders (fsspec would download the page to look for links)
     fs, path = filesystem(url)
-    pattern = is_pattern(path)
     try:
         if pattern:
             found, root = fs.glob(path, detail=True), _root(path)
