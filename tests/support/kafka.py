@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 
@@ -84,11 +84,19 @@ def produce(bootstrap: str, topic: str, records: list[tuple[int, bytes | None, b
 
 
 def end_offsets(bootstrap: str, topic: str, **conf: Any) -> dict[int, int]:
-    """Each partition's end offset (``isolation.level``: librdkafka's default, read_committed, gives the stable ends)."""
+    """Each partition's end offset (``isolation.level``: librdkafka's default, read_committed, gives the stable ends).
+    A topic made a moment ago may not have its leaders yet (NOT_LEADER_FOR_PARTITION): asked again, for up to 10 s."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "pump-tests", "log_level": 0, **conf})
+    deadline = time.monotonic() + 10
     try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
+        while True:
+            try:
+                partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+                return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.NOT_LEADER_FOR_PARTITION or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
     finally:
         consumer.close()
 
