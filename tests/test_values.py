@@ -17,8 +17,11 @@ from pump.config import ReplayConfig
 from pump.decode import avro, jsonschemas
 from pump.decode.avrocolumns import AvroColumns
 from pump.decode.parsed import Parsed
+from pump.decode.partition import Partitioner
+from pump.decode.stage import build_decoders, decode_chunk
 from pump.decode.values import AvroValues, JsonSchemaValues, encode_values
 from pump.errors import ConfigError
+from pump.input.source import RowBatch
 from pump.output.registry import _refusal
 from pump.schemas import Ride
 from tests.support.builders import chunk
@@ -197,3 +200,18 @@ def test_timestamps_made_numbers_before_fastavro_are_what_fastavro_writes() -> N
         out = io.BytesIO()
         fastavro.schemaless_writer(out, parsed, record)
         assert values.encode(json.dumps({"ms": when, "us": when}).encode())[5:] == out.getvalue(), when
+
+
+def test_a_parquet_batch_is_written_a_column_at_a_time_and_a_nested_one_value_by_value() -> None:
+    decoders = build_decoders(None, "k")
+    flat = pa.record_batch([pa.array(["a", "b"]), pa.array([1, None], pa.int64())], names=["k", "n"])
+    nested = pa.record_batch([pa.array(["a"]), pa.array([[1, 2]], pa.list_(pa.int64()))], names=["k", "n"])
+    for batch, columnar in ((flat, True), (nested, False)):
+        values = AvroValues(json.dumps(avro.from_arrow(batch.schema, "r")), 9)
+        rows = RowBatch("in.parquet", batch, 1, 0, 100)
+        decoded = decode_chunk(decoders, Partitioner(2), rows, values=None if columnar else values, avro=values.columns)
+        assert decoded.written is columnar and decoded.count == batch.num_rows
+        got = sorted(r for records in decoded.batches.values() for r in records)
+        assert [(k, v[:5]) for k, v, _ in got] == [(row["k"].encode(), b"\x00\x00\x00\x00\x09") for row in batch.to_pylist()]
+        parsed = fastavro.parse_schema(avro.from_arrow(batch.schema, "r"))
+        assert [fastavro.schemaless_reader(io.BytesIO(v[5:]), parsed) for _, v, _ in got] == batch.to_pylist()

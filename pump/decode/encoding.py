@@ -21,7 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from pump.decode.lines import LineIndex
 from pump.decode.stage import Decoded, DecodeStage
-from pump.decode.values import ValueEncoder, unfit
+from pump.decode.values import ValueEncoder, written
 from pump.errors import PumpError
 from pump.input import Chunk, Source
 from pump.input.source import Read
@@ -49,16 +49,11 @@ def _init(encoder: ValueEncoder) -> None:
 
 def _encode(batches: ByPartition) -> tuple[ByPartition, list[tuple[int, str]]]:
     """Every record's value written; those that do not fit, as (line, reason), left out."""
-    encode = _encoder[0].encode
     out: ByPartition = {}
     bad: list[tuple[int, str]] = []
     for partition, records in batches.items():
-        kept = []
-        for key, value, line in records:
-            try:
-                kept.append((key, encode(value), line))
-            except (ValueError, TypeError, OverflowError) as exc:
-                bad.append((line, unfit(_encoder[0], exc)))
+        kept, unfitting = written(_encoder[0], records)
+        bad.extend(unfitting)
         if kept:
             out[partition] = kept
     return out, bad

@@ -124,17 +124,23 @@ def unfit(encoder: ValueEncoder, exc: BaseException) -> str:
     return f"does not fit the {encoder.what} schema: {said}"
 
 
-def encode_values(encoder: ValueEncoder, parsed: Parsed, chunk: Chunk) -> None:
-    """Every record's value in the wire format; one that does not fit leaves the records for ``parsed.invalid``."""
+def written(encoder: ValueEncoder, records: list[Record]) -> tuple[list[Record], list[tuple[int, str]]]:
+    """The records with their values in the wire format, and (line, why) of each whose value does not fit."""
     encode = encoder.encode
     out: list[Record] = []
-    bad: list[Invalid] = []
-    offsets = LineIndex(chunk)
-    for key, value, line in parsed.records:
+    bad: list[tuple[int, str]] = []
+    for key, value, line in records:
         try:
             out.append((key, encode(value), line))
         except (ValueError, TypeError, OverflowError) as exc:  # msgspec.ValidationError is a ValueError
-            bad.append(Invalid(chunk.path, line, offsets.of(line), "schema", unfit(encoder, exc)))
-    parsed.records = out
+            bad.append((line, unfit(encoder, exc)))
+    return out, bad
+
+
+def encode_values(encoder: ValueEncoder, parsed: Parsed, chunk: Chunk) -> None:
+    """Every record's value in the wire format; one that does not fit leaves the records for ``parsed.invalid``."""
+    parsed.records, bad = written(encoder, parsed.records)
     if bad:
-        parsed.invalid = sorted([*parsed.invalid, *bad], key=lambda i: i.line)
+        offsets = LineIndex(chunk)
+        unfitting = [Invalid(chunk.path, line, offsets.of(line), "schema", why) for line, why in bad]
+        parsed.invalid = sorted([*parsed.invalid, *unfitting], key=lambda i: i.line)
