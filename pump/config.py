@@ -113,6 +113,37 @@ class InputSettings(_Group):
             metavar="GLOB,...",
         ),
     ] = None
+    follow: Annotated[
+        bool,
+        setting(
+            "after a file's end, keep reading what is appended, as tail -F does: a file rotated (renamed away and"
+            " replaced, or copied and truncated) or deleted is finished and the new one followed"
+        ),
+    ] = False
+    watch: Annotated[
+        bool,
+        setting(
+            "with a folder or glob: replay files that appear in it later too, each once, in name order (written under"
+            " a temporary name and renamed into place; or see --settle)"
+        ),
+    ] = False
+    settle: Annotated[
+        float,
+        setting(
+            "--watch: take a new file once its size and modification time have not changed for this long (0: at once,"
+            " for writers that rename a finished file into place)",
+            ge=0,
+            metavar="SECONDS",
+        ),
+    ] = 0.0
+    poll_interval: Annotated[float, setting("--watch: how often folders and globs are listed again", gt=0, metavar="SECONDS")] = (
+        1.0
+    )
+    idle_exit: Annotated[
+        float | None,
+        setting("--follow, --watch: end the run once nothing new has come for this long (default: run until stopped)",
+                gt=0, metavar="SECONDS"),
+    ] = None  # fmt: skip
     columns: Annotated[
         str | None, setting("send only these fields, in this order (Parquet: read only these columns)", metavar="A,B,C")
     ] = None
@@ -184,12 +215,24 @@ class InputSettings(_Group):
             raise config_error("{shard_by} partition needs {shard}")
         if isinstance(self.processes, int) and self.processes < 1:
             raise config_error("{processes} must be at least 1 (or auto)")
+        if self.follow and "-" in self.paths:
+            raise config_error("stdin ('-') is sent as it arrives already; {follow} is for files (tail -F FILE | pump"
+                               " replay - reads a followed file through a pipe)")  # fmt: skip
+        if self.live and (self.shard is not None or self.processes != 1):
+            raise config_error("{follow} and {watch} read in one process: drop {shard} and {processes}")
+        if (self.settle or self.idle_exit) and not self.live:
+            raise config_error("{settle} and {idle_exit} are for {follow} or {watch}")
         if self.columns is not None and not self.column_list:
             raise config_error("{columns} names no column")
         d = self.field_delimiter
         if d is not None and (len(d) != 1 or not d.isascii() or d in '"\r\n ' or d.isalnum()):
             raise config_error("{delimiter} must be one ASCII character other than a letter, digit, space, quote or"
                                " line end, or tab; not " + verbatim(repr(self.delimiter)))  # fmt: skip
+
+    @property
+    def live(self) -> bool:
+        """Inputs read as they grow and appear (``--follow``, ``--watch``), not once to their ends."""
+        return self.follow or self.watch
 
     @property
     def field_delimiter(self) -> str | None:

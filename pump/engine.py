@@ -27,6 +27,8 @@ from pump.decode import Decoded, DecodeStage
 from pump.decode.eventtime import Stamper
 from pump.errors import PumpError
 from pump.input import Position, Source
+from pump.input.follow import FileEvent
+from pump.input.live import LiveInput
 from pump.input.source import START, Read
 from pump.observe import Ending
 from pump.output import SendMode
@@ -83,6 +85,7 @@ class Stages:
     piece: int | None = None  # the reader hands chunks on in pieces of at most this many records (--rate, --speed)
     stamper: Stamper | None = None  # --record-timestamp event|shifted: records' timestamps from their event times
     transactions: Transactions | None = None  # --exactly-once: chunks committed in transactions with their positions
+    live: LiveInput | None = None  # --follow, --watch: inputs read as they grow and appear, instead of ``sources``
 
 
 class Engine:
@@ -98,6 +101,9 @@ class Engine:
         self._halted = asyncio.Event()
         self._stopping = False
         self._sending: asyncio.Future[None] | None = None  # the chunk whose turn it is, being sent
+        self._turn = asyncio.Lock()  # held while a chunk is sent, and while a transaction is committed when due
+        self._seq = 0  # the next chunk's place in input order
+        self._left: int | None = None  # --limit: records still to read
 
     def interrupt(self, signum: int) -> None:
         """The first SIGINT/SIGTERM: stop reading, finish what is in flight, then report and checkpoint."""
@@ -112,11 +118,19 @@ class Engine:
         if self.stages.transactions is not None:
             await self.stages.transactions.begin()
         reader = asyncio.create_task(self._read(), name="pump-reader")
+        committer = None
+        if self.stages.transactions is not None and self.stages.live is not None:
+            committer = asyncio.create_task(self._commit_when_due(self.stages.transactions), name="pump-commit-when-due")
         work = asyncio.create_task(self._workers(), name="pump-workers")
         halted = asyncio.create_task(self._halted.wait(), name="pump-halted")
         broken = asyncio.create_task(self.accounts.broken(), name="pump-accounts-broken")
         try:
-            await asyncio.wait({work, halted, broken}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({work, halted, broken, *([committer] if committer else [])}, return_when=asyncio.FIRST_COMPLETED)
+            if committer is not None and committer.done():  # a commit failed: as a failure in sending would
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await work
+                committer.result()
             if work.done() and work.exception() is not None:
                 await self.stages.mode.abandon()  # nothing more is shipped by a run that failed
             if work.done():
@@ -128,6 +142,10 @@ class Engine:
         finally:
             halted.cancel()
             broken.cancel()
+            if committer is not None:
+                committer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await committer
             await self._stop_reader(reader)
         await self._close()
         return Ending(self._error or self.accounts.error, self._aborted, self._interrupted)
@@ -170,9 +188,12 @@ class Engine:
         await reader
 
     async def _read(self) -> None:
-        seq = 0
-        left = self.config.input.limit  # --limit: records still to read
+        self._seq = 0
+        self._left = self.config.input.limit  # --limit: records still to read
         try:
+            if self.stages.live is not None:
+                await self._read_live(self.stages.live)
+                return
             for source in self.stages.sources:
                 self.accounts.file_opened()
                 start = self.stages.resume.get(source.name, START)
@@ -181,23 +202,10 @@ class Engine:
                 # aclosing: a stopped reader still closes its file, not the garbage collector
                 async with contextlib.aclosing(source.chunks(start, self.config.input.chunk_bytes)) as chunks:
                     async for whole in chunks:
-                        if self._stopping:
+                        rest = await self._take(whole)
+                        if rest is False:
                             return
-                        if left is not None:
-                            whole, rest, found = whole.split(left)
-                            left -= found
-                        for chunk in self._paced_pieces(whole):
-                            if self.stages.rate is not None:
-                                self.accounts.paced(await self.stages.rate.wait(chunk.lines, self._halted))
-                            if self._stopping or self._halted.is_set():
-                                return
-                            chunk.seq = seq
-                            seq += 1
-                            self.accounts.read(chunk)
-                            await self._put(chunk)
-                            if self._stopping:
-                                return
-                        if left == 0:
+                        if self._left == 0:
                             if rest is None and await _at_end(chunks):
                                 self.accounts.file_done(source.name)
                             return
@@ -209,6 +217,41 @@ class Engine:
                 if self._stopping:
                     break
                 await self.queue.put(_DONE)
+
+    async def _read_live(self, live: LiveInput) -> None:
+        """Files followed and watched (``--follow``, ``--watch``): records, and files begun and ended, as they come."""
+        async with contextlib.aclosing(live.items()) as items:
+            async for item in items:
+                if isinstance(item, FileEvent):
+                    if item.kind == "start":
+                        self.accounts.file_opened(item.path, item.start)
+                    else:
+                        self.accounts.file_done(item.path, item.file)
+                    continue
+                if await self._take(item) is False or self._left == 0:
+                    return
+
+    async def _take(self, whole: Read) -> Read | bool | None:
+        """A chunk as read: cut to ``--limit``, in paced pieces, onto the queue. What is left of it past ``--limit``
+        (None: nothing), or False if input stopped meanwhile."""
+        if self._stopping:
+            return False
+        rest = None
+        if self._left is not None:
+            whole, rest, found = whole.split(self._left)
+            self._left -= found
+        for chunk in self._paced_pieces(whole):
+            if self.stages.rate is not None:
+                self.accounts.paced(await self.stages.rate.wait(chunk.lines, self._halted))
+            if self._stopping or self._halted.is_set():
+                return False
+            chunk.seq = self._seq
+            self._seq += 1
+            self.accounts.read(chunk)
+            await self._put(chunk)
+            if self._stopping:
+                return False
+        return rest
 
     def _paced_pieces(self, chunk: Read) -> Iterator[Read]:
         """The chunk whole, or in pieces of at most ``Stages.piece`` records (``--rate``: about
@@ -242,10 +285,22 @@ class Engine:
         await accounts.room_for(decoded)  # dead-letter backpressure, before the turn: others go on meanwhile
         await self.sequencer.turn(chunk.seq)
         try:
-            self._sending = asyncio.ensure_future(self._send(decoded))
+            self._sending = asyncio.ensure_future(self._in_turn(decoded))
             await asyncio.shield(self._sending)  # a halt cancels this worker, not the sending: _close awaits it
         finally:
             self.sequencer.done(chunk.seq)
+
+    async def _in_turn(self, decoded: Decoded) -> None:
+        async with self._turn:  # a commit when due (``_commit_when_due``) never comes in the middle of a chunk
+            await self._send(decoded)
+
+    async def _commit_when_due(self, transactions: Transactions) -> None:
+        """``--exactly-once`` with live inputs: what was sent is committed when its time is up, not when the next chunk
+        comes (which may be much later)."""
+        while True:
+            await asyncio.sleep(min(transactions.interval / 4, 0.25))
+            async with self._turn:
+                await transactions.when_due()
 
     async def _send(self, decoded: Decoded) -> None:
         accounts = self.accounts

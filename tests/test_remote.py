@@ -131,3 +131,22 @@ def test_an_s3_prefix_and_a_glob_replay_their_objects_by_name_each_in_its_own_fo
     assert users == ["j1", "j2", "c1", "p1", "p2", "y1", "j1", "j2"]  # by name: 2024/12/31 before 2025/01
     nothing = cli.pump("replay", "s3://landing/rides/*.csv", *common, env=s3)
     assert nothing.returncode == 2 and cli.stderr_lines(nothing) == ["pump: s3://landing/rides/*.csv: matches no object"]
+
+
+def test_a_watched_s3_prefix_replays_objects_put_later_each_once(
+    s3: dict[str, str], broker: Broker, topic_name: str, tmp_path: Path
+) -> None:
+    put(s3, "drop", {"rides/01.jsonl": b'{"user": "a"}\n', "rides/_SUCCESS": b""})
+    create_topic(broker.bootstrap, topic_name, 1)
+    with cli.start("replay", "--watch", "s3://drop/rides/", "--topic", topic_name, "--bootstrap-servers", broker.bootstrap,
+                   "--no-progress", "--poll-interval", "0.3", "--idle-exit", "4", "--checkpoint", str(tmp_path / "cp.json"),
+                   env=s3, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:  # fmt: skip
+        consume(broker.bootstrap, topic_name, 1)
+        put(s3, "drop", {"rides/02.jsonl": b'{"user": "b"}\n{"user": "c"}\n', "rides/.03.jsonl": b'{"user": "hidden"}\n'})
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out.decode() + err.decode()
+    again = cli.pump("replay", "--watch", "s3://drop/rides/", "--topic", topic_name, "--bootstrap-servers", broker.bootstrap,
+                     "--idle-exit", "1", "--checkpoint", str(tmp_path / "cp.json"), env=s3)  # fmt: skip
+    assert again.returncode == 0, again.stderr.decode()
+    got = sorted(consume(broker.bootstrap, topic_name, 3), key=lambda m: m.offset)
+    assert [msgspec.json.decode(m.value)["user"] for m in got] == ["a", "b", "c"]  # the rerun found them done

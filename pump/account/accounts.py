@@ -27,7 +27,7 @@ from pump.decode.lines import LineIndex
 from pump.decode.parsed import Lines
 from pump.errors import BrokerError, PumpError
 from pump.input import Position
-from pump.input.source import Read
+from pump.input.source import FileId, Read
 from pump.records import FATAL_REASONS
 
 Segment = tuple[Lines, list[int]]  # a chunk's records by their lines
@@ -110,8 +110,11 @@ class Accounts:
         """The run's clock starts (after connecting: set-up is not counted in the rates)."""
         self.ledger.started = time.perf_counter()
 
-    def file_opened(self) -> None:
+    def file_opened(self, path: str | None = None, start: Position | None = None) -> None:
+        """A file is begun; ``start``: where (a followed file resumed from an earlier run's positions)."""
         self.ledger.files += 1
+        if path is not None and start is not None and (start.offset or start.done):
+            self.completion.positions[path] = start
 
     def read(self, chunk: Read) -> None:
         led = self.ledger
@@ -122,8 +125,8 @@ class Accounts:
         if self.tally is not None:
             self.tally.read(chunk.format, chunk.lines, chunk.raw_bytes)
 
-    def file_done(self, path: str) -> None:
-        self.completion.file_done(path)
+    def file_done(self, path: str, file: FileId | None = None) -> None:
+        self.completion.file_done(path, file)
 
     def paced(self, lag: float) -> None:
         """A paced piece of records went ``lag`` seconds late (``--rate``, ``--speed``)."""

@@ -23,6 +23,7 @@ import msgspec
 from pump.config import config_error, verbatim
 from pump.input import Fingerprint, Position, Source
 from pump.input.remote import is_url
+from pump.input.source import FileId
 
 
 def _key(name: str) -> str:
@@ -30,13 +31,26 @@ def _key(name: str) -> str:
     return name if is_url(name) else os.path.abspath(name)
 
 
-class FileState(msgspec.Struct, kw_only=True):
-    size: int
-    mtime_ns: int
+class FileState(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """An input's position, and what it was a position in: its size, modification time and first 64 KiB's hash; or,
+    for a followed file (``--follow``, ``--watch``: it grows), its device, inode and first ``head_bytes``' hash."""
+
+    size: int = 0
+    mtime_ns: int = 0
     head_sha256: str
     offset: int = 0
     line: int = 1
     done: bool = False
+    dev: int | None = None
+    inode: int | None = None
+    head_bytes: int | None = None
+
+    @property
+    def file(self) -> FileId | None:
+        """The followed file it is a position in (None: a file read once, known by its fingerprint)."""
+        if self.dev is None or self.inode is None or self.head_bytes is None:
+            return None
+        return FileId(dev=self.dev, inode=self.inode, head_bytes=self.head_bytes, head_sha256=self.head_sha256)
 
     def same_content(self, print_: Fingerprint) -> bool:
         return (self.size, self.mtime_ns, self.head_sha256) == (print_.size, print_.mtime_ns, print_.head_sha256)
@@ -119,6 +133,16 @@ class Checkpoint:
             kept.update(previous)  # keep entries of inputs not named this time
         return points
 
+    def followed(self) -> dict[str, FileState]:
+        """``--follow``, ``--watch``: the positions kept of every file (by absolute path, a URL as it is), for the
+        inputs to match with the files they find; refused as ``resume_parts`` refuses another run's. Nothing with
+        ``restart``."""
+        previous = self._load()
+        if previous is None or self.restart:
+            return {}
+        self.state.files.update(previous.files)  # kept for the files not seen this time
+        return dict(previous.files)
+
     def _load(self) -> State | None:
         state = self.loaded if self.path is None else self._read()
         if state is not None and not self.restart:
@@ -162,6 +186,11 @@ class Checkpoint:
         """Takes ``positions`` (of process ``part``, with processes) into the state ``write`` writes."""
         files = self.state.parts[part] if self.processes > 1 else self.state.files
         for path, pos in positions.items():
+            if pos.file is not None:
+                f = pos.file
+                files[_key(path)] = FileState(head_sha256=f.head_sha256, offset=pos.offset, line=pos.line, done=pos.done,
+                                              dev=f.dev, inode=f.inode, head_bytes=f.head_bytes)  # fmt: skip
+                continue
             base = self._prints.get(path)
             if base is not None:
                 files[_key(path)] = FileState(

@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from pump.input import Position
-from pump.input.source import Read
+from pump.input.source import FileId, Read
 
 
 @dataclass(slots=True)
@@ -35,15 +35,18 @@ class Completion:
         self.handled = [0, 0, 0]  # text bytes, raw bytes and lines of the chunks handled so far, as ``read`` counts them
 
     def read(self, chunk: Read) -> None:
-        entry = _Entry(chunk.path, Position(chunk.end, chunk.first_line + chunk.lines), None, chunk.seq,
+        entry = _Entry(chunk.path, Position(chunk.end, chunk.first_line + chunk.lines, file=chunk.file), None, chunk.seq,
                        (chunk.text_bytes, chunk.raw_bytes, chunk.lines))  # fmt: skip
         self._entries.append(entry)
         self._by_seq[chunk.seq] = entry
 
-    def file_done(self, path: str) -> None:
-        """The reader reached the end of ``path``: once everything before is handled, the file is done."""
+    def file_done(self, path: str, file: FileId | None = None) -> None:
+        """The reader reached the end of ``path`` (of ``file``, where it is followed): once everything before is
+        handled, the file is done."""
         last = next((e.end for e in reversed(self._entries) if e.path == path), None) or self.positions.get(path)
-        end = Position(last.offset, last.line, True) if last else Position(0, 1, True)
+        if last is not None and file is not None and last.file != file:
+            last = None  # positions of another file at that name (rotated): this one ended with none read
+        end = Position(last.offset, last.line, True, file) if last else Position(0, 1, True, file)
         self._entries.append(_Entry(path, end, 0))
         self._advance()
 

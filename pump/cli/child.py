@@ -61,6 +61,7 @@ class Recorder:
         queue: tuple[int, Callable[[], float]],
         in_flight: tuple[int, Callable[[], float]],
         rate: float | None = None,
+        live: Any = None,
     ) -> None:
         self._queued = queue[1]
 

@@ -19,7 +19,7 @@ from pump.input.formats import (
     format_by_name,
     parse_header,
 )
-from pump.input.source import Chunk, Position, RecordFormat
+from pump.input.source import Chunk, FileId, Position, RecordFormat
 
 MAX_RECORD_BYTES = 64 << 20
 
@@ -36,9 +36,17 @@ class Cutter:
     """
 
     def __init__(
-        self, path: str, fmt: str, start: Position, can_seek: bool, end: int | None = None, delimiter: str | None = None
+        self,
+        path: str,
+        fmt: str,
+        start: Position,
+        can_seek: bool,
+        end: int | None = None,
+        delimiter: str | None = None,
+        file: FileId | None = None,
     ) -> None:
         self.path = path
+        self.file = file  # a followed file's identity, carried by its chunks into their positions
         self.format: RecordFormat | None = None if fmt == "auto" else fmt  # type: ignore[assignment]
         self.header: tuple[str, ...] | None = None
         self._chosen = delimiter is not None  # --delimiter; else by the name (``delimiter_by_name``)
@@ -164,7 +172,7 @@ class Cutter:
         lines = newlines(data) + (0 if data.endswith(b"\n") else 1)
         fmt = self.format or "jsonl"
         return Chunk(self.path, fmt, self.header, self.line, self._offset, data, self._raw_pending, lines,
-                     delimiter=self.delimiter)  # fmt: skip
+                     delimiter=self.delimiter, file=self.file)  # fmt: skip
 
 
 def newlines(data: bytes) -> int:

@@ -69,15 +69,21 @@ def is_pattern(path: str) -> bool:
     return any(c in path for c in _GLOB)
 
 
-def expand(paths: Sequence[str], listing: Listing | None = None) -> tuple[str, ...]:
-    """Every input as the files it names, in order; a plain file (or stdin) as itself."""
+def expand(paths: Sequence[str], listing: Listing | None = None, empty_ok: bool = False) -> tuple[str, ...]:
+    """Every input as the files it names, in order; a plain file (or stdin) as itself. ``empty_ok``: a folder or glob
+    with nothing in it is none (``--watch``: files come later), not an error."""
     listing = listing or Listing()
     out: list[str] = []
     for path in paths:
         if path == STDIN:
             out.append(path)
             continue
-        found = _remote(path, listing) if is_url(path) else _local(path, listing)
+        try:
+            found = _remote(path, listing) if is_url(path) else _local(path, listing)
+        except _Empty as empty:
+            if not empty_ok:
+                raise InputError(empty.named, empty.why) from None
+            found = []
         out.extend(found if found is not None else [path])
     return tuple(out)
 
@@ -135,8 +141,13 @@ def _hidden_below(name: str, root: str) -> bool:
     return any(f.startswith(_HIDDEN_PREFIXES) for f in folders)
 
 
+class _Empty(Exception):
+    def __init__(self, named: str, why: str) -> None:
+        self.named, self.why = named, why
+
+
 def _chosen(named: str, names: Iterable[str], listing: Listing, empty: str) -> list[str]:
     chosen = sorted({n for n in names if listing.takes(n.rstrip("/").rsplit("/", 1)[-1])})
     if not chosen:
-        raise InputError(named, empty)
+        raise _Empty(named, empty)
     return chosen

@@ -12,14 +12,26 @@ import msgspec
 RecordFormat = Literal["csv", "jsonl"]
 
 
+class FileId(msgspec.Struct, frozen=True, kw_only=True):
+    """Which file a followed input's bytes came from, whatever its name is now (``--follow``, ``--watch``): its device
+    and inode, and the SHA-256 of its first ``head_bytes`` bytes (so a new file given a freed inode is not taken for
+    the old one)."""
+
+    dev: int
+    inode: int
+    head_bytes: int
+    head_sha256: str
+
+
 @dataclass(slots=True)
 class Position:
     """Everything before ``offset`` (uncompressed bytes; rows of a Parquet file) is handled; ``line`` is the next
-    line's (row's) number."""
+    line's (row's) number. ``file``: which file it is a position in, for an input that follows files."""
 
     offset: int
     line: int
     done: bool = False
+    file: FileId | None = None
 
 
 START = Position(0, 1)
@@ -41,6 +53,7 @@ class Chunk:
     seq: int = 0  # the chunk's place in the whole run's input order, set by the reader
     rows: bool = False  # offsets count rows, not bytes (a Parquet file's rows as JSON lines, a row each)
     delimiter: str = ","  # CSV's field separator (``--delimiter``; a tab for .tsv)
+    file: FileId | None = None  # the file it was read from, where inputs are followed (``--follow``, ``--watch``)
 
     @property
     def text_bytes(self) -> int:
@@ -66,9 +79,10 @@ class Chunk:
         lines = data.count(b"\n", 0, end)
         raw = self.raw_bytes * end // max(len(data), 1)
         first = Chunk(self.path, self.format, self.header, self.first_line, self.offset, data[:end], raw, lines,
-                      rows=self.rows, delimiter=self.delimiter)  # fmt: skip
+                      rows=self.rows, delimiter=self.delimiter, file=self.file)  # fmt: skip
         rest = Chunk(self.path, self.format, self.header, self.first_line + lines, self.offset + (lines if self.rows else end),
-                     data[end:], self.raw_bytes - raw, self.lines - lines, rows=self.rows, delimiter=self.delimiter)  # fmt: skip
+                     data[end:], self.raw_bytes - raw, self.lines - lines, rows=self.rows, delimiter=self.delimiter,
+                     file=self.file)  # fmt: skip
         return first, rest, found
 
 
@@ -103,6 +117,7 @@ class RowBatch:
     seq: int = 0
     format: Literal["parquet"] = "parquet"
     rows: Literal[True] = True
+    file: FileId | None = None  # the file it was read from, where inputs are watched (``--watch``)
 
     @property
     def lines(self) -> int:
@@ -123,10 +138,9 @@ class RowBatch:
         if records >= n:
             return self, None, n
         raw = self.raw_bytes * records // max(n, 1)
-        first = RowBatch(self.path, self.batch.slice(0, records), self.first_line, self.offset, raw)
-        rest = RowBatch(
-            self.path, self.batch.slice(records), self.first_line + records, self.offset + records, self.raw_bytes - raw
-        )
+        first = RowBatch(self.path, self.batch.slice(0, records), self.first_line, self.offset, raw, file=self.file)
+        rest = RowBatch(self.path, self.batch.slice(records), self.first_line + records, self.offset + records,
+                        self.raw_bytes - raw, file=self.file)  # fmt: skip
         return first, rest, records
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, PlatformCollector, ProcessCollector
 
 from pump._version import __version__
+from pump.input.follow import LiveStats
 from pump.records import DEAD_LETTER_REASONS, FAILURE_REASONS, INVALID_REASONS
 
 FORMATS = ("csv", "jsonl", "parquet")
@@ -52,7 +53,7 @@ def _families(registry: CollectorRegistry) -> dict[str, Any]:
     info.labels(version=__version__, python=platform.python_version()).set(1)
     for name, doc, labels in _COUNTERS:
         add(Counter, name, doc, labels)
-    for name, doc, labels in _GAUGES:
+    for name, doc, labels in _GAUGES + _LIVE_GAUGES:
         add(Gauge, name, doc, labels)
     add(Histogram, "pump_batch_records", "Records per send (a batch in batch mode, else 1).", ("mode",), buckets=BATCH_BUCKETS)
     add(Histogram, "pump_ack_latency_seconds", "Send to broker acknowledgement: per batch in batch mode, per record otherwise.",
@@ -93,6 +94,13 @@ _GAUGES = (
     ("pump_in_flight_limit_records", "Bound on records in flight.", ("mode",)),
     ("pump_rate_limit_records_per_second", "--rate: the most records a second the replay may send (0: no limit).", ()),
 )
+_LIVE_GAUGES = (
+    ("pump_input_behind_bytes", "--follow: bytes of the followed files not read yet (their sizes minus pump's positions).", ()),
+    ("pump_input_files_pending", "--watch: files found and not begun yet.", ()),
+    ("pump_input_files_finished", "--follow, --watch: files read to their ends (rotated away, deleted, or read once).", ()),
+    ("pump_input_truncations", "--follow: followed files found truncated and read again from their start.", ()),
+    ("pump_input_idle_seconds", "--follow, --watch: seconds since the last record was read.", ()),
+)
 
 
 class Metrics:
@@ -121,7 +129,7 @@ class Metrics:
         self._skipped = fam["pump_pacing_skipped_gaps"].labels(**t)
         self._transactions = {o: fam["pump_transactions"].labels(outcome=o, **t) for o in TRANSACTION_OUTCOMES}
         self._transaction_seconds = fam["pump_transaction_duration_seconds"].labels(**t)
-        self._gauges = {name: fam[name].labels(**(m if labels else t)) for name, _, labels in _GAUGES}
+        self._gauges = {name: fam[name].labels(**(m if labels else t)) for name, _, labels in _GAUGES + _LIVE_GAUGES}
 
     def begin(
         self,
@@ -129,9 +137,17 @@ class Metrics:
         queue: tuple[int, Callable[[], float]],
         in_flight: tuple[int, Callable[[], float]],
         rate: float | None = None,
+        live: LiveStats | None = None,
     ) -> None:
-        """The run starts: its input size, the queue's and in-flight bound's capacity and level, its --rate."""
+        """The run starts: its input size, the queue's and in-flight bound's capacity and level, its --rate, and what
+        is seen of followed and watched inputs (``live``), read when Prometheus scrapes."""
         g = self._gauges
+        if live is not None:
+            g["pump_input_behind_bytes"].set_function(live.bytes_behind)
+            g["pump_input_files_pending"].set_function(lambda: live.pending)
+            g["pump_input_files_finished"].set_function(lambda: live.finished)
+            g["pump_input_truncations"].set_function(lambda: live.truncated)
+            g["pump_input_idle_seconds"].set_function(lambda: max(time.monotonic() - live.last_read, 0.0))
         g["pump_rate_limit_records_per_second"].set(rate or 0)
         g["pump_start_time_seconds"].set(time.time())
         g["pump_done"].set(0)

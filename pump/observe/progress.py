@@ -1,4 +1,5 @@
-"""A progress line on stderr while a replay runs: bytes done of total, rate, ETA. Off unless stderr is a terminal."""
+"""A progress line on stderr while a replay runs: bytes done of total, rate, ETA (for followed inputs: "following", bytes
+behind, files). Off unless stderr is a terminal."""
 
 from __future__ import annotations
 
@@ -9,11 +10,18 @@ import time
 from typing import TextIO
 
 from pump.account import Ledger
+from pump.input.follow import LiveStats
 
 
-def render(done: int, total: int | None, records: int, elapsed: float) -> str:
+def render(done: int, total: int | None, records: int, elapsed: float, live: LiveStats | None = None) -> str:
     rate = records / elapsed if elapsed > 0 else 0.0
     mb = done / 1e6
+    if live is not None:  # it grows: no ETA
+        idle = max(time.monotonic() - live.last_read, 0.0)
+        return (
+            f"following  {mb:,.1f} MB  {records:,} records  {rate:,.0f} rec/s  {live.bytes_behind() / 1e6:,.1f} MB behind"
+            f"  {live.finished} files finished, {live.pending} pending  last record {idle:,.0f}s ago"
+        )
     if total:
         frac = min(done / total, 1.0)
         bar = "#" * int(frac * 24)
@@ -24,9 +32,16 @@ def render(done: int, total: int | None, records: int, elapsed: float) -> str:
 
 class Progress:
     def __init__(
-        self, ledger: Ledger, total: int | None, enabled: bool = True, stream: TextIO | None = None, period: float = 0.5
+        self,
+        ledger: Ledger,
+        total: int | None,
+        enabled: bool = True,
+        stream: TextIO | None = None,
+        period: float = 0.5,
+        live: LiveStats | None = None,
     ) -> None:
         self.ledger = ledger
+        self.live = live
         self.total = total
         self.stream = stream or sys.stderr
         self.enabled = enabled and self.stream.isatty()
@@ -49,7 +64,7 @@ class Progress:
 
     def _draw(self) -> None:
         led = self.ledger
-        line = render(led.raw_bytes_read, self.total, led.acked, time.perf_counter() - led.started)
+        line = render(led.raw_bytes_read, self.total, led.acked, time.perf_counter() - led.started, self.live)
         self.stream.write("\r" + line + "\x1b[K")
         self.stream.flush()
 

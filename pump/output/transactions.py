@@ -84,6 +84,14 @@ class Transactions:
             await self.commit()
             await self.begin()
 
+    async def when_due(self) -> None:
+        """Commit the open transaction if it holds lines and its time is up, and open the next: for inputs that may
+        stay quiet (``--follow``), whose last lines would otherwise wait for the next chunk to be committed. Never while
+        a chunk is being sent (the engine holds its turn)."""
+        if self._opened is not None and self._lines and self._clock() - self._opened >= self.interval:
+            await self.commit()
+            await self.begin()
+
     async def commit(self) -> None:
         """Every record sent so far, settled, committed with the position every line before it is handled up to."""
         assert self._opened is not None

@@ -25,6 +25,7 @@ from pump.decode.processes import ProcessDecode
 from pump.decode.values import AvroValues
 from pump.dev.broker import embedded_broker
 from pump.engine import Engine, Stages
+from pump.input.follow import LiveStats
 from pump.observe import Values
 from pump.output import Cluster, InFlight, SendMode, Sink, in_flight_limit, make_mode
 from pump.output.kafka import KafkaCluster
@@ -44,6 +45,7 @@ class Watch(Tally, Protocol):
         queue: tuple[int, Callable[[], float]],
         in_flight: tuple[int, Callable[[], float]],
         rate: float | None = None,
+        live: LiveStats | None = None,
     ) -> None: ...
 
     def finish(self) -> None: ...
@@ -90,6 +92,7 @@ class Run:
     by_time: EventPace | None = None
     transactions: Transactions | None = None
     values: Values | None = None  # --value-format: what the report says of it
+    live: LiveStats | None = None  # --follow, --watch: what is seen of the inputs as they grow
 
 
 async def assemble(
@@ -119,17 +122,21 @@ async def assemble(
     pooled = max(plan.decode_processes, plan.encode_processes)  # each process kept busy, with a chunk waiting for it
     workers = max(config.input.workers, pooled + 2) if pooled else config.input.workers
     total = None if any(s.size is None for s in plan.sources) else sum(s.size or 0 for s in plan.sources)
+    live = plan.live.stats if plan.live is not None else None
+    if live is not None:
+        total = None  # it grows: no ETA
     if metrics is not None:
-        metrics.begin(total, (config.input.queue_size, queue.qsize), (limit, lambda: ledger.in_flight), config.delivery.rate)
+        metrics.begin(total, (config.input.queue_size, queue.qsize), (limit, lambda: ledger.in_flight), config.delivery.rate,
+                      live)  # fmt: skip
     rate, by_time, stamper = _pacing(config, accounts)
     pieces = [n for n in (rate and rate.piece, by_time and EventPace.PIECE_RECORDS) if n]
     transactions = _transactions(config, plan, sink, mode, accounts, dead_letters, metrics, on_commit)
     stages = Stages(plan.sources, plan.resume[0], queue, decode, by_time or Unpaced(), mode, accounts, workers, rate,
-                    min(pieces) if pieces else None, stamper, transactions)  # fmt: skip
+                    min(pieces) if pieces else None, stamper, transactions, plan.live)  # fmt: skip
     values = None
     if plan.values is not None:
         values = Values(config.values.value_format, subject_of(config), plan.values.schema_id)
-    return Run(Engine(config, stages), sink, accounts, total, rate, by_time, transactions, values)
+    return Run(Engine(config, stages), sink, accounts, total, rate, by_time, transactions, values, live)
 
 
 def _transactions(

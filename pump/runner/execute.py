@@ -48,7 +48,7 @@ async def execute(config: ReplayConfig, run: Run, checkpoint: Saver | None, cont
 
     with controls(first, second) as signals:
         try:
-            progress = Progress(run.accounts.ledger, run.total_bytes, enabled=config.observe.progress)
+            progress = Progress(run.accounts.ledger, run.total_bytes, enabled=config.observe.progress, live=run.live)
             async with progress, _checkpointing(checkpoint, run.accounts, config.checkpoint.interval):
                 run.accounts.start()
                 return await run.engine.run()

@@ -17,7 +17,10 @@ from pump.decode.stage import Decoders
 from pump.decode.values import ValueEncoder
 from pump.input import Position, Source, open_sources, shard_sources
 from pump.input.listing import Listing
+from pump.input.live import LiveInput, live_input
+from pump.input.opening import HEAD_BYTES
 from pump.input.shards import parse_shard
+from pump.input.source import FileId
 from pump.runner.values import value_encoder
 from pump.schemas import load_schema
 
@@ -53,6 +56,7 @@ class Plan:
     stale: list[str] = dataclasses.field(default_factory=list)  # --exactly-once --restart: the job's keys it deletes
     values: ValueEncoder | None = None  # --value-format avro|json-schema: the values in a registry's wire format
     encode_processes: int = 0  # processes writing the values (``decode.encoding``)
+    live: LiveInput | None = None  # --follow, --watch: the inputs as they grow and appear (``sources``: those there now)
 
 
 def plan_of(
@@ -68,8 +72,12 @@ def plan_of(
     """
     settings = config.input
     processes = 1 if part is not None else process_count(config)
-    sources = open_sources(settings.paths, settings.format, settings.column_list, settings.field_delimiter,
-                           Listing.of(settings))  # fmt: skip
+    live = live_input(settings) if settings.live else None
+    if live is not None:
+        sources = open_sources(tuple(live.check()), settings.format, settings.column_list, settings.field_delimiter)
+    else:
+        sources = open_sources(settings.paths, settings.format, settings.column_list, settings.field_delimiter,
+                               Listing.of(settings))  # fmt: skip
     shard, by_partition = None, None
     if settings.shard is not None:
         index, count = parse_shard(settings.shard)
@@ -88,16 +96,32 @@ def plan_of(
         checkpoint = Checkpoint(config.checkpoint.path, config.topic, config.checkpoint.restart, shard, processes)
     if config.transactions.exactly_once:
         positions = _positions(config, shard, processes, committed.state if committed else None)
-        points = positions.resume_parts(sources)
+        points = [{}] if live is not None else positions.resume_parts(sources)
     elif part is not None:
         points = [resume or {}]
     else:
-        points = checkpoint.resume_parts(sources) if checkpoint is not None else [{} for _ in range(processes)]
-    decode_processes = decode_processes_for(settings, sources)
+        points = [{}] if live is not None else None
+        if points is None:
+            points = checkpoint.resume_parts(sources) if checkpoint is not None else [{} for _ in range(processes)]
+    if live is not None:  # each file's positions are found by its identity when it is begun
+        live.previous = _followed(positions or checkpoint)
+    decode_processes = 0 if live is not None else decode_processes_for(settings, sources)
     values = value_encoder(config, sources, schema)
     encoders = encode_processes_for(config.values.encode_processes, sources) if values is not None and values.costly else 0
     return Plan(sources, decoders, checkpoint, points, processes, decode_processes, by_partition,
-                 shape if shape.needed else None, positions, committed.stale if committed else [], values, encoders)  # fmt: skip
+                 shape if shape.needed else None, positions, committed.stale if committed else [], values, encoders,
+                 live)  # fmt: skip
+
+
+def _followed(checkpoint: Checkpoint | None) -> dict[str, Position]:
+    """The positions a checkpoint (or the positions topic) has of every file, each with the file it is in."""
+    if checkpoint is None:
+        return {}
+    found = {}
+    for key, state in checkpoint.followed().items():
+        file = state.file or FileId(dev=0, inode=0, head_bytes=HEAD_BYTES, head_sha256=state.head_sha256)
+        found[key] = Position(state.offset, state.line, state.done, file)
+    return found
 
 
 def _positions(config: ReplayConfig, shard: str | None, processes: int, committed: State | None) -> Checkpoint:
