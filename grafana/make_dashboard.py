@@ -88,6 +88,17 @@ ROWS: list[tuple[str, list[tuple[str, str, str, list[tuple[str, str]]]]]] = [
             (f"sum(increase(pump_pacing_skipped_gaps_total{{{SEL}}}[{RI}]))", "gaps skipped"),
         ]),
     ]),
+    ("Live inputs (--follow, --watch)", [
+        ("Bytes behind (followed files not read yet)", "timeseries", "bytes", [
+            (f"sum(pump_input_behind_bytes{{{SEL}}})", "behind"),
+        ]),
+        ("Files pending and finished", "timeseries", "short", [
+            (f"sum(pump_input_files_pending{{{SEL}}})", "pending"),
+            (f"sum(pump_input_files_finished{{{SEL}}})", "finished"),
+        ]),
+        ("Since the last record", "stat", "s", [(f"max(pump_input_idle_seconds{{{SEL}}})", "idle")]),
+        ("Truncated files read again", "stat", "none", [(f"sum(pump_input_truncations{{{SEL}}})", "truncations")]),
+    ]),
     ("Exactly once (--exactly-once)", [
         ("Transactions /s by outcome", "timeseries", "short", [
             (f"sum by (outcome) (rate(pump_transactions_total{{{SEL}}}[{RI}]))", "{{outcome}}"),

@@ -231,3 +231,11 @@ def test_a_checkpoint_keeps_a_followed_files_identity_and_gives_it_back(tmp_path
     cp.save({str(log): Position(8, 2, file=file)})
     found = Checkpoint(str(tmp_path / "cp.json"), "t").followed()[str(log)]
     assert (found.offset, found.line, found.file) == (8, 2, file)
+
+
+async def test_verify_refuses_live_inputs_in_one_line(tmp_path: Path) -> None:
+    from pump.verify import verify
+
+    (tmp_path / "a.jsonl").write_bytes(b"{}\n")
+    with pytest.raises(ConfigError, match="verify compares a topic with inputs read to their ends"):
+        await verify(ReplayConfig.of(str(tmp_path / "a.jsonl"), "t", follow=True, bootstrap_servers="localhost:1"))

@@ -150,3 +150,18 @@ def test_a_watched_folder_killed_halfway_resumes_with_every_record_of_every_file
     got = consume(kafka.bootstrap, topic_name, records, **COMMITTED)
     values = [msgspec.json.decode(m.value) for m in got]
     assert sorted(v["n"] for v in values) == list(range(records))  # each once; nothing hidden or unfinished
+
+
+def test_what_cannot_be_followed_or_watched_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    one = tmp_path / "one.jsonl"
+    one.write_bytes(b"{}\n")
+    common = ("--topic", "t", "--bootstrap-servers", "localhost:1")
+    cases = {
+        ("--follow", "-"): "stdin ('-') is sent as it arrives already",
+        ("--watch", str(one)): "not a folder or glob: --watch looks for new files in one",
+        ("--follow", str(tmp_path / "*.csv")): "matches no file",
+    }
+    for args, message in cases.items():
+        proc = cli.pump("replay", *args, *common)
+        lines = cli.stderr_lines(proc)
+        assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], (args, lines)

@@ -72,6 +72,7 @@ def test_dashboard_structure_is_sound_for_provisioning() -> None:
         "Latency",
         "Process",
         "Exactly once (--exactly-once)",
+        "Live inputs (--follow, --watch)",
     }
     titles = {p["title"] for p in board["panels"]}
     assert "Dead letters /s by reason" in titles
@@ -242,6 +243,30 @@ def test_the_exactly_once_panels_show_a_real_replays_transactions(
     p50, p99 = (values(e)[""] for t, e in queries if t.startswith("Transaction duration"))
     assert 0 < p50 <= p99 < 10, (p50, p99)
     assert values(panels["Aborted transactions (records sent again)"]) == {"": 0.0}
+
+
+def test_the_live_input_panels_show_a_followed_files_rotation_and_quiet(
+    prometheus: tuple[str, int], broker: Broker, topic_name: str, tmp_path: Path
+) -> None:
+    url, pump_port = prometheus
+    log = tmp_path / "app.log"
+    write_lines(log, keyed_lines(1000))
+    with cli.start("replay", "--follow", str(log), "--topic", topic_name, "--bootstrap-servers", broker.bootstrap,
+                   "--create-topic", "--key-field", "user", "--idle-exit", "4", "--metrics-addr", f"127.0.0.1:{pump_port}",
+                   "--metrics-linger", "2", "--no-progress", stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:  # fmt: skip
+        time.sleep(2)
+        log.rename(tmp_path / "app.log.1")  # rotated: the old file finished, the new one followed
+        write_lines(log, keyed_lines(10))
+        out, err = proc.communicate(timeout=60)
+    at = time.time() - 1.0
+    assert proc.returncode == 0, out.decode() + err.decode()
+    live = ("behind", "pending", "finished", "idle", "truncations")
+    panels = {name: expr for _, expr in dashboard_queries() for name in live if f"pump_input_{name}" in expr
+              or f"pump_input_files_{name}" in expr}  # fmt: skip
+    assert sorted(panels) == sorted(live), panels
+    shown = {name: float(query(url, expr.replace("$topic", topic_name), at)[0]["value"][1]) for name, expr in panels.items()}
+    assert shown["finished"] == 1 and shown["pending"] == 0 and shown["behind"] == 0 and shown["truncations"] == 0, shown
+    assert shown["idle"] >= 3, shown  # quiet for --idle-exit before it ended
 
 
 def test_prometheus_config_passes_promtool() -> None:

@@ -142,6 +142,9 @@ class Metrics:
         """The run starts: its input size, the queue's and in-flight bound's capacity and level, its --rate, and what
         is seen of followed and watched inputs (``live``), read when Prometheus scrapes."""
         g = self._gauges
+        for name in ("pump_input_behind_bytes", "pump_input_files_pending", "pump_input_files_finished",
+                     "pump_input_truncations", "pump_input_idle_seconds"):  # fmt: skip
+            g[name].set(0)  # a replay of whole files: nothing behind, pending or idle
         if live is not None:
             g["pump_input_behind_bytes"].set_function(live.bytes_behind)
             g["pump_input_files_pending"].set_function(lambda: live.pending)

@@ -45,6 +45,9 @@ async def verify(config: ReplayConfig, start: Start | None = None) -> VerifyRepo
     if bootstrap == EMBEDDED:
         raise config_error("{bootstrap_servers} embedded starts an empty broker of its own: give verify the cluster the"
                            " replay wrote to")  # fmt: skip
+    if config.input.live:
+        raise config_error("verify compares a topic with inputs read to their ends: drop {follow} and {watch} (the files"
+                           " as they are now are what is checked)")  # fmt: skip
     began = time.monotonic()
     async with TopicReader(config, bootstrap, config.topic, start) as first:
         partitions, begins = first.partitions, first.begins
