@@ -95,6 +95,30 @@ def pump_command(*extra: str) -> Callable[[Run], list[str]]:
     return command
 
 
+def pump_plain_command(*extra: str) -> Callable[[Run], list[str]]:
+    """pump with nothing asked of it beyond what kcat does: no schema, no key."""
+
+    def command(run: Run) -> list[str]:
+        return [sys.executable, "-m", "pump", "replay", str(run.path), "--bootstrap-servers", run.bootstrap, "--topic",
+                run.topic, "--linger-ms", str(LINGER_MS), "--batch-bytes", str(BATCH_BYTES), "--acks", run.acks,
+                "--no-progress", "--report-json", str(run.folder / "report.json"), *extra]  # fmt: skip
+
+    return command
+
+
+def kcat_command(run: Run) -> list[str]:
+    """kcat -P -l: each line of the file a message, unkeyed, through librdkafka with the same batching and acks."""
+    return ["kcat", "-P", "-b", run.bootstrap, "-t", run.topic, "-l", "-X", f"linger.ms={LINGER_MS}", "-X",
+            f"batch.size={BATCH_BYTES}", "-X", f"acks={run.acks}", "-X", "enable.idempotence=false", str(run.path)]  # fmt: skip
+
+
+def kcat_result(run: Run, _stdout: str) -> tuple[int, float]:
+    """Its records are the file's lines (kcat says nothing of them; it exits 1 if any failed): the window is the
+    whole process's."""
+    count, _ = mean_line(run.path)
+    return count, float("nan")
+
+
 def pump_avro_command(*extra: str) -> Callable[[Run], list[str]]:
     def command(run: Run) -> list[str]:
         assert run.registry is not None
@@ -173,6 +197,12 @@ CONTENDERS = {
     for c in (
         Contender("librdkafka", "jsonl", 1, reference_command, reference_result,
                   f"confluent-kafka script: msgspec-validates each line for its key; produce, poll(0); murmur2_random; {COMMON}"),
+        Contender("kcat", "jsonl", 1, kcat_command, kcat_result,
+                  f"kcat -P -l (librdkafka in C): each line as it is, unkeyed; {COMMON} (Apache Kafka only)"),
+        Contender("pump-lines", "jsonl", 1, pump_plain_command("--format", "lines"), pump_result,
+                  "pump replay --format lines: each line as it is, unkeyed (kcat's job)"),
+        Contender("pump-plain", "jsonl", 1, pump_plain_command(), pump_result,
+                  "pump replay of JSON lines, no --schema, no key (each line checked to be a JSON object)"),
         Contender("perf-test", "jsonl", 1, perf_command, perf_result,
                   "Kafka's ProducerPerformance (Java client): random payloads of the rides' mean size, no keys"),
         Contender("aiokafka-batch", "jsonl", 1, raw_command("batch"), reference_result,
@@ -361,7 +391,7 @@ def main() -> None:
     a = ap.parse_args()
     java = shutil.which("java") and shutil.which("mvn")
     allowed = [n for n in CONTENDERS if (n != "perf-test" or java) and (not n.endswith("-eos") or a.broker != "embedded")
-               and ("avro" not in n or java)]  # fmt: skip
+               and ("avro" not in n or java) and (n != "kcat" or (shutil.which("kcat") and a.broker != "embedded"))]  # fmt: skip
     names = a.contenders.split(",") if a.contenders else allowed  # Tansu has no transactions: -eos needs Kafka
     unknown = [n for n in names if n not in CONTENDERS]
     if unknown:
@@ -380,7 +410,7 @@ def main() -> None:
     print(f"\nbroker {a.broker}, acks {a.acks}, {a.repeats} repeats, rotating order; whole processes, start to exit")
     print(f"(RSS is the largest process's peak, never below this launcher's {floor:.0f} MB, which Linux counts in;")
     print(" sum MB: the peak of all its processes' RSS together, sampled every 50 ms)")
-    print(table(runs, ("librdkafka", "librdkafka-avro")))
+    print(table(runs, ("librdkafka", "kcat", "librdkafka-avro")))
     print("\n" + "\n".join(f"  {n}: {CONTENDERS[n].settings}" for n in names))
     if a.json:
         a.json.write_text(json.dumps(runs, indent=2))

@@ -34,7 +34,7 @@ from msgspec import inspect as mi
 
 from pump.errors import ConfigError, PumpError
 
-Format = Literal["auto", "csv", "jsonl", "parquet"]
+Format = Literal["auto", "csv", "jsonl", "lines", "parquet"]
 DatetimeMode = Literal["iso", "sql", "epoch-ms", "epoch-us"]
 ModeName = Literal["batch", "callback", "sync"]
 Compression = Literal["none", "gzip", "snappy", "lz4", "zstd"]
@@ -97,7 +97,11 @@ class InputSettings(_Group):
         ),
     ]
     format: Annotated[
-        Format, setting("record format; auto: by extension after .gz/.zst, else by content (Parquet: its magic bytes)")
+        Format,
+        setting(
+            "record format; auto: by extension after .gz/.zst, else by content (Parquet: its magic bytes); lines: each"
+            " line's bytes are the value, unchecked (as kcat -P -l sends a file)"
+        ),
     ] = "auto"
     recursive: Annotated[bool, setting("a folder's files at every depth (default: the files directly in it)")] = False
     include: Annotated[
@@ -165,6 +169,14 @@ class InputSettings(_Group):
                 metavar="CHAR"),
     ] = None  # fmt: skip
     key_field: Annotated[str | None, setting("record field whose value becomes the message key", metavar="NAME")] = None
+    key_delimiter: Annotated[
+        str | None,
+        setting(
+            "lines and JSON lines: the text before a line's first DELIM is the key, the rest the value (kcat's -K; a"
+            " line without it has no key); tab for a tab",
+            metavar="DELIM",
+        ),
+    ] = None
     workers: Annotated[int, setting("decoding coroutines", ge=1, metavar="N")] = 2
     decode_processes: Annotated[
         int | None,
@@ -222,6 +234,13 @@ class InputSettings(_Group):
             raise config_error("{follow} and {watch} read in one process: drop {shard} and {processes}")
         if (self.settle or self.idle_exit) and not self.live:
             raise config_error("{settle} and {idle_exit} are for {follow} or {watch}")
+        if self.key_delimiter is not None:
+            if not self.key_delimiter or "\n" in self.key_delimiter:
+                raise config_error("{key_delimiter} must be some text without a line end")
+            if self.key_field is not None:
+                raise config_error("{key_delimiter} takes the key from the line's start; {key_field} from a field: give one")
+            if self.format in ("csv", "parquet"):
+                raise config_error("{key_delimiter} is for lines and JSON lines, not " + self.format)
         if self.columns is not None and not self.column_list:
             raise config_error("{columns} names no column")
         d = self.field_delimiter
@@ -233,6 +252,11 @@ class InputSettings(_Group):
     def live(self) -> bool:
         """Inputs read as they grow and appear (``--follow``, ``--watch``), not once to their ends."""
         return self.follow or self.watch
+
+    @property
+    def key_separator(self) -> str | None:
+        """``key_delimiter`` as the text (``tab`` and ``\\t`` spelled out: a tab)."""
+        return "\t" if self.key_delimiter in ("tab", "\\t") else self.key_delimiter
 
     @property
     def field_delimiter(self) -> str | None:

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from pump.account.completion import Completion
@@ -30,7 +30,7 @@ from pump.input import Position
 from pump.input.source import FileId, Read
 from pump.records import FATAL_REASONS
 
-Segment = tuple[Lines, list[int]]  # a chunk's records by their lines
+Segment = tuple[Lines, Sequence[int]]  # a chunk's records by their lines
 
 
 class Tally(Protocol):

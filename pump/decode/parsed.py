@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -32,7 +33,7 @@ class Columns:
 
 #: A record batch ready to send: its partition, its bytes as the sink sends them, its records, their values' bytes,
 #: and their lines.
-Framed = tuple[int, bytearray, int, int, list[int]]
+Framed = tuple[int, bytearray, int, int, Sequence[int]]
 
 
 class Framer(Protocol):
@@ -40,6 +41,15 @@ class Framer(Protocol):
     cannot (the records then go the usual way). ``seq``: the chunk's place in the run (unkeyed records' partition)."""
 
     def frame(self, columns: Columns, seq: int) -> list[Framed] | None: ...
+
+    def records(self, grouped: dict[int, list[Record]]) -> list[Framed] | None:
+        """Records that are Python bytes already, by partition, as batches; None where they go the usual way."""
+        ...
+
+    def values(self, partition: int, values: list[bytes], first_line: int) -> list[Framed] | None:
+        """Unkeyed values of consecutive lines from ``first_line``, for one partition, as batches; None where they go
+        the usual way."""
+        ...
 
 
 @dataclass(slots=True)
@@ -70,6 +80,13 @@ class Parsed:
     invalid: list[Invalid] = field(default_factory=list)
     blank: int = 0
     columns: Columns | None = None
+    values: list[bytes] | None = None  # instead of records: unkeyed values of every line from the chunk's first, in order
+
+    def as_records(self, first_line: int) -> None:
+        """``values`` made records (where nothing frames them)."""
+        if self.values is not None:
+            self.records = [(None, value, line) for line, value in enumerate(self.values, first_line)]
+            self.values = None
 
 
 class Share(Protocol):

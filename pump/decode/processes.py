@@ -42,8 +42,9 @@ def _init(
     times: EventTimes | None,
     shape: Shape | None,
     values: ValueEncoder | None,
+    key_delimiter: str | None,
 ) -> None:
-    _decoders.append(build_decoders(load_schema(schema_spec) if schema_spec else None, key_field))
+    _decoders.append(build_decoders(load_schema(schema_spec) if schema_spec else None, key_field, key_delimiter=key_delimiter))
     _partitioner.append(Partitioner(partitions, shard=shard))
     _times.append(times)
     _shape.append(shape)
@@ -69,13 +70,14 @@ class ProcessDecode:
         times: EventTimes | None = None,
         shape: Shape | None = None,
         values: ValueEncoder | None = None,
+        key_delimiter: str | None = None,
     ) -> None:
         self._rows = rows
         self._pool = ProcessPoolExecutor(
             max_workers=processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init,
-            initargs=(schema_spec, key_field, partitions, shard, times, shape, values),
+            initargs=(schema_spec, key_field, partitions, shard, times, shape, values, key_delimiter),
         )
 
     async def decode(self, chunk: Read) -> Decoded:

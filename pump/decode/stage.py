@@ -29,6 +29,7 @@ from pump.decode.jsonl import JsonLinesDecoder
 from pump.decode.parquet import ParquetRows
 from pump.decode.parsed import Decoder, Framed, FramedRows, Framer, Lines, Parsed
 from pump.decode.partition import Partitioner
+from pump.decode.plainlines import LinesDecoder
 from pump.decode.shape import Shape
 from pump.decode.values import ValueEncoder, encode_values
 from pump.input import Chunk, RecordFormat, Source
@@ -70,15 +71,20 @@ class Decoders:
     csv: CsvDecoder
     jsonl: JsonLinesDecoder
     parquet: ParquetRows
+    lines: LinesDecoder
 
     def __getitem__(self, fmt: RecordFormat) -> Decoder:
-        return self.csv if fmt == "csv" else self.jsonl
+        return self.csv if fmt == "csv" else self.lines if fmt == "lines" else self.jsonl
 
 
-def build_decoders(schema: type[msgspec.Struct] | None, key_field: str | None, datetime: str = "iso") -> Decoders:
-    """``datetime``: how Parquet's timestamps are written into records (``--datetime``)."""
-    jsonl = JsonLinesDecoder(schema, key_field)
-    return Decoders(CsvDecoder(schema, key_field), jsonl, ParquetRows(schema, key_field, datetime, jsonl))
+def build_decoders(
+    schema: type[msgspec.Struct] | None, key_field: str | None, datetime: str = "iso", key_delimiter: str | None = None
+) -> Decoders:
+    """``datetime``: how Parquet's timestamps are written into records (``--datetime``); ``key_delimiter``: a line's
+    key is its text before it (``--key-delimiter``, lines and JSON lines)."""
+    jsonl = JsonLinesDecoder(schema, key_field, key_delimiter)
+    return Decoders(CsvDecoder(schema, key_field), jsonl, ParquetRows(schema, key_field, datetime, jsonl),
+                    LinesDecoder(key_delimiter))  # fmt: skip
 
 
 def decode_chunk(
@@ -112,13 +118,23 @@ def decode_chunk(
         text, parsed = decoders.parquet.decode(chunk, share)
         return _grouped(text, parsed, partitioner, times, shape, values)
     parsed = decoders[chunk.format].decode(chunk, share, framer is not None)
+    if parsed.values is not None:  # lines as they are: framed straight from the values
+        framed_values = framer.values(partitioner.sticky(chunk.seq), parsed.values, chunk.first_line) if framer else None
+        if framed_values is not None:
+            return Decoded(chunk, {}, len(parsed.values), parsed.invalid, parsed.blank, framed=framed_values)
+        parsed.as_records(chunk.first_line)
     if parsed.columns is not None:
         assert framer is not None
         framed_batches = framer.frame(parsed.columns, chunk.seq)
         if framed_batches is not None:
             return Decoded(chunk, {}, len(parsed.columns.values), parsed.invalid, parsed.blank, framed=framed_batches)
         parsed.records = parsed.columns.records()
-    return _grouped(chunk, parsed, partitioner, times, shape, values)
+    decoded = _grouped(chunk, parsed, partitioner, times, shape, values)
+    if framer is not None and decoded.count:  # records that are bytes already, framed in one pass (``recordframing``)
+        framed = framer.records(decoded.batches)
+        if framed is not None:
+            return dataclasses.replace(decoded, batches={}, framed=framed)
+    return decoded
 
 
 def _framed_rows(parquet: ParquetRows, framer: Framer | None, rows: RowBatch) -> Decoded | None:

@@ -246,7 +246,7 @@ def _cuttable(source: FileSource | ParquetSource) -> bool:
     if head.startswith((GZIP_MAGIC, ZSTD_MAGIC)):
         return False
     fmt = source.format if source.format != "auto" else format_by_name(source.name) or format_by_content(head)
-    return fmt == "jsonl"
+    return fmt in ("jsonl", "lines")
 
 
 def _check(path: str) -> int | None:

@@ -9,7 +9,7 @@ from typing import Any, Literal, Protocol
 
 import msgspec
 
-RecordFormat = Literal["csv", "jsonl"]
+RecordFormat = Literal["csv", "jsonl", "lines"]
 
 
 class FileId(msgspec.Struct, frozen=True, kw_only=True):

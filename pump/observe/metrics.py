@@ -27,7 +27,7 @@ from pump._version import __version__
 from pump.input.follow import LiveStats
 from pump.records import DEAD_LETTER_REASONS, FAILURE_REASONS, INVALID_REASONS
 
-FORMATS = ("csv", "jsonl", "parquet")
+FORMATS = ("csv", "jsonl", "lines", "parquet")
 STAGES = ("queue", "in_flight")
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 65536)
 PACING_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)

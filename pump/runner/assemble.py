@@ -207,7 +207,7 @@ def _decode_stage(config: ReplayConfig, plan: Plan, partitioner: Partitioner, fr
     if plan.decode_processes:
         settings = config.input
         stage = ProcessDecode(stage, plan.decode_processes, settings.schema, settings.key_field, partitioner.num_partitions,
-                              plan.by_partition, times, plan.shape, values)  # fmt: skip
+                              plan.by_partition, times, plan.shape, values, settings.key_separator)  # fmt: skip
     if plan.encode_processes:
         assert plan.values is not None
         stage = EncodeInProcesses(stage, plan.values, plan.encode_processes)

@@ -89,7 +89,7 @@ def plan_of(
         j, count = part
         by_partition = (by_partition[0] + j * by_partition[1], by_partition[1] * count) if by_partition else part
     schema = load_schema(settings.schema) if settings.schema else None
-    decoders = build_decoders(schema, settings.key_field, settings.datetime)
+    decoders = build_decoders(schema, settings.key_field, settings.datetime, settings.key_separator)
     shape = Shape(settings.column_list, settings.datetime, schema)
     checkpoint = positions = None
     if config.checkpoint.path and part is None:

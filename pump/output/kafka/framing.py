@@ -26,23 +26,18 @@ import functools
 import struct
 import time
 from bisect import bisect_right
-from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
 from crc32c import crc32c
 
 from pump.decode.parsed import Columns, Framed
 from pump.decode.partition import Partitioner
+from pump.output.kafka.recordframing import _AFTER_CRC, _BEFORE_CRC, _CRC, _CRC_FROM, HEADER, _varint, frame_grouped, frame_values
+from pump.records import ByPartition
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-HEADER = 61  # bytes before the first record
-_CRC_FROM = 21  # the CRC covers the batch from its attributes on
-# attributes, last offset delta, first and max timestamp, producer id, epoch, base sequence, record count
-_AFTER_CRC = struct.Struct(">hiqqqhii")
-_BEFORE_CRC = struct.Struct(">qiib")  # base offset, length, partition leader epoch, magic
-_CRC = struct.Struct(">I")
 _PRODUCER = struct.Struct(">qhi")  # producer id, epoch, base sequence
 _PRODUCER_AT = 43
 _TRANSACTIONAL = 0x10  # the attributes' bit of a transactional producer's batch
@@ -51,22 +46,11 @@ _LARGEST = 1 << 20  # a varint table covers at most this (a record, or a chunk's
 
 @functools.cache
 def available() -> bool:
-    """Whether pyarrow is installed (not imported: a run that never frames a chunk never loads it), and aiokafka's
-    batches are still what ``batch.FramedBatch`` stands in for (``internals``)."""
+    """Whether aiokafka's batches are still what ``batch.FramedBatch`` stands in for (``internals``). Arrow arrays to
+    frame (``Columns``) come only from decoders that have pyarrow."""
     from pump.output.kafka.internals import framed_batches
 
-    return find_spec("pyarrow") is not None and framed_batches()
-
-
-def _varint(value: int) -> bytes:
-    """Kafka's varint: zigzag, then 7 bits a byte, least significant first."""
-    zigzag = (value << 1) ^ (value >> 63)
-    out = bytearray()
-    while zigzag >= 0x80:
-        out.append((zigzag & 0x7F) | 0x80)
-        zigzag >>= 7
-    out.append(zigzag)
-    return bytes(out)
+    return framed_batches()
 
 
 class ArrowFramer:
@@ -80,6 +64,15 @@ class ArrowFramer:
         self.max_value = max_value
         self.cap = cap
         self._tables: _Varints | None = None  # made at the first chunk framed (pyarrow is imported by then)
+
+    def records(self, grouped: ByPartition) -> list[Framed] | None:
+        """Records that are Python bytes already, by partition, as batches (``recordframing``); None where aiokafka
+        must take them."""
+        return frame_grouped(grouped, self.room, self.cap, self.max_value, self.attributes)
+
+    def values(self, partition: int, values: list[bytes], first_line: int) -> list[Framed] | None:
+        """Unkeyed values of consecutive lines, for one partition, as batches (``recordframing``)."""
+        return frame_values(partition, values, first_line, self.room, self.cap, self.max_value, self.attributes)
 
     def frame(self, columns: Columns, seq: int) -> list[Framed] | None:
         """The chunk's batches, in partition order, or None where aiokafka must take its records. ``seq``: the
