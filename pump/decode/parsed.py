@@ -42,10 +42,6 @@ class Framer(Protocol):
 
     def frame(self, columns: Columns, seq: int) -> list[Framed] | None: ...
 
-    def records(self, grouped: dict[int, list[Record]]) -> list[Framed] | None:
-        """Records that are Python bytes already, by partition, as batches; None where they go the usual way."""
-        ...
-
     def values(self, partition: int, values: list[bytes], first_line: int) -> list[Framed] | None:
         """Unkeyed values of consecutive lines from ``first_line``, for one partition, as batches; None where they go
         the usual way."""

@@ -129,12 +129,7 @@ def decode_chunk(
         if framed_batches is not None:
             return Decoded(chunk, {}, len(parsed.columns.values), parsed.invalid, parsed.blank, framed=framed_batches)
         parsed.records = parsed.columns.records()
-    decoded = _grouped(chunk, parsed, partitioner, times, shape, values)
-    if framer is not None and decoded.count:  # records that are bytes already, framed in one pass (``recordframing``)
-        framed = framer.records(decoded.batches)
-        if framed is not None:
-            return dataclasses.replace(decoded, batches={}, framed=framed)
-    return decoded
+    return _grouped(chunk, parsed, partitioner, times, shape, values)
 
 
 def _framed_rows(parquet: ParquetRows, framer: Framer | None, rows: RowBatch) -> Decoded | None:

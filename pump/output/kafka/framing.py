@@ -32,8 +32,7 @@ from crc32c import crc32c
 
 from pump.decode.parsed import Columns, Framed
 from pump.decode.partition import Partitioner
-from pump.output.kafka.recordframing import _AFTER_CRC, _BEFORE_CRC, _CRC, _CRC_FROM, HEADER, _varint, frame_grouped, frame_values
-from pump.records import ByPartition
+from pump.output.kafka.recordframing import _AFTER_CRC, _BEFORE_CRC, _CRC, _CRC_FROM, HEADER, _varint, frame_values
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -64,11 +63,6 @@ class ArrowFramer:
         self.max_value = max_value
         self.cap = cap
         self._tables: _Varints | None = None  # made at the first chunk framed (pyarrow is imported by then)
-
-    def records(self, grouped: ByPartition) -> list[Framed] | None:
-        """Records that are Python bytes already, by partition, as batches (``recordframing``); None where aiokafka
-        must take them."""
-        return frame_grouped(grouped, self.room, self.cap, self.max_value, self.attributes)
 
     def values(self, partition: int, values: list[bytes], first_line: int) -> list[Framed] | None:
         """Unkeyed values of consecutive lines, for one partition, as batches (``recordframing``)."""

@@ -1,12 +1,14 @@
-"""Kafka record batches made from records that are Python bytes already (lines as they are, JSON lines), in one pass
-of Python over them and one ``bytes.join``: no Arrow, no per-record call into aiokafka's builder.
+"""Kafka record batches made from unkeyed values that are Python bytes already (``--format lines``), in one pass of
+Python over them and one ``bytes.join``: no Arrow, no record tuples, no per-record call into aiokafka's builder.
 
 A record (Kafka's ``DefaultRecord``): its length, attributes, timestamp delta, offset delta, key length and key, value
 length and value, header count; the lengths are varints. Every varint is looked up in a table (made as first needed: a
 replay's lengths and offset deltas repeat), so a record costs a few lookups, two concatenations and its share of the
 join; the batch's header and CRC-32C (the CPU's instruction, through ``crc32c``) are made once a batch. Measured on a
 1 MiB chunk of 2,630 rides as lines: 1.0 ms, against 1.2 ms for Arrow's kernels (``framing.ArrowFramer``: split and
-framed) and 0.3-0.6 us a record through aiokafka's builder plus its CRC in Python.
+framed) and 0.3-0.6 us a record through aiokafka's builder plus its CRC in Python. Keyed records (JSON lines, a
+``--key-delimiter``) stay on aiokafka's path: framed here a chunk at a time, they made a batch per partition per chunk,
+and the 1M-rides JSON replay measured 0.93x (``benchmarks/compare.py``, 5 runs each, ABBA).
 
 What it cannot frame as asked (a value over ``--max-message-bytes``, a record over the batch limit) returns None:
 those records take aiokafka's path, which reports them one by one.
@@ -16,12 +18,10 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Sequence
 
 from crc32c import crc32c
 
 from pump.decode.parsed import Framed
-from pump.records import ByPartition, Record
 
 HEADER = 61  # bytes before the first record
 _CRC_FROM = 21  # the CRC covers the batch from its attributes on
@@ -55,7 +55,6 @@ class _Table(dict[int, bytes]):
 
 
 _VARINTS = _Table()
-_MIDDLE = _Table(b"\x00\x00")  # attributes, timestamp delta 0, then the offset delta
 _NULL_KEY = _varint(-1)
 
 
@@ -76,24 +75,6 @@ class _Lengths(dict[int, int]):
 
 _UNKEYED = _Unkeyed()
 _UNKEYED_LENGTHS = _Lengths()
-
-
-def frame_grouped(grouped: ByPartition, room: int, cap: int, max_value: int, attributes: int = 0) -> list[Framed] | None:
-    """Each partition's records as batches of at most ``room`` bytes of records and ``cap`` records; None where one
-    cannot be framed here."""
-    out: list[Framed] = []
-    stamp = int(time.time() * 1000)
-    for partition, records in grouped.items():
-        start = 0
-        while start < len(records):
-            made = _batch(records, start, room, cap, max_value)
-            if made is None:
-                return None
-            end, body, nbytes = made
-            out.append((partition, _sealed(body, end - start, stamp, attributes), end - start, nbytes,
-                        [r[2] for r in records[start:end]]))  # fmt: skip
-            start = end
-    return out
 
 
 def frame_values(
@@ -136,36 +117,6 @@ def frame_values(
                     range(first_line + start, first_line + i)))  # fmt: skip
         start = i
     return out
-
-
-def _batch(records: Sequence[Record], start: int, room: int, cap: int, max_value: int) -> tuple[int, list[bytes], int] | None:
-    """Records from ``start`` framed until the batch is full: where they end, their bytes as parts, their values' bytes."""
-    varints, middle, null_key = _VARINTS, _MIDDLE, _NULL_KEY
-    parts: list[bytes] = [b""]  # the header's place
-    append = parts.append
-    size = values = 0
-    end = min(len(records), start + cap)
-    i = start
-    while i < end:
-        key, value, _ = records[i]
-        n = len(value)
-        if n > max_value:
-            return None
-        mid = middle[i - start]
-        head = mid + null_key + varints[n] if key is None else mid + varints[len(key)] + key + varints[n]
-        body = len(head) + n + 1
-        record = varints[body] + head
-        size += len(record) + n + 1
-        if size > room:
-            if i == start:
-                return None  # a record no batch holds
-            break
-        append(record)
-        append(value)
-        append(b"\x00")  # no headers
-        values += n
-        i += 1
-    return i, parts, values
 
 
 def _sealed(parts: list[bytes], count: int, stamp: int, attributes: int) -> bytearray:
