@@ -8,7 +8,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from aiokafka.record.default_records import DefaultRecordBatch
 
 from pump import ReplayConfig, replay
 from pump.decode.plainlines import LinesDecoder
@@ -18,24 +17,13 @@ from pump.output.kafka.recordframing import frame_values
 from pump.testing import MemoryCluster
 from tests.support import cli
 from tests.support.apache_kafka import KafkaCluster
+from tests.support.framing import read_back
 from tests.support.kafka import consume, create_topic
 from tests.support.tools import require
 
 
 def chunk(data: bytes, first_line: int = 1) -> Chunk:
     return Chunk("in.txt", "lines", None, first_line, 0, data, len(data), data.count(b"\n"))
-
-
-def read_back(framed: list) -> list[tuple[bytes | None, bytes]]:
-    out = []
-    for _, batch, count, _, lines in framed:
-        parsed = DefaultRecordBatch(bytes(batch))
-        assert parsed.validate_crc()
-        records = list(parsed)
-        assert len(records) == count == len(lines)
-        assert [r.offset for r in records] == list(range(count))  # offset deltas from each batch's first
-        out += [(r.key, r.value) for r in records]
-    return out
 
 
 def test_values_framed_in_python_read_back_as_sent_across_batches() -> None:

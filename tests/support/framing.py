@@ -52,3 +52,16 @@ def held_to_aiokafka(
         got[partition] += mine
     assert got == expected
     return framed
+
+
+def read_back(framed: list[Framed]) -> list[tuple[bytes | None, bytes]]:
+    """Every record of framed batches as aiokafka's reader sees it, each batch's CRC and offsets checked."""
+    out = []
+    for _, data, count, _, lines in framed:
+        parsed = DefaultRecordBatch(bytes(data))
+        assert parsed.validate_crc()
+        records = list(parsed)
+        assert len(records) == count == len(lines)
+        assert [r.offset for r in records] == list(range(count))  # offset deltas from each batch's first
+        out += [(r.key, r.value) for r in records]
+    return out
