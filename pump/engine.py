@@ -101,9 +101,11 @@ class Engine:
         self._halted = asyncio.Event()
         self._stopping = False
         self._sending: asyncio.Future[None] | None = None  # the chunk whose turn it is, being sent
-        self._turn = asyncio.Lock()  # held while a chunk is sent, and while a transaction is committed when due
+        # --exactly-once with live inputs: a transaction is also committed when due between chunks (``_commit_when_due``),
+        # so each chunk is sent holding this lock; decided once here, no lock where nothing else commits
+        self._turn = asyncio.Lock() if stages.transactions is not None and stages.live is not None else None
         self._seq = 0  # the next chunk's place in input order
-        self._left: int | None = None  # --limit: records still to read
+        self._left = config.input.limit  # --limit: records still to read
 
     def interrupt(self, signum: int) -> None:
         """The first SIGINT/SIGTERM: stop reading, finish what is in flight, then report and checkpoint."""
@@ -119,8 +121,10 @@ class Engine:
             await self.stages.transactions.begin()
         reader = asyncio.create_task(self._read(), name="pump-reader")
         committer = None
-        if self.stages.transactions is not None and self.stages.live is not None:
-            committer = asyncio.create_task(self._commit_when_due(self.stages.transactions), name="pump-commit-when-due")
+        if self._turn is not None:
+            assert self.stages.transactions is not None
+            committer = asyncio.create_task(self._commit_when_due(self.stages.transactions, self._turn),
+                                            name="pump-commit-when-due")  # fmt: skip
         work = asyncio.create_task(self._workers(), name="pump-workers")
         halted = asyncio.create_task(self._halted.wait(), name="pump-halted")
         broken = asyncio.create_task(self.accounts.broken(), name="pump-accounts-broken")
@@ -188,8 +192,6 @@ class Engine:
         await reader
 
     async def _read(self) -> None:
-        self._seq = 0
-        self._left = self.config.input.limit  # --limit: records still to read
         try:
             if self.stages.live is not None:
                 await self._read_live(self.stages.live)
@@ -285,21 +287,22 @@ class Engine:
         await accounts.room_for(decoded)  # dead-letter backpressure, before the turn: others go on meanwhile
         await self.sequencer.turn(chunk.seq)
         try:
-            self._sending = asyncio.ensure_future(self._in_turn(decoded))
+            sending = self._send(decoded) if self._turn is None else self._in_turn(decoded, self._turn)
+            self._sending = asyncio.ensure_future(sending)
             await asyncio.shield(self._sending)  # a halt cancels this worker, not the sending: _close awaits it
         finally:
             self.sequencer.done(chunk.seq)
 
-    async def _in_turn(self, decoded: Decoded) -> None:
-        async with self._turn:  # a commit when due (``_commit_when_due``) never comes in the middle of a chunk
+    async def _in_turn(self, decoded: Decoded, turn: asyncio.Lock) -> None:
+        async with turn:  # a commit when due (``_commit_when_due``) never comes in the middle of a chunk
             await self._send(decoded)
 
-    async def _commit_when_due(self, transactions: Transactions) -> None:
+    async def _commit_when_due(self, transactions: Transactions, turn: asyncio.Lock) -> None:
         """``--exactly-once`` with live inputs: what was sent is committed when its time is up, not when the next chunk
         comes (which may be much later)."""
         while True:
             await asyncio.sleep(min(transactions.interval / 4, 0.25))
-            async with self._turn:
+            async with turn:
                 await transactions.when_due()
 
     async def _send(self, decoded: Decoded) -> None:

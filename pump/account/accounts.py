@@ -113,8 +113,8 @@ class Accounts:
     def file_opened(self, path: str | None = None, start: Position | None = None) -> None:
         """A file is begun; ``start``: where (a followed file resumed from an earlier run's positions)."""
         self.ledger.files += 1
-        if path is not None and start is not None and (start.offset or start.done):
-            self.completion.positions[path] = start
+        if path is not None and start is not None:
+            self.completion.resumed(path, start)
 
     def read(self, chunk: Read) -> None:
         led = self.ledger

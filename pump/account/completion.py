@@ -40,6 +40,11 @@ class Completion:
         self._entries.append(entry)
         self._by_seq[chunk.seq] = entry
 
+    def resumed(self, path: str, start: Position) -> None:
+        """A followed file begun where an earlier run's positions left it: that is its position until it moves."""
+        if start.offset or start.done:
+            self.positions[path] = start
+
     def file_done(self, path: str, file: FileId | None = None) -> None:
         """The reader reached the end of ``path`` (of ``file``, where it is followed): once everything before is
         handled, the file is done."""

@@ -100,9 +100,7 @@ def plan_of(
     elif part is not None:
         points = [resume or {}]
     else:
-        points = [{}] if live is not None else None
-        if points is None:
-            points = checkpoint.resume_parts(sources) if checkpoint is not None else [{} for _ in range(processes)]
+        points = checkpoint.resume_parts(sources) if checkpoint is not None and live is None else [{} for _ in range(processes)]
     if live is not None:  # each file's positions are found by its identity when it is begun
         live.previous = _followed(positions or checkpoint)
     decode_processes = 0 if live is not None else decode_processes_for(settings, sources)

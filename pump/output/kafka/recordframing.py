@@ -60,21 +60,14 @@ _NULL_KEY = _varint(-1)
 
 class _Unkeyed(dict[int, bytes]):
     """An unkeyed record's bytes after its length, before its value's length: attributes, timestamp delta 0, the
-    offset delta, no key; and (``_UNKEYED_LENGTHS``) how many they are."""
+    offset delta, no key."""
 
     def __missing__(self, delta: int) -> bytes:
         made = self[delta] = b"\x00\x00" + _varint(delta) + _NULL_KEY
-        _UNKEYED_LENGTHS[delta] = len(made)
         return made
 
 
-class _Lengths(dict[int, int]):
-    def __missing__(self, delta: int) -> int:
-        return len(_UNKEYED[delta])
-
-
 _UNKEYED = _Unkeyed()
-_UNKEYED_LENGTHS = _Lengths()
 
 
 def frame_values(
@@ -84,7 +77,7 @@ def frame_values(
     tuples made, their lines a ``range``); None where one cannot be framed here."""
     out: list[Framed] = []
     stamp = int(time.time() * 1000)
-    varints, middle, lengths = _VARINTS, _UNKEYED, _UNKEYED_LENGTHS
+    varints, middle = _VARINTS, _UNKEYED
     total = len(values)
     start = 0
     while start < total:
@@ -99,8 +92,8 @@ def frame_values(
             if n > max_value:
                 return None
             vn = varints[n]
-            delta = i - start
-            record = lead + varints[lengths[delta] + len(vn) + n + 1] + middle[delta] + vn
+            mid = middle[i - start]
+            record = lead + varints[len(mid) + len(vn) + n + 1] + mid + vn
             lead = b"\x00"
             size += len(record) + n
             if size > room:
